@@ -40,8 +40,10 @@ export class ExecContext {
   readonly stackTop: number;
   /** Instructions executed since the counter was last reset (benchmarks: ns per instruction). */
   insnCount = 0;
-  /** Set by bpf_tail_call's helper path; consumed by the engine. */
+  /** Tail calls taken in the current run (MAX_TAIL_CALL_CNT bounds them). */
   tailCallCnt = 0;
+  /** Loop iterations a JIT-compiled run may take before it is stopped (unverified code must not hang). */
+  jitBudget = Infinity;
 
   constructor(readonly env: ExecEnv, readonly cpu = 0) {
     const bytes = new Uint8Array(MAX_CALL_FRAMES * MAX_BPF_STACK);

@@ -38,13 +38,18 @@ export interface Region {
   readonly dv: DataView;
   readonly size: number;
   readonly writable: boolean;
+  /** Plain memory the engines may read directly (not a ctx, a map handle or a function). */
+  readonly plain: boolean;
   /** The kernel object behind the region (a map, a function index, a ctx accessor). */
   readonly object: unknown;
 }
 
 export class AddressSpace {
-  private readonly regions: (Region | undefined)[] = [];
+  /** Indexed by region id; the JIT's accessors read it directly. */
+  readonly regions: (Region | undefined)[] = [];
   private readonly free: number[] = [];
+  /** Bumped whenever the mapping changes, so that caches of regions can tell they are stale. */
+  epoch = 0;
 
   map(kind: RegionKind, u8: Uint8Array, opts: { writable?: boolean; object?: unknown } = {}): Region {
     const id = this.free.pop() ?? this.regions.length;
@@ -53,7 +58,9 @@ export class AddressSpace {
       id, hi: (REGION_HI_BASE + id) | 0, kind, u8, size: u8.length,
       dv: new DataView(u8.buffer, u8.byteOffset, u8.byteLength),
       writable: opts.writable ?? true, object: opts.object,
+      plain: kind !== 'ctx' && kind !== 'map' && kind !== 'func',
     };
+    this.epoch++;
     this.regions[id] = region;
     return region;
   }
@@ -62,6 +69,7 @@ export class AddressSpace {
     if (this.regions[region.id] !== region) throw new Error(`BUG: unmapping region ${region.id} twice`);
     this.regions[region.id] = undefined;
     this.free.push(region.id);
+    this.epoch++;
   }
 
   /** The region a pointer's upper half names, or undefined (an unmapped address). */
@@ -69,12 +77,15 @@ export class AddressSpace {
     return this.regions[(hi - REGION_HI_BASE) | 0];
   }
 
-  /** Region for an access of `size` bytes at (hi, lo), checked; throws EFAULT otherwise. */
-  access(hi: number, lo: number, size: number, write: boolean, what: string): Region {
+  /**
+   * Region for an access of `size` bytes at (hi, lo) by instruction `pc`, checked; throws EFAULT
+   * otherwise. A ctx region is returned for its accessor to decide.
+   */
+  access(hi: number, lo: number, size: number, write: boolean, pc: number): Region {
     const r = this.regions[(hi - REGION_HI_BASE) | 0];
     const off = lo >>> 0;
     if (r === undefined || off + size > r.size || (write && !r.writable) || r.kind === 'map' || r.kind === 'func') {
-      throw new BpfError('EFAULT', `${what}: invalid ${write ? 'write' : 'read'} of ${size} bytes at ${formatPtr(hi, lo)}`);
+      throw memoryFault(pc, write, size, hi, lo);
     }
     return r;
   }
@@ -82,11 +93,17 @@ export class AddressSpace {
   /** Copy `len` bytes starting at a pointer out of the address space (helpers taking ARG_PTR_TO_MEM). */
   bytes(hi: number, lo: number, len: number, what: string): Uint8Array {
     if (len === 0) return new Uint8Array(0);
-    const r = this.access(hi, lo, len, false, what);
-    if (r.kind === 'ctx') throw new BpfError('EFAULT', `${what}: ctx is not memory`);
+    const r = this.regions[(hi - REGION_HI_BASE) | 0];
     const off = lo >>> 0;
+    if (r === undefined || !r.plain || off + len > r.size) {
+      throw new BpfError('EFAULT', `${what}: invalid access of ${len} bytes at ${formatPtr(hi, lo)}`);
+    }
     return r.u8.subarray(off, off + len);
   }
+}
+
+export function memoryFault(pc: number, write: boolean, size: number, hi: number, lo: number): BpfError {
+  return new BpfError('EFAULT', `insn ${pc}: invalid ${write ? 'write' : 'read'} of ${size} bytes at ${formatPtr(hi, lo)}`);
 }
 
 export function formatPtr(hi: number, lo: number): string {

@@ -1,0 +1,386 @@
+// The host JIT: BPF -> JavaScript source, compiled once per program by V8 (the role of
+// arch/x86/net/bpf_jit_comp.c). A short pipeline of named passes:
+//
+//   splitFunctions   bpf-to-bpf subprograms become separate JS functions (r1-r5 arguments, r6-r9 locals)
+//   layoutFunction   (cfg.ts) loops become `while (true)` and forward jumps `break` out of labelled
+//                    blocks, so V8 sees real structured control flow, not a dispatcher (PERFORMANCE.md)
+//   emitFunction     one JS statement group per instruction; a 64-bit register is two int32 locals
+//   link             new Function() over the runtime shared with the interpreter
+//
+// Semantics are the interpreter's: the same alu.ts for the rare operations (64-bit division), the same
+// runtime.ts for anything that is not plain memory (ctx fields, faults, helpers, atomics, tail calls).
+// A program whose control flow cannot be structured (irreducible, or jumping between subprograms) is
+// refused with ENOTSUPP and the caller runs it on the interpreter, as the kernel falls back when its JIT fails.
+
+import { BpfError } from '../../bpf/errno.js';
+import type { Insn } from '../../bpf/insn.js';
+import { BPF_FUNC_tail_call } from '../../bpf/helpers.js';
+import { MAX_BPF_STACK, findOp, type AluOp, type JmpCond, type OpInfo } from '../../bpf/opcodes.js';
+import { ALU64, RES, bswap32, mulhiu } from './alu.js';
+import { MAX_CALL_FRAMES, type ExecContext, type ExecEnv, type ExecProgram } from './context.js';
+import { REGION_HI_BASE } from './memory.js';
+import { layoutFunction } from './cfg.js';
+import * as runtime from './runtime.js';
+
+export interface JitProgram {
+  /** Run on CPU x with r1 = ctx (and r2, for uBPF-style callers); r0 is left in x.R[0..1]. */
+  run(x: ExecContext, ctxLo: number, ctxHi: number, r2?: number): void;
+  /** Enter with explicit r1 and frame pointer (tail calls). */
+  enter(x: ExecContext, r1l: number, r1h: number, fp: number): void;
+  /** The generated JavaScript, for `bpftool prog dump jited` on the host and for debugging. */
+  readonly source: string;
+}
+
+const cannot = (why: string): BpfError => new BpfError('ENOTSUPP', `JIT: ${why}`);
+
+// ---------------------------------------------------------------------------------------------------
+// Pass 1: functions
+
+interface Func {
+  readonly start: number;
+  readonly end: number; // exclusive
+  readonly index: number;
+}
+
+function splitFunctions(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[]): Func[] {
+  const starts = new Set<number>([0]);
+  ops.forEach((op, i) => {
+    if (op?.kind === 'call' && op.target === 'local') starts.add(i + insns[i]!.imm + 1);
+    if (op?.kind === 'lddw' && op.pseudo === 4) starts.add(i + insns[i]!.imm + 1);
+  });
+  const sorted = [...starts].sort((a, b) => a - b);
+  for (const s of sorted) if (s < 0 || s >= insns.length || ops[s] === undefined) throw cannot(`call to invalid target ${s}`);
+  return sorted.map((start, index) => ({ start, end: sorted[index + 1] ?? insns.length, index }));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pass 3: code
+
+const lo = (r: number): string => `r${r}l`;
+const hi = (r: number): string => `r${r}h`;
+
+/** 32-bit ALU: an int32 expression of a and b (both int32 expressions). */
+const ALU32_JS: Record<AluOp, (a: string, b: string) => string> = {
+  add: (a, b) => `(${a} + ${b}) | 0`,
+  sub: (a, b) => `(${a} - ${b}) | 0`,
+  mul: (a, b) => `Math.imul(${a}, ${b})`,
+  div: (a, b) => `(${b} === 0 ? 0 : ((${a} >>> 0) / (${b} >>> 0)) | 0)`,
+  sdiv: (a, b) => `(${b} === 0 ? 0 : ${b} === -1 ? -${a} | 0 : (${a} / ${b}) | 0)`,
+  mod: (a, b) => `(${b} === 0 ? ${a} : ((${a} >>> 0) % (${b} >>> 0)) | 0)`,
+  smod: (a, b) => `(${b} === 0 ? ${a} : ${b} === -1 ? 0 : (${a} % ${b}) | 0)`,
+  or: (a, b) => `${a} | ${b}`,
+  and: (a, b) => `${a} & ${b}`,
+  xor: (a, b) => `${a} ^ ${b}`,
+  lsh: (a, b) => `${a} << (${b} & 31)`,
+  rsh: (a, b) => `(${a} >>> (${b} & 31)) | 0`,
+  arsh: (a, b) => `${a} >> (${b} & 31)`,
+  neg: (a) => `-${a} | 0`,
+  mov: (_a, b) => b,
+  movsx8: (_a, b) => `(${b} << 24) >> 24`,
+  movsx16: (_a, b) => `(${b} << 16) >> 16`,
+  movsx32: (_a, b) => b,
+};
+
+/**
+ * 64-bit ALU: statements updating (dl, dh) from (bl, bh). `t` is a scratch local. Shifts by an
+ * immediate get their own straight-line code; everything rare goes through alu.ts.
+ */
+function alu64Js(op: AluOp, dl: string, dh: string, bl: string, bh: string, imm: number | undefined): string {
+  const viaRes = `ALU64.${op}(${dl}, ${dh}, ${bl}, ${bh}); ${dl} = RES[0]; ${dh} = RES[1];`;
+  switch (op) {
+    case 'add': return `t = (${dl} + ${bl}) | 0; ${dh} = (${dh} + ${bh} + ((t >>> 0) < (${dl} >>> 0) ? 1 : 0)) | 0; ${dl} = t;`;
+    case 'sub': return `t = (${dl} - ${bl}) | 0; ${dh} = (${dh} - ${bh} - ((${dl} >>> 0) < (${bl} >>> 0) ? 1 : 0)) | 0; ${dl} = t;`;
+    case 'mul': return `t = Math.imul(${dl}, ${bl}); ${dh} = (mulhiu(${dl} >>> 0, ${bl} >>> 0) + Math.imul(${dl}, ${bh}) + Math.imul(${dh}, ${bl})) | 0; ${dl} = t;`;
+    case 'or': case 'and': case 'xor': {
+      const o = op === 'or' ? '|' : op === 'and' ? '&' : '^';
+      return `${dl} = ${dl} ${o} ${bl}; ${dh} = ${dh} ${o} ${bh};`;
+    }
+    case 'mov': return `${dl} = ${bl}; ${dh} = ${bh};`;
+    case 'neg': return `t = -${dl} | 0; ${dh} = (~${dh} + (${dl} === 0 ? 1 : 0)) | 0; ${dl} = t;`;
+    case 'movsx8': return `${dl} = (${bl} << 24) >> 24; ${dh} = ${dl} >> 31;`;
+    case 'movsx16': return `${dl} = (${bl} << 16) >> 16; ${dh} = ${dl} >> 31;`;
+    case 'movsx32': return `${dl} = ${bl}; ${dh} = ${dl} >> 31;`;
+    case 'lsh': case 'rsh': case 'arsh': {
+      if (imm === undefined) return viaRes;
+      const n = imm & 63;
+      if (n === 0) return '';
+      if (op === 'lsh') {
+        return n < 32 ? `${dh} = (${dh} << ${n}) | (${dl} >>> ${32 - n}); ${dl} = ${dl} << ${n};`
+          : `${dh} = ${dl} << ${n - 32}; ${dl} = 0;`;
+      }
+      if (op === 'rsh') {
+        return n < 32 ? `${dl} = (${dl} >>> ${n}) | (${dh} << ${32 - n}); ${dh} = (${dh} >>> ${n}) | 0;`
+          : `${dl} = (${dh} >>> ${n - 32}) | 0; ${dh} = 0;`;
+      }
+      return n < 32 ? `${dl} = (${dl} >>> ${n}) | (${dh} << ${32 - n}); ${dh} = ${dh} >> ${n};`
+        : `${dl} = ${dh} >> ${n - 32}; ${dh} = ${dh} >> 31;`;
+    }
+    case 'div': case 'sdiv': case 'mod': case 'smod':
+      return viaRes;
+  }
+}
+
+const UNSIGNED: Partial<Record<JmpCond, string>> = { jgt: '>', jge: '>=', jlt: '<', jle: '<=' };
+const SIGNED: Partial<Record<JmpCond, string>> = { jsgt: '>', jsge: '>=', jslt: '<', jsle: '<=' };
+
+function cond64(c: JmpCond, al: string, ah: string, bl: string, bh: string): string {
+  if (c === 'jeq') return `${al} === ${bl} && ${ah} === ${bh}`;
+  if (c === 'jne') return `${al} !== ${bl} || ${ah} !== ${bh}`;
+  if (c === 'jset') return `(${al} & ${bl}) !== 0 || (${ah} & ${bh}) !== 0`;
+  const u = UNSIGNED[c];
+  if (u !== undefined) return `${ah} !== ${bh} ? (${ah} >>> 0) ${u[0]} (${bh} >>> 0) : (${al} >>> 0) ${u} (${bl} >>> 0)`;
+  const s = SIGNED[c]!;
+  return `${ah} !== ${bh} ? ${ah} ${s[0]} ${bh} : (${al} >>> 0) ${s} (${bl} >>> 0)`;
+}
+
+function cond32(c: JmpCond, a: string, b: string): string {
+  if (c === 'jeq') return `${a} === ${b}`;
+  if (c === 'jne') return `${a} !== ${b}`;
+  if (c === 'jset') return `(${a} & ${b}) !== 0`;
+  const u = UNSIGNED[c];
+  if (u !== undefined) return `(${a} >>> 0) ${u} (${b} >>> 0)`;
+  return `${a} ${SIGNED[c]!} ${b}`;
+}
+
+const ENDIAN_JS = (op: 'le' | 'be' | 'bswap', bits: 16 | 32 | 64, dl: string, dh: string): string => {
+  if (op === 'le') return bits === 16 ? `${dl} = ${dl} & 0xffff; ${dh} = 0;` : bits === 32 ? `${dh} = 0;` : '';
+  if (bits === 16) return `${dl} = ((${dl} & 0xff) << 8) | ((${dl} >>> 8) & 0xff); ${dh} = 0;`;
+  if (bits === 32) return `${dl} = bswap32(${dl}); ${dh} = 0;`;
+  return `t = bswap32(${dh}); ${dh} = bswap32(${dl}); ${dl} = t;`;
+};
+
+const ARGS = 'r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h';
+const SAVE_ARGS = 'R[2] = r1l; R[3] = r1h; R[4] = r2l; R[5] = r2h; R[6] = r3l; R[7] = r3h; R[8] = r4l; R[9] = r4h; R[10] = r5l; R[11] = r5h;';
+
+function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[]): string {
+  const cfg = layoutFunction(insns, ops, fn.start, fn.end);
+  if (!cfg.ok) throw cannot(cfg.why);
+  const { blocks, order, loops, loopOf } = cfg.layout;
+  const pos = new Map<number, number>(order.map((b, i) => [b, i]));
+  const funcAt = (start: number): Func => funcs.find((f) => f.start === start)!;
+  const ret = (): string => 'RH = r0h; return r0l;';
+  const fellOff = (i: number): string => `throw fault(${i}, 'fell off the end of the function');`;
+
+  // Where each forward target's labelled block opens: the start of its innermost enclosing loop.
+  const opensAt = new Map<number, number[]>(); // loop header block, or -1 for the function
+  const labelled = new Set<number>();
+  const jump = (u: number, v: number): string => {
+    const loop = loops.get(v);
+    if (loop !== undefined && loop.blocks.has(u)) {
+      return `{ if (--BUDGET < 0) throw fault(${blocks[u]!.end - 1}, 'instruction budget exhausted'); continue L${v}; }`;
+    }
+    if (pos.get(v)! === pos.get(u)! + 1) return '';
+    if (pos.get(v)! < pos.get(u)!) throw new Error(`BUG: JIT layout has a backward non-loop edge ${u} -> ${v}`);
+    if (!labelled.has(v)) {
+      labelled.add(v);
+      let region = loopOf.get(v);
+      if (region?.header === v) region = region.parent;
+      const key = region?.header ?? -1;
+      opensAt.set(key, [...(opensAt.get(key) ?? []), v]);
+    }
+    return `break B${v};`;
+  };
+
+  // Emit the body first (it discovers the labels), then wrap the labels in.
+  const body: string[] = [];
+  const lastOfLoop = new Map<number, number[]>(); // block -> headers of loops that end after it
+  for (const l of loops.values()) {
+    let last = l.header;
+    for (const b of l.blocks) if (pos.get(b)! > pos.get(last)!) last = b;
+    lastOfLoop.set(last, [...(lastOfLoop.get(last) ?? []), l.header]);
+  }
+  for (const list of lastOfLoop.values()) list.sort((a, b) => loops.get(a)!.blocks.size - loops.get(b)!.blocks.size);
+
+  for (const b of order) {
+    const blk = blocks[b]!;
+    body.push(`@close ${b}`);
+    if (loops.has(b)) body.push(`L${b}: while (true) {`, `@open ${b}`);
+    for (let i = blk.start; i < blk.end; i++) {
+      const op = ops[i];
+      if (op === undefined) continue; // a lddw's second slot
+      const x = insns[i]!;
+      if (op.kind === 'ja') {
+        body.push(`/* ${i} */ ${jump(b, blk.jump!)}`);
+      } else if (op.kind === 'jcond') {
+        // Ends the block: both ways out are decided here.
+        const taken = jump(b, blk.jump!);
+        const fall = blk.fallthrough === undefined ? fellOff(i) : jump(b, blk.fallthrough);
+        if (taken !== '') body.push(`/* ${i} */ if (${condJs(op, x)}) ${taken}`, fall);
+        else if (fall !== '') body.push(`/* ${i} */ if (!(${condJs(op, x)})) ${fall}`);
+        continue;
+      } else {
+        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret)}`);
+      }
+    }
+    const last = ops[blk.end - 1] ?? ops[blk.end - 2]; // a block may end in a lddw's second slot
+    if (last?.kind !== 'jcond') {
+      if (blk.fallthrough !== undefined) body.push(jump(b, blk.fallthrough));
+      else if (last?.kind !== 'exit' && last?.kind !== 'ja') body.push(fellOff(blk.end - 1));
+    }
+    for (const h of lastOfLoop.get(b) ?? []) body.push(`break; } // L${h}`);
+  }
+
+  const out: string[] = [`function F${fn.index}(${ARGS}, fp) {`,
+    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0;'];
+  const open = (key: number): void => {
+    const targets = (opensAt.get(key) ?? []).sort((a, b) => pos.get(b)! - pos.get(a)!);
+    for (const v of targets) out.push(`B${v}: {`);
+  };
+  open(-1);
+  for (const line of body) {
+    if (line.startsWith('@close ')) {
+      const b = Number(line.slice(7));
+      if (labelled.has(b)) out.push(`} // B${b}`);
+    } else if (line.startsWith('@open ')) {
+      open(Number(line.slice(6)));
+    } else if (line !== '') {
+      out.push(line);
+    }
+  }
+  out.push('}');
+  return out.join('\n');
+}
+
+function condJs(op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn): string {
+  const dl = lo(x.dst), dh = hi(x.dst);
+  if (op.jmp32) return cond32(op.cond, dl, op.srcReg ? lo(x.src) : String(x.imm));
+  return cond64(op.cond, dl, dh, op.srcReg ? lo(x.src) : String(x.imm), op.srcReg ? hi(x.src) : String(x.imm >> 31));
+}
+
+/** Code for a non-jump instruction. */
+function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string): string {
+  const dl = lo(x.dst), dh = hi(x.dst), sl = lo(x.src), sh = hi(x.src);
+  switch (op.kind) {
+    case 'alu': {
+      const [bl, bh] = op.srcReg ? [sl, sh] : [String(x.imm), String(x.imm >> 31)];
+      if (op.alu64) return alu64Js(op.op, dl, dh, bl, bh, op.srcReg ? undefined : x.imm);
+      return `${dl} = ${ALU32_JS[op.op](dl, op.srcReg ? sl : String(x.imm))}; ${dh} = 0;`;
+    }
+    case 'end': return ENDIAN_JS(op.op, op.bits, dl, dh);
+    case 'ja': case 'jcond': throw new Error('BUG: jumps are emitted by emitFunction');
+    case 'call': {
+      if (op.target === 'local') {
+        const f = funcAt(i + x.imm + 1);
+        return `if (DEPTH + 1 >= ${MAX_CALL_FRAMES}) throw fault(${i}, 'the call stack of ${MAX_CALL_FRAMES} frames is too deep'); `
+          + `DEPTH++; r0l = F${f.index}(${ARGS}, (r10l - ${MAX_BPF_STACK}) | 0); r0h = RH; DEPTH--;`;
+      }
+      if (op.target === 'kfunc') return `throw fault(${i}, 'kernel function calls are not supported (btf_id ${x.imm})');`;
+      if (x.imm === BPF_FUNC_tail_call) {
+        return `${SAVE_ARGS} T = tailCallTarget(x, ${i}); if (T !== undefined) { enterOther(T, x, r1l, r1h, r10l); r0l = R[0]; r0h = R[1]; ${ret()} }`;
+      }
+      return `${SAVE_ARGS} callHelper(x, ${x.imm}, ${i}); r0l = R[0]; r0h = R[1];`;
+    }
+    case 'callx':
+      return `if (RG[(${dh} - BASE) | 0]?.kind === 'func') { r0l = CALLX(${dl}, ${i}, ${ARGS}, (r10l - ${MAX_BPF_STACK}) | 0); r0h = RH; } `
+        + `else { ${SAVE_ARGS} callHelper(x, ${dl}, ${i}); r0l = R[0]; r0h = R[1]; }`;
+    case 'exit': return ret();
+    case 'lddw': return `${dl} = ${x.imm}; ${dh} = ${insns[i + 1]!.imm};`;
+    case 'ldabs': {
+      const off = op.indirect ? `${x.imm} + ${sl}` : String(x.imm);
+      return `${SAVE_ARGS} R[12] = r6l; R[13] = r6h; t = ldAbs(x, ${off}, ${op.size}, ${i}); r0h = 0; if (t === undefined) { r0l = 0; ${ret()} } r0l = t;`;
+    }
+    case 'ldx':
+      return `${dl} = LD${op.size}${op.signed ? 's' : ''}(${sh}, ${sl}, ${x.off}, ${i}); ${dh} = LH;`;
+    case 'st':
+      return `ST${op.size}(${dh}, ${dl}, ${x.off}, ${x.imm}, ${x.imm >> 31}, ${i});`;
+    case 'stx':
+      return `ST${op.size}(${dh}, ${dl}, ${x.off}, ${sl}, ${sh}, ${i});`;
+    case 'atomic': {
+      // Through the shared runtime on x.R; r0 and src come back changed for fetch/xchg/cmpxchg.
+      const sync = `R[${2 * x.dst}] = ${dl}; R[${2 * x.dst + 1}] = ${dh}; R[${2 * x.src}] = ${sl}; R[${2 * x.src + 1}] = ${sh};`;
+      const back = op.op === 'cmpxchg' ? ' r0l = R[0]; r0h = R[1];' : op.op.startsWith('fetch_') || op.op === 'xchg' ? ` ${sl} = R[${2 * x.src}]; ${sh} = R[${2 * x.src + 1}];` : '';
+      return `R[0] = r0l; R[1] = r0h; ${sync} atomic(x, ${i}, '${op.op}', ${op.size}, ${x.dst}, ${x.src}, ${x.off});${back}`;
+    }
+  }
+}
+
+/** Plain-memory fast paths, falling back to runtime.load/store (ctx fields, faults). */
+function emitAccessors(): string {
+  const out: string[] = [];
+  const loads: [string, number, string][] = [
+    ['LD1', 1, 'r.u8[o]'], ['LD2', 2, 'r.dv.getUint16(o, true)'], ['LD4', 4, 'r.dv.getInt32(o, true)'],
+    ['LD1s', 1, 'r.dv.getInt8(o)'], ['LD2s', 2, 'r.dv.getInt16(o, true)'], ['LD4s', 4, 'r.dv.getInt32(o, true)'],
+  ];
+  for (const [name, size, get] of loads) {
+    const signed = name.endsWith('s');
+    out.push(`function ${name}(h, l, off, pc) { const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;`
+      + ` if (r !== undefined && r.plain && o >= 0 && o + ${size} <= r.size) { const v = ${get}; LH = ${signed ? 'v >> 31' : '0'}; return v; }`
+      + ` const v = load(x, h, l, off, ${size}, ${signed}, pc); LH = lastLoadedHi(); return v; }`);
+  }
+  out.push('function LD8(h, l, off, pc) { const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;'
+    + ' if (r !== undefined && r.plain && o >= 0 && o + 8 <= r.size) { LH = r.dv.getInt32(o + 4, true); return r.dv.getInt32(o, true); }'
+    + ' const v = load(x, h, l, off, 8, false, pc); LH = lastLoadedHi(); return v; }');
+  const stores: [string, number, string][] = [
+    ['ST1', 1, 'r.u8[o] = vl'], ['ST2', 2, 'r.dv.setUint16(o, vl, true)'], ['ST4', 4, 'r.dv.setInt32(o, vl, true)'],
+    ['ST8', 8, 'r.dv.setInt32(o, vl, true); r.dv.setInt32(o + 4, vh, true)'],
+  ];
+  for (const [name, size, set] of stores) {
+    out.push(`function ${name}(h, l, off, vl, vh, pc) { const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;`
+      + ` if (r !== undefined && r.plain && r.writable && o >= 0 && o + ${size} <= r.size) { ${set}; return; }`
+      + ` store(x, h, l, off, ${size}, vl, vh, pc); }`);
+  }
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pass 4: link
+
+type Factory = (rt: unknown) => { run: JitProgram['run']; enter: JitProgram['enter'] };
+
+const compiled = new WeakMap<ExecProgram, JitProgram>();
+
+/** The JIT image of a program for an environment, compiled on first use and cached. */
+export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
+  const cached = compiled.get(prog);
+  if (cached !== undefined) return cached;
+  const { insns } = prog;
+  const ops = insns.map((x) => findOp(x.code, x.src, x.off, x.imm));
+  // A lddw's second slot must not be mistaken for an instruction.
+  for (let i = 0; i < ops.length; i++) if (ops[i]?.kind === 'lddw') ops[i + 1] = undefined;
+  const funcs = splitFunctions(insns, ops);
+
+  const callx = funcs.length > 1
+    ? `function CALLX(target, pc, ${ARGS}, fp) { if (DEPTH + 1 >= ${MAX_CALL_FRAMES}) throw fault(pc, 'the call stack of ${MAX_CALL_FRAMES} frames is too deep'); DEPTH++; let v; switch (target) { ${funcs.map((f) => `case ${f.start}: v = F${f.index}(${ARGS}, fp); break;`).join(' ')} default: throw fault(pc, 'callx to a non-function'); } DEPTH--; return v; }`
+    : `function CALLX(target, pc, ${ARGS}, fp) { if (target !== 0) throw fault(pc, 'callx to a non-function'); DEPTH++; const v = F0(${ARGS}, fp); DEPTH--; return v; }`;
+
+  const source = [
+    `'use strict';`,
+    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE } = rt;`,
+    `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = Infinity, T = undefined;`,
+    emitAccessors(),
+    callx,
+    ...funcs.map((f) => emitFunction(f, funcs, insns, ops)),
+    `function enter(cpu, r1l, r1h, fp, r2l = 0) { x = cpu; R = cpu.R; SH = cpu.stack.hi; DEPTH = 0;`,
+    `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
+    `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = cpu.jitBudget; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
+    `return { run, enter };`,
+  ].join('\n');
+
+  let factory: Factory;
+  try {
+    factory = new Function('rt', source) as Factory;
+  } catch (e) {
+    throw new Error(`BUG: the JIT produced invalid JavaScript for ${prog.name}: ${(e as Error).message}`);
+  }
+  const rt = {
+    ALU64, RES, mulhiu, bswap32,
+    load: runtime.load, store: runtime.store, lastLoadedHi: runtime.lastLoadedHi, atomic: runtime.atomic,
+    callHelper: runtime.callHelper, tailCallTarget: runtime.tailCallTarget, ldAbs: runtime.ldAbs, fault: runtime.fault,
+    enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
+    RG: env.mem.regions, BASE: REGION_HI_BASE,
+  };
+  const { run, enter } = factory(rt);
+  const image: JitProgram = { run, enter, source };
+  compiled.set(prog, image);
+  return image;
+}
+
+function runTarget(target: ExecProgram, env: ExecEnv, x: ExecContext, r1l: number, r1h: number, fp: number): void {
+  let image: JitProgram;
+  try {
+    image = jitCompile(target, env);
+  } catch {
+    throw runtime.fault(0, `tail call target ${target.name} cannot be JIT-compiled`);
+  }
+  image.enter(x, r1l, r1h, fp);
+}
