@@ -167,7 +167,7 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
   const jump = (u: number, v: number): string => {
     const loop = loops.get(v);
     if (loop !== undefined && loop.blocks.has(u)) {
-      return `{ if (--BUDGET < 0) throw fault(${blocks[u]!.end - 1}, 'instruction budget exhausted'); continue L${v}; }`;
+      return `{ if (--budget < 0) throw fault(${blocks[u]!.end - 1}, 'instruction budget exhausted'); continue L${v}; }`;
     }
     if (pos.get(v)! === pos.get(u)! + 1) return '';
     if (pos.get(v)! < pos.get(u)!) throw new Error(`BUG: JIT layout has a backward non-loop edge ${u} -> ${v}`);
@@ -221,7 +221,7 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
   }
 
   const out: string[] = [`function F${fn.index}(${ARGS}, fp) {`,
-    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0;'];
+    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0, o = 0, budget = BUDGET;'];
   const open = (key: number): void => {
     const targets = (opensAt.get(key) ?? []).sort((a, b) => pos.get(b)! - pos.get(a)!);
     for (const v of targets) out.push(`B${v}: {`);
@@ -279,12 +279,16 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
       const off = op.indirect ? `${x.imm} + ${sl}` : String(x.imm);
       return `${SAVE_ARGS} R[12] = r6l; R[13] = r6h; t = ldAbs(x, ${off}, ${op.size}, ${i}); r0h = 0; if (t === undefined) { r0l = 0; ${ret()} } r0l = t;`;
     }
-    case 'ldx':
-      return `${dl} = LD${op.size}${op.signed ? 's' : ''}(${sh}, ${sl}, ${x.off}, ${i}); ${dh} = LH;`;
-    case 'st':
-      return `ST${op.size}(${dh}, ${dl}, ${x.off}, ${x.imm}, ${x.imm >> 31}, ${i});`;
-    case 'stx':
-      return `ST${op.size}(${dh}, ${dl}, ${x.off}, ${sl}, ${sh}, ${i});`;
+    case 'ldx': {
+      // Site cache: the region this instruction touched last, checked by tag and bound.
+      const fast = `if (${sh} === CH[${i}] && o >= 0 && o <= CN[${i}]) { ${DV_GET[op.signed ? -op.size : op.size]!(`CDV[${i}]`, dl, dh)} }`;
+      return `o = (${sl} >>> 0) + ${x.off}; ${fast} else { ${dl} = LDM(${i}, ${sh}, ${sl}, ${x.off}, ${op.size}, ${op.signed}); ${dh} = LH; }`;
+    }
+    case 'st': case 'stx': {
+      const [vl, vh] = op.kind === 'st' ? [String(x.imm), String(x.imm >> 31)] : [sl, sh];
+      const fast = `if (${dh} === CH[${i}] && o >= 0 && o <= CN[${i}]) { ${DV_SET[op.size]!(`CDV[${i}]`, vl, vh)} }`;
+      return `o = (${dl} >>> 0) + ${x.off}; ${fast} else STM(${i}, ${dh}, ${dl}, ${x.off}, ${op.size}, ${vl}, ${vh});`;
+    }
     case 'atomic': {
       // Through the shared runtime on x.R; r0 and src come back changed for fetch/xchg/cmpxchg.
       const sync = `R[${2 * x.dst}] = ${dl}; R[${2 * x.dst + 1}] = ${dh}; R[${2 * x.src}] = ${sl}; R[${2 * x.src + 1}] = ${sh};`;
@@ -294,32 +298,48 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
   }
 }
 
-/** Plain-memory fast paths, falling back to runtime.load/store (ctx fields, faults). */
+/** DataView reads by access size (negative: sign-extending), as statements setting (dl, dh). */
+const DV_GET: Record<number, (dv: string, dl: string, dh: string) => string> = {
+  1: (dv, dl, dh) => `${dl} = ${dv}.getUint8(o); ${dh} = 0;`,
+  2: (dv, dl, dh) => `${dl} = ${dv}.getUint16(o, true); ${dh} = 0;`,
+  4: (dv, dl, dh) => `${dl} = ${dv}.getInt32(o, true); ${dh} = 0;`,
+  8: (dv, dl, dh) => `${dh} = ${dv}.getInt32(o + 4, true); ${dl} = ${dv}.getInt32(o, true);`,
+  [-1]: (dv, dl, dh) => `${dl} = ${dv}.getInt8(o); ${dh} = ${dl} >> 31;`,
+  [-2]: (dv, dl, dh) => `${dl} = ${dv}.getInt16(o, true); ${dh} = ${dl} >> 31;`,
+  [-4]: (dv, dl, dh) => `${dl} = ${dv}.getInt32(o, true); ${dh} = ${dl} >> 31;`,
+};
+
+const DV_SET: Record<number, (dv: string, vl: string, vh: string) => string> = {
+  1: (dv, vl) => `${dv}.setUint8(o, ${vl});`,
+  2: (dv, vl) => `${dv}.setUint16(o, ${vl}, true);`,
+  4: (dv, vl) => `${dv}.setInt32(o, ${vl}, true);`,
+  8: (dv, vl, vh) => `${dv}.setInt32(o, ${vl}, true); ${dv}.setInt32(o + 4, ${vh}, true);`,
+};
+
+/**
+ * The slow paths of memory instructions: find the region, remember it in the instruction's site cache
+ * (CH = its tag, CN = the last offset an access of this size may start at, CDV = its DataView) when it is
+ * plain memory, and go through runtime.load/store (ctx fields, faults) otherwise. The caches are cleared
+ * whenever the address space changed since the last run, so a reused tag never hits a stale entry.
+ */
 function emitAccessors(): string {
-  const out: string[] = [];
-  const loads: [string, number, string][] = [
-    ['LD1', 1, 'r.u8[o]'], ['LD2', 2, 'r.dv.getUint16(o, true)'], ['LD4', 4, 'r.dv.getInt32(o, true)'],
-    ['LD1s', 1, 'r.dv.getInt8(o)'], ['LD2s', 2, 'r.dv.getInt16(o, true)'], ['LD4s', 4, 'r.dv.getInt32(o, true)'],
-  ];
-  for (const [name, size, get] of loads) {
-    const signed = name.endsWith('s');
-    out.push(`function ${name}(h, l, off, pc) { const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;`
-      + ` if (r !== undefined && r.plain && o >= 0 && o + ${size} <= r.size) { const v = ${get}; LH = ${signed ? 'v >> 31' : '0'}; return v; }`
-      + ` const v = load(x, h, l, off, ${size}, ${signed}, pc); LH = lastLoadedHi(); return v; }`);
-  }
-  out.push('function LD8(h, l, off, pc) { const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;'
-    + ' if (r !== undefined && r.plain && o >= 0 && o + 8 <= r.size) { LH = r.dv.getInt32(o + 4, true); return r.dv.getInt32(o, true); }'
-    + ' const v = load(x, h, l, off, 8, false, pc); LH = lastLoadedHi(); return v; }');
-  const stores: [string, number, string][] = [
-    ['ST1', 1, 'r.u8[o] = vl'], ['ST2', 2, 'r.dv.setUint16(o, vl, true)'], ['ST4', 4, 'r.dv.setInt32(o, vl, true)'],
-    ['ST8', 8, 'r.dv.setInt32(o, vl, true); r.dv.setInt32(o + 4, vh, true)'],
-  ];
-  for (const [name, size, set] of stores) {
-    out.push(`function ${name}(h, l, off, vl, vh, pc) { const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;`
-      + ` if (r !== undefined && r.plain && r.writable && o >= 0 && o + ${size} <= r.size) { ${set}; return; }`
-      + ` store(x, h, l, off, ${size}, vl, vh, pc); }`);
-  }
-  return out.join('\n');
+  return [
+    'function LDM(site, h, l, off, size, signed) {',
+    '  const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;',
+    '  if (r !== undefined && r.plain && o >= 0 && o + size <= r.size) {',
+    '    CH[site] = h; CN[site] = r.size - size; CDV[site] = r.dv;',
+    '    if (size === 8) { LH = r.dv.getInt32(o + 4, true); return r.dv.getInt32(o, true); }',
+    '    const v = size === 1 ? (signed ? r.dv.getInt8(o) : r.dv.getUint8(o)) : size === 2 ? (signed ? r.dv.getInt16(o, true) : r.dv.getUint16(o, true)) : r.dv.getInt32(o, true);',
+    '    LH = signed ? v >> 31 : 0; return v;',
+    '  }',
+    '  const v = load(x, h, l, off, size, signed, site); LH = lastLoadedHi(); return v;',
+    '}',
+    'function STM(site, h, l, off, size, vl, vh) {',
+    '  const r = RG[(h - BASE) | 0]; const o = (l >>> 0) + off;',
+    '  if (r !== undefined && r.plain && r.writable && o >= 0 && o + size <= r.size) { CH[site] = h; CN[site] = r.size - size; CDV[site] = r.dv; }',
+    '  store(x, h, l, off, size, vl, vh, site);',
+    '}',
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -345,14 +365,16 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
 
   const source = [
     `'use strict';`,
-    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE } = rt;`,
-    `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = Infinity, T = undefined;`,
+    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM } = rt;`,
+    `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = 0x7fffffff, T = undefined, EPOCH = -1;`,
+    `const CH = new Int32Array(${insns.length}), CN = new Float64Array(${insns.length}).fill(-1), CDV = new Array(${insns.length}).fill(null);`,
     emitAccessors(),
     callx,
     ...funcs.map((f) => emitFunction(f, funcs, insns, ops)),
     `function enter(cpu, r1l, r1h, fp, r2l = 0) { x = cpu; R = cpu.R; SH = cpu.stack.hi; DEPTH = 0;`,
+    `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
-    `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = cpu.jitBudget; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
+    `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
     `return { run, enter };`,
   ].join('\n');
 
@@ -367,7 +389,7 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     load: runtime.load, store: runtime.store, lastLoadedHi: runtime.lastLoadedHi, atomic: runtime.atomic,
     callHelper: runtime.callHelper, tailCallTarget: runtime.tailCallTarget, ldAbs: runtime.ldAbs, fault: runtime.fault,
     enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
-    RG: env.mem.regions, BASE: REGION_HI_BASE,
+    RG: env.mem.regions, BASE: REGION_HI_BASE, MEM: env.mem,
   };
   const { run, enter } = factory(rt);
   const image: JitProgram = { run, enter, source };
