@@ -416,9 +416,17 @@ function parseLoad(c: Cursor, dst: Reg): Parsed {
     if (type.signed || type.size === 8) c.fail(`a legacy packet load reads u8, u16 or u32, not ${loadType(type.size, type.signed)}`);
     c.expect('[');
     if (c.isReg()) {
-      const { base, off } = c.address();
+      // skb[r1 + imm]: unlike a memory offset, the added immediate is 32 bits wide.
+      const src = c.reg64();
+      let imm = 0;
+      if (c.peek() === '+' || c.peek() === '-') {
+        const negative = c.next('+ or -') === '-';
+        const v = c.int();
+        if (!fitsBits(negative ? -v : v, 32)) c.fail(`packet offset ${negative ? -v : v} does not fit 32 bits`);
+        imm = toInt32(negative ? -v : v);
+      }
       c.expect(']');
-      return one(c, entry('ldabs', (o) => o.indirect && o.size === type.size), { src: base, imm: off }, 'no such packet load');
+      return one(c, entry('ldabs', (o) => o.indirect && o.size === type.size), { src, imm }, 'no such packet load');
     }
     const imm = c.imm32();
     c.expect(']');
