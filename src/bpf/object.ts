@@ -41,6 +41,11 @@ import {
 export const BPF_OBJ_NAME_LEN = 16;
 /** BPF_COMPLEXITY_LIMIT_INSNS: the most instructions a (privileged) program may have. */
 export const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+/**
+ * KMALLOC_MAX_SIZE on x86-64: the largest value an ARRAY map may have (array_map_alloc_check() says
+ * E2BIG above it), so the largest global-data section or .kconfig a loadable object can have.
+ */
+export const KMALLOC_MAX_SIZE = 1 << 22;
 /** Bound on everything relocation may produce for one object (instructions, BTF.ext records). */
 const OBJECT_EXPANSION_LIMIT = 4_000_000;
 /** libbpf's enum libbpf_pin_type. */
@@ -770,6 +775,8 @@ class Loader {
       if (t !== 'data' && t !== 'rodata' && t !== 'bss') continue;
       const s = this.elf.sections[idx]!;
       if (s.size === 0) continue;
+      // A .bss has no bytes in the file, so its size must be bounded before anything is allocated.
+      if (s.size > KMALLOC_MAX_SIZE) fail(`map '${s.name}': ${s.size} bytes is larger than the largest map value the kernel creates (${KMALLOC_MAX_SIZE})`);
       const data = new Uint8Array(s.size);
       if (t !== 'bss') data.set(s.data);
       this.addInternalMap(t, s.name, idx, data);
@@ -777,6 +784,7 @@ class Loader {
     let last: ExternDesc | undefined;
     for (const e of this.externs) if (e.kind === 'kcfg') last = e;
     if (last !== undefined) {
+      if (last.dataOff + last.size > KMALLOC_MAX_SIZE) fail(`.kconfig: ${last.dataOff + last.size} bytes of externs is larger than the largest map value the kernel creates`);
       this.addInternalMap('kconfig', '.kconfig', this.elf.symtab!.index, new Uint8Array(last.dataOff + last.size));
       this.kconfigMapIdx = this.maps.length - 1;
     }
@@ -784,6 +792,9 @@ class Loader {
 
   /** bpf_object__init_internal_map(): a one-element ARRAY holding the section. */
   addInternalMap(type: LibbpfMapType, realName: string, secIdx: number, data: Uint8Array): void {
+    if (data.length > KMALLOC_MAX_SIZE) {
+      fail(`map '${realName}': ${data.length} bytes is larger than the largest map value the kernel creates (${KMALLOC_MAX_SIZE})`);
+    }
     let flags = type === 'rodata' || type === 'kconfig' ? BPF_F_RDONLY_PROG : 0;
     // map_fill_btf_type_info(): the value type is whatever BTF type carries the section's name.
     const valueId = this.btf?.findByName(realName) ?? -1;
