@@ -1,0 +1,463 @@
+// The bpf(2) system call (kernel/bpf/syscall.c): one method per command, taking the command's part of
+// union bpf_attr with the kernel's field names. Methods throw BpfError; `bpf()` is the raw entry point
+// that returns -errno, as the kernel does, and writes results back into the attr as the kernel writes
+// them to user memory.
+
+import { BpfError, isBpfError } from '../bpf/errno.js';
+import { decodeProgram, encode, type Insn } from '../bpf/insn.js';
+import {
+  BPF_DW, BPF_IMM, BPF_LD, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
+  BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
+} from '../bpf/opcodes.js';
+import { progTag, tagDigestForKernel } from '../bpf/tag.js';
+import type { Btf, BpfFuncInfo, BpfLineInfo } from '../bpf/btf.js';
+import { jitCompile } from './exec/jit.js';
+import { BtfObject, KERNEL_VERSION, type Kernel } from './kernel.js';
+import { map_create } from './maps/create.js';
+import {
+  BPF_MAP_TYPE_ARRAY, BPF_OBJ_NAME_LEN, type BpfMap, type BpfMapCreateAttr,
+} from './maps/map.js';
+import { mapMemoryUsage } from './maps/mem_usage.js';
+import { BpfProg } from './prog.js';
+import { verifyStructure } from './verifier/cfg.js';
+import { VerifierLog } from './verifier/log.js';
+
+/** enum bpf_cmd. */
+export const BPF_CMD = {
+  BPF_MAP_CREATE: 0, BPF_MAP_LOOKUP_ELEM: 1, BPF_MAP_UPDATE_ELEM: 2, BPF_MAP_DELETE_ELEM: 3,
+  BPF_MAP_GET_NEXT_KEY: 4, BPF_PROG_LOAD: 5, BPF_OBJ_PIN: 6, BPF_OBJ_GET: 7, BPF_PROG_ATTACH: 8,
+  BPF_PROG_DETACH: 9, BPF_PROG_TEST_RUN: 10, BPF_PROG_GET_NEXT_ID: 11, BPF_MAP_GET_NEXT_ID: 12,
+  BPF_PROG_GET_FD_BY_ID: 13, BPF_MAP_GET_FD_BY_ID: 14, BPF_OBJ_GET_INFO_BY_FD: 15, BPF_PROG_QUERY: 16,
+  BPF_RAW_TRACEPOINT_OPEN: 17, BPF_BTF_LOAD: 18, BPF_BTF_GET_FD_BY_ID: 19, BPF_TASK_FD_QUERY: 20,
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM: 21, BPF_MAP_FREEZE: 22, BPF_BTF_GET_NEXT_ID: 23,
+} as const;
+
+export const BPF_PROG_TYPE_SOCKET_FILTER = 1;
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
+export const BPF_PROG_TYPE_SCHED_ACT = 4;
+export const BPF_PROG_TYPE_XDP = 6;
+
+/** Program types this kernel can load (the others are valid numbers this emulator has no context for). */
+const LOADABLE_PROG_TYPES = new Set([BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SCHED_ACT, BPF_PROG_TYPE_XDP]);
+
+/** BPF_COMPLEXITY_LIMIT_INSNS: the most instructions a privileged load may have. */
+export const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+
+export const BPF_F_STRICT_ALIGNMENT = 1 << 0;
+export const BPF_F_ANY_ALIGNMENT = 1 << 1;
+export const BPF_F_TEST_RND_HI32 = 1 << 2;
+export const BPF_F_TEST_STATE_FREQ = 1 << 3;
+export const BPF_F_SLEEPABLE = 1 << 4;
+export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+export const BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6;
+const PROG_LOAD_FLAGS = BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ
+  | BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS | BPF_F_XDP_DEV_BOUND_ONLY;
+
+export interface ProgLoadAttr {
+  prog_type: number;
+  insns: readonly Insn[] | Uint8Array;
+  license: string;
+  log_level?: number;
+  /** Size of the user's log buffer; the log is returned in `log_buf` (ENOSPC when it does not fit). */
+  log_size?: number;
+  log_buf?: string;
+  kern_version?: number;
+  prog_flags?: number;
+  prog_name?: string;
+  prog_ifindex?: number;
+  expected_attach_type?: number;
+  prog_btf_fd?: number;
+  func_info?: readonly BpfFuncInfo[];
+  line_info?: readonly BpfLineInfo[];
+  fd_array?: readonly number[];
+}
+
+export interface MapElemAttr {
+  map_fd: number;
+  key?: Uint8Array | null;
+  value?: Uint8Array;
+  flags?: number;
+}
+
+export interface TestRunAttr {
+  prog_fd: number;
+  data_in?: Uint8Array;
+  /** Room for data_out (data_size_out); the output is returned in `data_out`. */
+  data_size_out?: number;
+  ctx_in?: Uint8Array;
+  ctx_size_out?: number;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+  batch_size?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** Average ns per run, as the kernel reports it. */
+  duration: number;
+  data_out?: Uint8Array;
+  /** The full output size (data_size_out), which may exceed the buffer (then ENOSPC). */
+  data_size_out: number;
+  ctx_out?: Uint8Array;
+}
+
+/** What a program type provides for BPF_PROG_TEST_RUN (net/bpf/test_run.c). */
+export type TestRunner = (kernel: Kernel, prog: BpfProg, attr: TestRunAttr) => TestRunResult;
+const testRunners = new Map<number, TestRunner>();
+
+export function registerTestRunner(progType: number, runner: TestRunner): void {
+  testRunners.set(progType, runner);
+}
+
+/** struct bpf_prog_info, the fields bpftool prints. */
+export interface BpfProgInfo {
+  type: number;
+  id: number;
+  tag: string;
+  jited_prog_len: number;
+  xlated_prog_len: number;
+  load_time: bigint;
+  created_by_uid: number;
+  map_ids: number[];
+  name: string;
+  ifindex: number;
+  gpl_compatible: boolean;
+  netns_dev: bigint;
+  netns_ino: bigint;
+  btf_id: number;
+  run_time_ns: bigint;
+  run_cnt: bigint;
+  verified_insns: number;
+  memlock: number;
+}
+
+/** struct bpf_map_info. */
+export interface BpfMapInfo {
+  type: number;
+  id: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  name: string;
+  ifindex: number;
+  netns_dev: bigint;
+  netns_ino: bigint;
+  btf_id: number;
+  btf_key_type_id: number;
+  btf_value_type_id: number;
+  memlock: number;
+  frozen: boolean;
+}
+
+/** license_is_gpl_compatible() (include/linux/license.h). */
+export function licenseIsGplCompatible(license: string): boolean {
+  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license);
+}
+
+/** bpf_obj_name_cpy(): up to 15 characters of [A-Za-z0-9_.]. */
+export function objNameCpy(name: string | undefined, what: string): string {
+  if (name === undefined) return '';
+  if (name.length >= BPF_OBJ_NAME_LEN) throw new BpfError('EINVAL', `${what}: name '${name}' is longer than ${BPF_OBJ_NAME_LEN - 1} characters`);
+  if (!/^[A-Za-z0-9_.]*$/.test(name)) throw new BpfError('EINVAL', `${what}: name '${name}' has a character other than [A-Za-z0-9_.]`);
+  return name;
+}
+
+export class BpfSyscall {
+  constructor(readonly k: Kernel) {}
+
+  // ------------------------------------------------------------------------------------- maps
+
+  mapCreate(attr: BpfMapCreateAttr): number {
+    if ((attr.map_ifindex ?? 0) !== 0) throw new BpfError('EOPNOTSUPP', 'BPF_MAP_CREATE: no device for map_ifindex (map offload needs a NIC)');
+    objNameCpy(attr.map_name, 'BPF_MAP_CREATE');
+    if ((attr.btf_fd ?? 0) !== 0) this.k.fileOf(attr.btf_fd!, 'btf', 'BPF_MAP_CREATE');
+    const map = map_create(attr, this.k.mapEnv);
+    this.k.registerMap(map);
+    const info = this.mapExtra.get(map) ?? { btfId: 0, btfKey: 0, btfValue: 0, frozen: false };
+    if ((attr.btf_fd ?? 0) !== 0) {
+      info.btfId = (this.k.fds.get(attr.btf_fd!)!.obj as BtfObject).id;
+      info.btfKey = attr.btf_key_type_id ?? 0;
+      info.btfValue = attr.btf_value_type_id ?? 0;
+    }
+    this.mapExtra.set(map, info);
+    return this.k.fds.install({ kind: 'map', obj: map });
+  }
+
+  private readonly mapExtra = new WeakMap<BpfMap, { btfId: number; btfKey: number; btfValue: number; frozen: boolean }>();
+
+  mapLookup(attr: MapElemAttr): Uint8Array {
+    const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_LOOKUP_ELEM');
+    return map.lookup(this.key(map, attr.key), attr.flags ?? 0);
+  }
+
+  mapUpdate(attr: MapElemAttr): void {
+    const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_UPDATE_ELEM');
+    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', 'BPF_MAP_UPDATE_ELEM: map is frozen');
+    if (attr.value === undefined) throw new BpfError('EFAULT', 'BPF_MAP_UPDATE_ELEM: no value');
+    map.update(this.key(map, attr.key), attr.value, attr.flags ?? 0);
+  }
+
+  mapDelete(attr: MapElemAttr): void {
+    const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_DELETE_ELEM');
+    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', 'BPF_MAP_DELETE_ELEM: map is frozen');
+    map.delete(this.key(map, attr.key));
+  }
+
+  /** The key after `key` (the first key for null or a missing key, as hash maps do); throws ENOENT at the end. */
+  mapGetNextKey(attr: MapElemAttr): Uint8Array {
+    const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_GET_NEXT_KEY');
+    return map.getNextKey(attr.key === undefined || attr.key === null ? null : this.key(map, attr.key));
+  }
+
+  mapLookupAndDelete(attr: MapElemAttr): Uint8Array {
+    const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_LOOKUP_AND_DELETE_ELEM');
+    return map.lookupAndDelete(this.key(map, attr.key), attr.flags ?? 0);
+  }
+
+  mapFreeze(mapFd: number): void {
+    const map = this.k.mapOf(mapFd, 'BPF_MAP_FREEZE');
+    const extra = this.mapExtra.get(map);
+    if (extra === undefined) throw new Error('BUG: map without extra info');
+    if (extra.frozen) throw new BpfError('EBUSY', 'BPF_MAP_FREEZE: map is already frozen');
+    extra.frozen = true;
+  }
+
+  private key(map: BpfMap, key: Uint8Array | null | undefined): Uint8Array {
+    if (key === undefined || key === null) throw new BpfError('EFAULT', 'no key');
+    if (key.length !== map.key_size) throw new BpfError('EINVAL', `key of ${key.length} bytes for a map with key_size ${map.key_size}`);
+    return key;
+  }
+
+  // ------------------------------------------------------------------------------------- programs
+
+  /** BPF_PROG_LOAD: returns the program fd; the verifier log (if asked for) is left in attr.log_buf. */
+  progLoad(attr: ProgLoadAttr): number {
+    const k = this.k;
+    const log = new VerifierLog(attr.log_level ?? 0, attr.log_size ?? 0);
+    const flags = attr.prog_flags ?? 0;
+    if ((flags & ~PROG_LOAD_FLAGS) !== 0) throw new BpfError('EINVAL', `BPF_PROG_LOAD: unknown prog_flags 0x${flags.toString(16)}`);
+    if (!LOADABLE_PROG_TYPES.has(attr.prog_type)) throw new BpfError('EINVAL', `BPF_PROG_LOAD: unsupported program type ${attr.prog_type}`);
+    if ((attr.prog_ifindex ?? 0) !== 0) throw new BpfError('EINVAL', 'BPF_PROG_LOAD: no offload device for prog_ifindex (offload needs a NIC)');
+    const name = objNameCpy(attr.prog_name, 'BPF_PROG_LOAD');
+    if (typeof attr.license !== 'string') throw new BpfError('EFAULT', 'BPF_PROG_LOAD: no license');
+
+    const raw = attr.insns instanceof Uint8Array ? attr.insns : encode(attr.insns);
+    const count = raw.length / 8;
+    if (count === 0 || count > BPF_COMPLEXITY_LIMIT_INSNS) throw new BpfError(count === 0 ? 'EINVAL' : 'E2BIG', `BPF_PROG_LOAD: ${count} instructions`);
+    let insns: Insn[];
+    try {
+      insns = decodeProgram(raw);
+    } catch (e) {
+      if (isBpfError(e)) {
+        log.write(`${e.message}\n`);
+        attr.log_buf = log.text();
+      }
+      throw e;
+    }
+    // The tag is taken before anything is rewritten (bpf_prog_calc_tag in resolve_pseudo_ldimm64).
+    const tag = progTag(insns, tagDigestForKernel(...KERNEL_VERSION));
+
+    const usedMaps: BpfMap[] = [];
+    let funcRegion: BpfProg['funcRegion'];
+    const exec = insns.map((x) => ({ ...x }));
+    const xlated = insns.map((x) => ({ ...x }));
+    try {
+      for (let i = 0; i < insns.length; i++) {
+        const x = insns[i]!;
+        if (x.code !== (BPF_LD | BPF_IMM | BPF_DW)) continue;
+        const second = insns[i + 1]!;
+        switch (x.src) {
+          case 0:
+            break;
+          case BPF_PSEUDO_MAP_FD:
+          case BPF_PSEUDO_MAP_VALUE:
+          case BPF_PSEUDO_MAP_IDX:
+          case BPF_PSEUDO_MAP_IDX_VALUE: {
+            const isIdx = x.src === BPF_PSEUDO_MAP_IDX || x.src === BPF_PSEUDO_MAP_IDX_VALUE;
+            const fd = isIdx ? attr.fd_array?.[x.imm] : x.imm;
+            const f = fd === undefined ? undefined : k.fds.get(fd);
+            if (f === undefined || f.kind !== 'map') {
+              log.write(`fd ${fd ?? x.imm} is not pointing to valid bpf_map\n`);
+              throw new BpfError('EBADF', `BPF_PROG_LOAD: fd ${fd ?? x.imm} is not pointing to valid bpf_map`);
+            }
+            const map = f.obj as BpfMap;
+            const regions = k.regionsOf(map);
+            const isValue = x.src === BPF_PSEUDO_MAP_VALUE || x.src === BPF_PSEUDO_MAP_IDX_VALUE;
+            if (isValue) {
+              const off = second.imm >>> 0;
+              if (map.map_type !== BPF_MAP_TYPE_ARRAY || map.max_entries !== 1) {
+                log.write('map direct value access not supported for this map type\n');
+                throw new BpfError('EINVAL', 'BPF_PROG_LOAD: direct value access needs a single-element array map');
+              }
+              if (off >= map.value_size) {
+                log.write(`invalid access to map value pointer, value_size=${map.value_size} off=${off}\n`);
+                throw new BpfError('EACCES', `BPF_PROG_LOAD: invalid access to map value pointer, value_size=${map.value_size} off=${off}`);
+              }
+              const base = map.lookupOffset(new Uint8Array(4), 0, 0);
+              exec[i]!.src = 0; exec[i]!.imm = base + off; exec[i + 1]!.imm = regions.values.hi;
+              xlated[i]!.src = BPF_PSEUDO_MAP_VALUE; xlated[i]!.imm = map.id;
+            } else {
+              if (second.imm !== 0) {
+                log.write('unrecognized bpf_ld_imm64 insn\n');
+                throw new BpfError('EINVAL', 'BPF_PROG_LOAD: unrecognized bpf_ld_imm64 insn');
+              }
+              exec[i]!.src = 0; exec[i]!.imm = 0; exec[i + 1]!.imm = regions.handle.hi;
+              xlated[i]!.src = BPF_PSEUDO_MAP_FD; xlated[i]!.imm = map.id;
+            }
+            if (!usedMaps.includes(map)) {
+              map.get();
+              usedMaps.push(map);
+            }
+            break;
+          }
+          case BPF_PSEUDO_FUNC: {
+            const target = i + x.imm + 1;
+            if (target < 0 || target >= insns.length) {
+              log.write(`invalid subprog target ${target}\n`);
+              throw new BpfError('EINVAL', `BPF_PROG_LOAD: lddw BPF_PSEUDO_FUNC to ${target} out of range`);
+            }
+            funcRegion ??= k.mem.map('func', new Uint8Array(0), { writable: false });
+            exec[i]!.src = 0; exec[i]!.imm = target; exec[i + 1]!.imm = funcRegion.hi;
+            break;
+          }
+          case BPF_PSEUDO_BTF_ID:
+          default:
+            log.write('unrecognized bpf_ld_imm64 insn\n');
+            throw new BpfError('EINVAL', `BPF_PROG_LOAD: unsupported lddw source ${x.src} at insn ${i}`);
+        }
+        i++;
+      }
+      const processed = verifyStructure(insns, log);
+      attr.log_buf = log.text();
+
+      let btfId = 0;
+      if ((attr.prog_btf_fd ?? 0) !== 0) btfId = (k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).id;
+      const prog = new BpfProg(
+        attr.prog_type, attr.expected_attach_type ?? 0, name, tag, licenseIsGplCompatible(attr.license),
+        k.bootNs(), 0, exec, xlated, usedMaps, funcRegion, btfId, attr.func_info ?? [], attr.line_info ?? [],
+        processed, 0,
+      );
+      if (k.jitEnabled) {
+        try {
+          prog.jited = jitCompile(prog, k);
+        } catch (e) {
+          // As with a kernel JIT failure without CONFIG_BPF_JIT_ALWAYS_ON: the interpreter runs it.
+          if (!isBpfError(e, 'ENOTSUPP')) throw e;
+          k.log.debug({ prog: name, why: e.message }, 'JIT failed, falling back to the interpreter');
+        }
+      }
+      k.registerProg(prog);
+      return k.fds.install({ kind: 'prog', obj: prog });
+    } catch (e) {
+      for (const m of usedMaps) m.put();
+      if (funcRegion !== undefined) k.mem.unmap(funcRegion);
+      attr.log_buf = log.text();
+      throw e;
+    }
+  }
+
+  progTestRun(attr: TestRunAttr): TestRunResult {
+    const prog = this.k.progOf(attr.prog_fd, 'BPF_PROG_TEST_RUN');
+    const runner = testRunners.get(prog.type);
+    if (runner === undefined) throw new BpfError('ENOTSUPP', `BPF_PROG_TEST_RUN: not supported for program type ${prog.type}`);
+    return runner(this.k, prog, attr);
+  }
+
+  // ------------------------------------------------------------------------------------- objects
+
+  objPin(fd: number, pathname: string): void {
+    const f = this.k.fds.get(fd);
+    if (f === undefined) throw new BpfError('EBADF', `BPF_OBJ_PIN: bad file descriptor ${fd}`);
+    if (f.kind === 'btf') throw new BpfError('EINVAL', 'BPF_OBJ_PIN: BTF objects cannot be pinned');
+    f.obj.get();
+    try {
+      this.k.bpffs.pin(pathname, f.obj, f.kind);
+    } catch (e) {
+      f.obj.put();
+      throw e;
+    }
+  }
+
+  objGet(pathname: string): number {
+    const { obj, type } = this.k.bpffs.get(pathname);
+    if (type === 'link') throw new BpfError('EINVAL', 'BPF_OBJ_GET: links are not supported');
+    obj.get();
+    return this.k.fds.install({ kind: type, obj: obj as BpfProg | BpfMap });
+  }
+
+  progGetNextId(start: number): number {
+    const id = this.k.progs.nextAfter(start);
+    if (id === undefined) throw new BpfError('ENOENT', 'BPF_PROG_GET_NEXT_ID: no more programs');
+    return id;
+  }
+
+  mapGetNextId(start: number): number {
+    const id = this.k.maps.nextAfter(start);
+    if (id === undefined) throw new BpfError('ENOENT', 'BPF_MAP_GET_NEXT_ID: no more maps');
+    return id;
+  }
+
+  btfGetNextId(start: number): number {
+    const id = this.k.btfs.nextAfter(start);
+    if (id === undefined) throw new BpfError('ENOENT', 'BPF_BTF_GET_NEXT_ID: no more BTF objects');
+    return id;
+  }
+
+  progGetFdById(id: number): number {
+    const prog = this.k.progs.get(id);
+    if (prog === undefined) throw new BpfError('ENOENT', `BPF_PROG_GET_FD_BY_ID: no program with id ${id}`);
+    prog.get();
+    return this.k.fds.install({ kind: 'prog', obj: prog });
+  }
+
+  mapGetFdById(id: number): number {
+    const map = this.k.maps.get(id);
+    if (map === undefined) throw new BpfError('ENOENT', `BPF_MAP_GET_FD_BY_ID: no map with id ${id}`);
+    map.get();
+    return this.k.fds.install({ kind: 'map', obj: map });
+  }
+
+  /** BPF_BTF_LOAD. The emulated kernel keeps the parsed BTF (libbpf has already sanitised it). */
+  btfLoad(data: Btf): number {
+    const btf = new BtfObject(data);
+    btf.id = this.k.btfs.alloc(btf);
+    btf.onFree = (b) => this.k.btfs.remove(b.id);
+    return this.k.fds.install({ kind: 'btf', obj: btf });
+  }
+
+  progInfo(fd: number): BpfProgInfo {
+    const p = this.k.progOf(fd, 'BPF_OBJ_GET_INFO_BY_FD');
+    return {
+      type: p.type, id: p.id, tag: p.tag,
+      jited_prog_len: p.jited?.source.length ?? 0,
+      xlated_prog_len: p.xlated.length * 8,
+      load_time: p.loadTime, created_by_uid: p.uid,
+      map_ids: p.usedMaps.map((m) => m.id), name: p.name, ifindex: p.ifindex,
+      gpl_compatible: p.gplCompatible, netns_dev: 0n, netns_ino: 0n, btf_id: p.btfId,
+      run_time_ns: BigInt(p.runTimeNs), run_cnt: BigInt(p.runCnt), verified_insns: p.verifiedInsns,
+      memlock: p.memlock,
+    };
+  }
+
+  mapInfo(fd: number): BpfMapInfo {
+    const m = this.k.mapOf(fd, 'BPF_OBJ_GET_INFO_BY_FD');
+    const extra = this.mapExtra.get(m);
+    return {
+      type: m.map_type, id: m.id, key_size: m.key_size, value_size: m.value_size, max_entries: m.max_entries,
+      map_flags: m.map_flags, name: m.name, ifindex: 0, netns_dev: 0n, netns_ino: 0n,
+      btf_id: extra?.btfId ?? 0, btf_key_type_id: extra?.btfKey ?? 0, btf_value_type_id: extra?.btfValue ?? 0,
+      memlock: mapMemoryUsage(m), frozen: extra?.frozen ?? false,
+    };
+  }
+
+  /** The program's xlated instructions (bpf_prog_info.xlated_prog_insns). */
+  progXlated(fd: number): readonly Insn[] {
+    return this.k.progOf(fd, 'BPF_OBJ_GET_INFO_BY_FD').xlated;
+  }
+
+  close(fd: number): void {
+    this.k.fds.close(fd);
+  }
+}

@@ -1,0 +1,66 @@
+// struct bpf_verifier_log (kernel/bpf/log.c): what BPF_PROG_LOAD writes into the user's log buffer.
+// log_level 1 gives the verdict and its reasons, 2 every instruction; the buffer is the user's size, and
+// since 6.4 it keeps the most recent text when it overflows ("rotating" mode) and the load then fails with
+// ENOSPC, unless BPF_LOG_FIXED asks for the old keep-the-start behaviour.
+
+import { BpfError } from '../../bpf/errno.js';
+
+export const BPF_LOG_LEVEL1 = 1;
+export const BPF_LOG_LEVEL2 = 2;
+export const BPF_LOG_STATS = 4;
+export const BPF_LOG_FIXED = 8;
+const BPF_LOG_MASK = BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2 | BPF_LOG_STATS | BPF_LOG_FIXED;
+const BPF_LOG_MIN_ALIGNMENT = 8;
+/** The smallest buffer the kernel accepts when a log is asked for. */
+export const BPF_LOG_MIN_SIZE = 128;
+
+export class VerifierLog {
+  private buf = '';
+  /** Bytes the whole log needed (bpf_attr.log_true_size). */
+  trueSize = 0;
+
+  constructor(readonly level: number, readonly size: number) {
+    if ((level & ~BPF_LOG_MASK) !== 0) throw new BpfError('EINVAL', `log_level 0x${level.toString(16)} has unknown bits`);
+    if (level !== 0 && (size < BPF_LOG_MIN_SIZE || size > 0xffffffff >>> 2)) {
+      throw new BpfError('EINVAL', `log_size ${size} out of range [${BPF_LOG_MIN_SIZE}, ${0xffffffff >>> 2}]`);
+    }
+    if (level === 0 && size !== 0) throw new BpfError('EINVAL', 'log_size without log_level');
+  }
+
+  get enabled(): boolean {
+    return this.level !== 0;
+  }
+
+  get verbose(): boolean {
+    return (this.level & BPF_LOG_LEVEL2) !== 0;
+  }
+
+  /** verbose(): append text when logging is on. */
+  write(text: string): void {
+    if (!this.enabled) return;
+    this.trueSize += Buffer.byteLength(text);
+    this.buf += text;
+    if ((this.level & BPF_LOG_FIXED) !== 0) {
+      if (Buffer.byteLength(this.buf) > this.size - 1) this.buf = Buffer.from(this.buf).subarray(0, this.size - 1).toString();
+    } else if (this.buf.length > 4 * this.size) {
+      this.buf = this.buf.slice(-this.size); // rotate lazily; text() trims exactly
+    }
+  }
+
+  /** What lands in the user's buffer (at most size-1 bytes plus the NUL). */
+  text(): string {
+    if (!this.enabled) return '';
+    const bytes = Buffer.from(this.buf);
+    if (bytes.length <= this.size - 1) return this.buf;
+    return (this.level & BPF_LOG_FIXED) !== 0 ? bytes.subarray(0, this.size - 1).toString() : bytes.subarray(bytes.length - (this.size - 1)).toString();
+  }
+
+  /** bpf_vlog_finalize(): a log that did not fit fails the load with ENOSPC. */
+  finalize(): void {
+    if (this.enabled && this.trueSize + 1 > this.size) {
+      throw new BpfError('ENOSPC', `verifier log of ${this.trueSize + 1} bytes does not fit in ${this.size}`);
+    }
+  }
+}
+
+export { BPF_LOG_MIN_ALIGNMENT };

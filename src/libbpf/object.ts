@@ -1,0 +1,162 @@
+// libbpf's bpf_object__load() on the emulated kernel: load the object's BTF, create (or reuse pinned)
+// maps with their initial contents, load each program with its map fds, fill PROG_ARRAY slots declared in
+// `.maps`, pin what the object asks to pin. The user-space side of the syscall, as tools/lib/bpf is:
+// bpftool, `ip link ... obj` and the scenario runner all load objects through here.
+
+import { BpfError, isBpfError } from '../bpf/errno.js';
+import { LIBBPF_PIN_BY_NAME, withMapFds, type BpfObject, type MapSpec, type ProgramSpec } from '../bpf/object.js';
+import { BPF_MAP_TYPE_PROG_ARRAY } from '../kernel/maps/map.js';
+import type { BpfSyscall, ProgLoadAttr } from '../kernel/syscall.js';
+
+export interface LoadedMap {
+  readonly spec: MapSpec;
+  readonly fd: number;
+}
+
+export interface LoadedProgram {
+  readonly spec: ProgramSpec;
+  readonly fd: number;
+}
+
+export interface LoadedObject {
+  readonly obj: BpfObject;
+  readonly btfFd: number | undefined;
+  readonly maps: readonly LoadedMap[];
+  readonly programs: readonly LoadedProgram[];
+}
+
+export interface ObjectLoadOptions {
+  /** Program type for every program (bpftool `type`), overriding what the section says. */
+  progType?: number;
+  expectedAttachType?: number;
+  /** Load only these programs (by name); default: every autoload program. */
+  only?: readonly string[];
+  /** Verifier log level for the loads; the log of a failed load is in the thrown error's `log`. */
+  logLevel?: number;
+  /** Offload: bind maps and programs to this net device (prog_ifindex / map_ifindex). */
+  ifindex?: number;
+}
+
+/** A failed program load, with the verifier log as libbpf prints it. */
+export class ProgLoadError extends BpfError {
+  constructor(readonly prog: string, readonly log: string, cause: BpfError) {
+    super(cause.errno, cause.message, { cause });
+  }
+}
+
+/** libbpf's pin path for a map: `<root>/<name>` with '.' replaced (sanitize_pin_path / pin name). */
+export function mapPinName(name: string): string {
+  return name.replace(/\./g, '_');
+}
+
+export function loadObjectIntoKernel(sys: BpfSyscall, obj: BpfObject, opts: ObjectLoadOptions = {}): LoadedObject {
+  const fds: number[] = [];
+  const closeAll = (): void => {
+    for (const fd of fds) sys.close(fd);
+  };
+  try {
+    const btfFd = obj.btf !== undefined ? sys.btfLoad(obj.btf) : undefined;
+    if (btfFd !== undefined) fds.push(btfFd);
+
+    const maps: LoadedMap[] = obj.maps.map((spec) => {
+      const fd = createMap(sys, spec, btfFd, opts);
+      fds.push(fd);
+      return { spec, fd };
+    });
+    const mapFds = maps.map((m) => m.fd);
+
+    const programs: LoadedProgram[] = [];
+    for (const spec of obj.programs) {
+      if (opts.only !== undefined ? !opts.only.includes(spec.name) : !spec.autoload) continue;
+      const attr: ProgLoadAttr = {
+        prog_type: opts.progType ?? spec.progType,
+        expected_attach_type: opts.expectedAttachType ?? spec.expectedAttachType,
+        insns: withMapFds(spec, mapFds),
+        license: obj.license,
+        kern_version: obj.kernVersion,
+        prog_flags: spec.progFlags,
+        prog_name: spec.name.slice(0, 15),
+        log_level: opts.logLevel ?? 0,
+        log_size: opts.logLevel ? 1 << 24 : 0,
+        ...(btfFd !== undefined ? { prog_btf_fd: btfFd, func_info: spec.funcInfo, line_info: spec.lineInfo } : {}),
+        ...(opts.ifindex !== undefined ? { prog_ifindex: opts.ifindex } : {}),
+      };
+      try {
+        const fd = sys.progLoad(attr);
+        fds.push(fd);
+        programs.push({ spec, fd });
+      } catch (e) {
+        if (!isBpfError(e)) throw e;
+        // libbpf retries with the log on to show it (bpf_object_load_prog).
+        let log = attr.log_buf ?? '';
+        if (log === '') {
+          const retry: ProgLoadAttr = { ...attr, log_level: 1, log_size: 1 << 24 };
+          try {
+            sys.close(sys.progLoad(retry));
+          } catch {
+            log = retry.log_buf ?? '';
+          }
+        }
+        throw new ProgLoadError(spec.name, log, e);
+      }
+    }
+
+    // PROG_ARRAY slots initialised in `.maps` (libbpf's init_prog_array_slots).
+    for (const m of maps) {
+      if (m.spec.type !== BPF_MAP_TYPE_PROG_ARRAY) continue;
+      for (const slot of m.spec.initSlots) {
+        const target = programs.find((p) => p.spec === obj.programs[slot.target]);
+        if (target === undefined) continue;
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, slot.index, true);
+        const value = new Uint8Array(4);
+        new DataView(value.buffer).setUint32(0, target.fd, true);
+        sys.mapUpdate({ map_fd: m.fd, key, value });
+      }
+    }
+    return { obj, btfFd, maps, programs };
+  } catch (e) {
+    closeAll();
+    throw e;
+  }
+}
+
+function createMap(sys: BpfSyscall, spec: MapSpec, btfFd: number | undefined, opts: ObjectLoadOptions): number {
+  // LIBBPF_PIN_BY_NAME: reuse a compatible pinned map (bpf_object__reuse_map), else pin after creating.
+  if (spec.pinning === LIBBPF_PIN_BY_NAME && spec.pinPath !== undefined) {
+    let fd: number | undefined;
+    try {
+      fd = sys.objGet(spec.pinPath);
+    } catch (e) {
+      if (!isBpfError(e, 'ENOENT')) throw e;
+    }
+    if (fd !== undefined) {
+      const info = sys.mapInfo(fd);
+      if (info.type !== spec.type || info.key_size !== spec.keySize || info.value_size !== spec.valueSize
+        || info.max_entries !== spec.maxEntries || info.map_flags !== spec.flags) {
+        sys.close(fd);
+        throw new BpfError('EINVAL', `couldn't reuse pinned map at '${spec.pinPath}': parameter mismatch`);
+      }
+      return fd;
+    }
+  }
+  const useBtf = btfFd !== undefined && (spec.btfKeyTypeId !== 0 || spec.btfValueTypeId !== 0);
+  const fd = sys.mapCreate({
+    map_type: spec.type, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries,
+    map_flags: spec.flags, map_name: spec.name.slice(0, 15),
+    ...(spec.numaNode !== 0 ? { numa_node: spec.numaNode } : {}),
+    ...(useBtf ? { btf_fd: btfFd, btf_key_type_id: spec.btfKeyTypeId, btf_value_type_id: spec.btfValueTypeId } : {}),
+    ...(opts.ifindex !== undefined ? { map_ifindex: opts.ifindex } : {}),
+  });
+  try {
+    if (spec.initialData !== undefined && spec.libbpfType !== 'bss') {
+      sys.mapUpdate({ map_fd: fd, key: new Uint8Array(4), value: spec.initialData });
+    }
+    if (spec.libbpfType === 'rodata' || spec.libbpfType === 'kconfig') sys.mapFreeze(fd);
+    if (spec.pinning === LIBBPF_PIN_BY_NAME && spec.pinPath !== undefined) sys.objPin(fd, spec.pinPath);
+  } catch (e) {
+    sys.close(fd);
+    throw e;
+  }
+  return fd;
+}
