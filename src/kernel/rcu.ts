@@ -294,6 +294,29 @@ export class Rcu {
     while (!this.poll_state_synchronize_rcu(cookie)) await this.waitForReaders();
   }
 
+  /**
+   * synchronize_rcu_expedited(), blocking this thread (Atomics.wait, which Node allows on the main
+   * thread too) instead of returning a promise: for the few synchronous syscall paths that must wait
+   * for other threads' readers (a hash update that finds every spare element still in its grace
+   * period). Gives up after timeoutMs and returns false. Never call it inside a read-side section.
+   */
+  synchronize_rcu_expedited(timeoutMs = 1000): boolean {
+    this.might_sleep('synchronize_rcu_expedited');
+    if (this.depth !== 0) return false;
+    const ctl = this.ctl;
+    const cookie = this.start_poll_synchronize_rcu();
+    const deadline = performance.now() + timeoutMs;
+    while (!this.poll_state_synchronize_rcu(cookie)) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.add(ctl, WAITERS, 1);
+      const seen = Atomics.load(ctl, WAKE);
+      if (!this.poll_state_synchronize_rcu(cookie)) Atomics.wait(ctl, WAKE, seen, Math.min(left, RCU_POLL_MS));
+      Atomics.sub(ctl, WAITERS, 1);
+    }
+    return true;
+  }
+
   /** One sleep until a reader leaves its section (or the poll timeout). */
   private async waitForReaders(): Promise<void> {
     const ctl = this.ctl;

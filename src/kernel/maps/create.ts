@@ -15,9 +15,9 @@ import { htab_map_ops } from './hashtab.js';
 import {
   BPF_F_RDONLY, BPF_F_WRONLY, BPF_MAP_TYPE_ARENA, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_BLOOM_FILTER,
   BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
-  BPF_MAP_TYPE_NAMES, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_STRUCT_OPS, BPF_OBJ_NAME_LEN,
-  NUMA_NO_NODE, bpf_map_attr_numa_node,
+  NUMA_NO_NODE, bpf_map_attr_numa_node, bpf_map_type_name,
 } from './map.js';
 import type { BpfMap, BpfMapCreateAttr, BpfMapOps, BpfMapShared, MapEnv } from './map.js';
 
@@ -37,10 +37,6 @@ const bpf_map_types: ReadonlyMap<number, BpfMapOps> = new Map<number, BpfMapOps>
 /** The map types map_create() accepts. */
 export function bpf_map_type_supported(map_type: number): boolean {
   return bpf_map_types.has(map_type);
-}
-
-export function bpf_map_type_name(map_type: number): string {
-  return BPF_MAP_TYPE_NAMES[map_type] ?? `type ${map_type}`;
 }
 
 function fail(errno: 'EINVAL' | 'EOPNOTSUPP', why: string): never {

@@ -102,7 +102,8 @@ export class RcuFreelist {
     const tail = i32[this.hdr + P_RTAIL]!;
     const slot = this.ring + (tail % this.cap) * 2;
     i32[slot] = idx;
-    i32[slot + 1] = this.rcu.get_state_synchronize_rcu();
+    // Start the grace period now, so that readers entering after the unlink do not hold it back.
+    i32[slot + 1] = this.rcu.start_poll_synchronize_rcu();
     i32[this.hdr + P_RTAIL] = (tail + 1) % (this.cap * 2);
   }
 

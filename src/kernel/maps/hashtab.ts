@@ -61,6 +61,9 @@ const H_FREELIST = 4; // FREELIST_HDR_WORDS words
 const H_POOL = H_FREELIST + FREELIST_HDR_WORDS; // pool size, so that another thread can attach
 const HDR_WORDS = 16;
 
+/** How long a syscall update waits for readers to release spare elements before ENOMEM. */
+const HTAB_SYSCALL_WAIT_MS = 200;
+
 /** Bytes of element header before the key. */
 const ELEM_HDR_BYTES = 16;
 const ELEM_HASH = 1;
@@ -124,7 +127,7 @@ function htab_geometry(desc: BpfMapDesc, ncpus: number, spare: number): HtabGeom
 /** How many spare elements a map gets (MapEnv.htab_spare_elems overrides). */
 function htab_spare(env: MapEnv, ncpus: number, elem_size: number): number {
   if (env.htab_spare_elems !== undefined) return Math.max(1, env.htab_spare_elems);
-  return Math.max(ncpus, Math.min(ncpus * 64, Math.floor((16 << 20) / elem_size)));
+  return Math.max(ncpus, Math.min(Math.max(256, ncpus * 64), Math.floor((16 << 20) / elem_size)));
 }
 
 export class HashTab extends BpfMap {
@@ -488,6 +491,18 @@ export class HashTab extends BpfMap {
     }
     this.copy_value_out(idx, out, flags);
     return 0;
+  }
+
+  /**
+   * A syscall update is process context: rather than fail with ENOMEM when every spare element is
+   * still waiting for readers in other threads (one descheduled inside its section is enough), it
+   * waits for them, bounded. Programs cannot wait; their updates fail with -ENOMEM instead.
+   */
+  protected override before_update_sys(): void {
+    if (this.fl.nfree !== 0 || this.fl.nretired === 0 || this.reclaim() !== 0) return;
+    if (this.rcu.rcu_read_lock_held()) return;
+    this.rcu.synchronize_rcu_expedited(HTAB_SYSCALL_WAIT_MS);
+    this.reclaim();
   }
 
   protected map_update_elem_sys(key: Uint8Array, value: Uint8Array, flags: number): number {

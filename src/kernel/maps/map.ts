@@ -15,54 +15,33 @@
 // `shared()` (see create.ts bpf_map_attach) and run programs against it.
 
 import { BpfError, errnoName, errnoNumber, strerror } from '../../bpf/errno.js';
+import {
+  BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_RDONLY_PROG,
+  BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_MAP_TYPE, mapTypeStr,
+} from '../../bpf/prog-types.js';
 import type { Rcu } from '../rcu.js';
 
 // ------------------------------------------------------------------ uapi: enum bpf_map_type
+// The numbers come from the one uapi table in src/bpf/prog-types.ts; these aliases keep the
+// kernel's spelling in the map code.
 
-export const BPF_MAP_TYPE_UNSPEC = 0;
-export const BPF_MAP_TYPE_HASH = 1;
-export const BPF_MAP_TYPE_ARRAY = 2;
-export const BPF_MAP_TYPE_PROG_ARRAY = 3;
-export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
-export const BPF_MAP_TYPE_PERCPU_HASH = 5;
-export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
-export const BPF_MAP_TYPE_STACK_TRACE = 7;
-export const BPF_MAP_TYPE_CGROUP_ARRAY = 8;
-export const BPF_MAP_TYPE_LRU_HASH = 9;
-export const BPF_MAP_TYPE_LRU_PERCPU_HASH = 10;
-export const BPF_MAP_TYPE_LPM_TRIE = 11;
-export const BPF_MAP_TYPE_ARRAY_OF_MAPS = 12;
-export const BPF_MAP_TYPE_HASH_OF_MAPS = 13;
-export const BPF_MAP_TYPE_DEVMAP = 14;
-export const BPF_MAP_TYPE_SOCKMAP = 15;
-export const BPF_MAP_TYPE_CPUMAP = 16;
-export const BPF_MAP_TYPE_XSKMAP = 17;
-export const BPF_MAP_TYPE_SOCKHASH = 18;
-export const BPF_MAP_TYPE_CGROUP_STORAGE = 19;
-export const BPF_MAP_TYPE_REUSEPORT_SOCKARRAY = 20;
-export const BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE = 21;
-export const BPF_MAP_TYPE_QUEUE = 22;
-export const BPF_MAP_TYPE_STACK = 23;
-export const BPF_MAP_TYPE_SK_STORAGE = 24;
-export const BPF_MAP_TYPE_DEVMAP_HASH = 25;
-export const BPF_MAP_TYPE_STRUCT_OPS = 26;
-export const BPF_MAP_TYPE_RINGBUF = 27;
-export const BPF_MAP_TYPE_INODE_STORAGE = 28;
-export const BPF_MAP_TYPE_TASK_STORAGE = 29;
-export const BPF_MAP_TYPE_BLOOM_FILTER = 30;
-export const BPF_MAP_TYPE_USER_RINGBUF = 31;
-export const BPF_MAP_TYPE_CGRP_STORAGE = 32;
-export const BPF_MAP_TYPE_ARENA = 33;
+export const BPF_MAP_TYPE_UNSPEC = BPF_MAP_TYPE.UNSPEC;
+export const BPF_MAP_TYPE_HASH = BPF_MAP_TYPE.HASH;
+export const BPF_MAP_TYPE_ARRAY = BPF_MAP_TYPE.ARRAY;
+export const BPF_MAP_TYPE_PROG_ARRAY = BPF_MAP_TYPE.PROG_ARRAY;
+export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = BPF_MAP_TYPE.PERF_EVENT_ARRAY;
+export const BPF_MAP_TYPE_PERCPU_HASH = BPF_MAP_TYPE.PERCPU_HASH;
+export const BPF_MAP_TYPE_PERCPU_ARRAY = BPF_MAP_TYPE.PERCPU_ARRAY;
+export const BPF_MAP_TYPE_LRU_HASH = BPF_MAP_TYPE.LRU_HASH;
+export const BPF_MAP_TYPE_LRU_PERCPU_HASH = BPF_MAP_TYPE.LRU_PERCPU_HASH;
+export const BPF_MAP_TYPE_DEVMAP = BPF_MAP_TYPE.DEVMAP;
+export const BPF_MAP_TYPE_DEVMAP_HASH = BPF_MAP_TYPE.DEVMAP_HASH;
+export const BPF_MAP_TYPE_STRUCT_OPS = BPF_MAP_TYPE.STRUCT_OPS;
+export const BPF_MAP_TYPE_BLOOM_FILTER = BPF_MAP_TYPE.BLOOM_FILTER;
+export const BPF_MAP_TYPE_ARENA = BPF_MAP_TYPE.ARENA;
 
-/** Map type names as libbpf_bpf_map_type_str() and bpftool print them, indexed by type number. */
-export const BPF_MAP_TYPE_NAMES: readonly string[] = [
-  'unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash', 'percpu_array',
-  'stack_trace', 'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps',
-  'hash_of_maps', 'devmap', 'sockmap', 'cpumap', 'xskmap', 'sockhash', 'cgroup_storage',
-  'reuseport_sockarray', 'percpu_cgroup_storage', 'queue', 'stack', 'sk_storage', 'devmap_hash',
-  'struct_ops', 'ringbuf', 'inode_storage', 'task_storage', 'bloom_filter', 'user_ringbuf',
-  'cgrp_storage', 'arena',
-];
+/** Map type names as libbpf_bpf_map_type_str() and bpftool print them. */
+export const bpf_map_type_name = mapTypeStr;
 
 // ------------------------------------------------------------------ uapi: flags
 
@@ -72,24 +51,13 @@ export const BPF_NOEXIST = 1;
 export const BPF_EXIST = 2;
 export const BPF_F_LOCK = 4;
 
-/** BPF_MAP_CREATE map_flags. */
-export const BPF_F_NO_PREALLOC = 1 << 0;
-export const BPF_F_NO_COMMON_LRU = 1 << 1;
-export const BPF_F_NUMA_NODE = 1 << 2;
-export const BPF_F_RDONLY = 1 << 3;
-export const BPF_F_WRONLY = 1 << 4;
-export const BPF_F_STACK_BUILD_ID = 1 << 5;
-export const BPF_F_ZERO_SEED = 1 << 6;
-export const BPF_F_RDONLY_PROG = 1 << 7;
-export const BPF_F_WRONLY_PROG = 1 << 8;
-export const BPF_F_CLONE = 1 << 9;
-export const BPF_F_MMAPABLE = 1 << 10;
+/** BPF_MAP_CREATE map_flags: the uapi table has the first ones; the later bits are defined here. */
+export {
+  BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU, BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_F_ZERO_SEED,
+  BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_F_MMAPABLE,
+};
 export const BPF_F_PRESERVE_ELEMS = 1 << 11;
 export const BPF_F_INNER_MAP = 1 << 12;
-export const BPF_F_LINK = 1 << 13;
-export const BPF_F_PATH_FD = 1 << 14;
-export const BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15;
-export const BPF_F_TOKEN_FD = 1 << 16;
 
 export const BPF_F_ACCESS_MASK = BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG;
 
@@ -208,7 +176,8 @@ export interface MapEnv {
   readonly dev_get_by_index?: (ifindex: number) => boolean;
   /**
    * Spare hash elements beyond max_entries that let an update replace an element while readers
-   * may still hold the old one (see hashtab.ts). Default: 64 per CPU, bounded to ~16 MiB.
+   * may still hold the old one (see hashtab.ts). Default: 256 or 64 per CPU if more, bounded
+   * to ~16 MiB.
    */
   readonly htab_spare_elems?: number;
   /** Per-map memory limit in bytes (default MAP_AREA_MAX_BYTES). */
@@ -413,6 +382,12 @@ export abstract class BpfMap implements RefCounted {
     return -ENOTSUPP;
   }
 
+  /**
+   * Called by the syscall update before it takes rcu_read_lock: the one place where a synchronous
+   * update may wait for other threads' readers (see HashTab).
+   */
+  protected before_update_sys(): void {}
+
   /** Does the syscall update run under rcu_read_lock? Not for the fd maps, which may sleep. */
   protected get update_needs_rcu(): boolean {
     return true;
@@ -446,6 +421,7 @@ export abstract class BpfMap implements RefCounted {
     if (value.length !== this.sys_value_size) {
       throw this.sysError(cmd, -EINVAL, `value is ${value.length} bytes, this map takes ${this.sys_value_size}`);
     }
+    this.before_update_sys();
     let err: number;
     if (this.update_needs_rcu) {
       this.rcu.rcu_read_lock();
