@@ -669,6 +669,16 @@ export interface BpfLineInfo { readonly insnOff: number; readonly fileNameOff: n
 export const lineNumber = (li: BpfLineInfo): number => li.lineCol >>> 10;
 export const lineColumn = (li: BpfLineInfo): number => li.lineCol & 0x3ff;
 
+/**
+ * A line_info record as `bpftool prog dump xlated` prints it above the instructions it covers
+ * (btf_dump_linfo_plain): `; <source line, left-trimmed>`, and with `linum`
+ * ` [file:<path> line_num:<n> line_col:<c>]`.
+ */
+export function formatLineInfo(btf: Btf, li: BpfLineInfo, linum = false): string {
+  const text = `; ${btf.str(li.lineOff).replace(/^\s+/, '')}`;
+  return linum ? `${text} [file:${btf.str(li.fileNameOff)} line_num:${lineNumber(li)} line_col:${lineColumn(li)}]` : text;
+}
+
 export interface BtfExtInfoSec<T> {
   readonly secName: string;
   readonly records: readonly T[];

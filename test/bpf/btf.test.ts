@@ -4,12 +4,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   BTF_KIND_ARRAY, BTF_KIND_CONST, BTF_KIND_DATASEC, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_FWD, BTF_KIND_INT,
-  BTF_KIND_PTR, BTF_KIND_STRUCT, BTF_KIND_TYPEDEF, BTF_KIND_VAR, BTF_KIND_VOLATILE, dumpBtf, encodeBtf, lineNumber,
-  parseBtf, parseBtfExt,
+  BTF_KIND_PTR, BTF_KIND_STRUCT, BTF_KIND_TYPEDEF, BTF_KIND_VAR, BTF_KIND_VOLATILE, dumpBtf, encodeBtf, formatLineInfo,
+  lineNumber, parseBtf, parseBtfExt,
 } from '../../src/bpf/btf.js';
 import { parseElf, sectionByName } from '../../src/bpf/elf.js';
 import { isBpfError, type ErrnoName } from '../../src/bpf/errno.js';
-import { bpftoolBtfDump, hasTool } from './fixtures/bpftool.js';
+import { loadObject } from '../../src/bpf/object.js';
+import { bpftoolBtfDump, hasTool, kernelLineInfo, kernelLoadUnavailable } from './fixtures/bpftool.js';
 
 const objectsIn = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.o')).sort().map((f) => `${dir}/${f}`) : []);
 const REAL = [...objectsIn('/usr/lib/x86_64-linux-gnu/bpf'), ...objectsIn('test/bpf/fixtures'), ...objectsIn('test/progs')];
@@ -244,4 +245,20 @@ describe('malformed .BTF.ext: EINVAL naming the problem', () => {
   it('record count larger than the data', () => expectErr(() => parseBtfExt(withU32(hdrLen + funcOff + 8, 0x7fff_ffff), btf), 'EINVAL', /num_records/));
   it('zero records', () => expectErr(() => parseBtfExt(withU32(hdrLen + funcOff + 8, 0), btf), 'EINVAL', /no records/));
   it('line_info string offset outside the BTF strings', () => expectErr(() => parseBtfExt(withU32(hdrLen + lineOff + 4 + 8 + 8, 0xffffff), btf), 'EINVAL', /line_off/));
+});
+
+const noKernel = kernelLoadUnavailable();
+describe.skipIf(noKernel !== undefined)(`source lines as \`bpftool prog dump xlated linum\` shows them (skipped: ${noKernel})`, () => {
+  it.each(objectsIn('test/bpf/fixtures').filter((p) => !p.includes('legacy')))('%s', (path) => {
+    const kernel = kernelLineInfo(path);
+    expect(kernel).toBeDefined();
+    const obj = loadObject(readFileSync(path), path);
+    for (const p of obj.programs) {
+      const ours = new Set(p.lineInfo.map((li) => formatLineInfo(obj.btf!, li, true)));
+      const theirs = kernel!.get(p.name)!;
+      expect(theirs.length).toBeGreaterThan(0);
+      // The verifier drops the line info of dead code, so the kernel's lines are a subset of ours.
+      for (const line of theirs) expect(ours.has(line), line).toBe(true);
+    }
+  });
 });
