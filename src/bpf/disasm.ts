@@ -132,7 +132,7 @@ function formatPseudoC(insns: readonly Insn[], i: number, x: Insn, op: OpInfo, k
   const mem = (base: number, off: number): string =>
     kernel ? `r${base} ${signed(off)}` : `r${base} ${off < 0 ? '-' : '+'} ${Math.abs(off)}`;
   const target = (n: number): string => (kernel ? `pc${signed(n)}` : signed(n));
-  // llvm-objdump without +alu32 decodes sub-64-bit memory ops into 64-bit registers.
+  // With +alu32, llvm-objdump decodes sub-64-bit loads, stores and atomics onto 32-bit subregisters.
   const sub32 = !kernel && o.alu32 === true;
 
   switch (op.kind) {
@@ -162,7 +162,7 @@ function formatPseudoC(insns: readonly Insn[], i: number, x: Insn, op: OpInfo, k
       if (o.lossless === true && op.target === 'kfunc') return `call ${KFUNC_WORD} ${x.imm}${x.off !== 0 ? `, ${x.off}` : ''}`;
       return `call ${x.imm}`;
     case 'callx':
-      // Linux and LLVM 19+ keep the register in dst (llvm-14 read it from imm). The kernel never prints
+      // Linux and newer LLVM keep the register in dst (llvm-14 reads it from imm). The kernel never prints
       // callx (its verifier refuses it); its disasm.c would call it a helper call, so we keep `callx`.
       return `callx r${x.dst}`;
     case 'exit':
@@ -240,7 +240,8 @@ export function xlatedImmName(insns: readonly Insn[], i: number, imm64: bigint):
 
 /**
  * One line per instruction (a ldimm64's second slot has none), bare text by default; with `listing`, laid
- * out as the flavour's tool prints it. Line k of the bare output assembles to instruction k again.
+ * out as the flavour's tool prints it. Bare 'ubpf' text, and 'llvm' text with `lossless`, assemble back to
+ * the same instructions (ubpf.ts, asm.ts).
  */
 export function disassemble(insns: readonly Insn[], opts: ListingOptions = {}): string[] {
   const lines: string[] = [];

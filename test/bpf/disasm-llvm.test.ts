@@ -72,7 +72,7 @@ function compare(line: Line, alu32: boolean): void {
     return;
   }
   if (op.kind === 'callx') {
-    // llvm-14 reads the callx register from imm; Linux (and LLVM 19+) keep it in dst.
+    // llvm-14 reads the callx register from imm; Linux (and newer LLVM) keep it in dst.
     expect(line.text, at).toBe(`callx r${x.imm}`);
     return;
   }
