@@ -98,8 +98,9 @@ function bpfObjects(): string[] {
   const out: string[] = [];
   const sys = '/usr/lib/x86_64-linux-gnu/bpf';
   if (existsSync(sys)) out.push(...readdirSync(sys).filter((f) => f.endsWith('.o')).map((f) => join(sys, f)));
-  const ours = join(import.meta.dirname, '..', 'progs');
-  if (existsSync(ours)) {
+  // Our own objects: the XDP programs of test/progs and the loader's fixtures.
+  for (const ours of [join(import.meta.dirname, '..', 'progs'), join(import.meta.dirname, 'fixtures')]) {
+    if (!existsSync(ours)) continue;
     out.push(...readdirSync(ours, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.o')).map((f) => join(ours, f)));
   }
   return out;
