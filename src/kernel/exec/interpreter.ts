@@ -87,6 +87,14 @@ function predecode(insns: readonly Insn[]): Decoded {
   return d;
 }
 
+/** Return from a bpf-to-bpf call: restores r6-r9 and r10 of frame `depth`, gives the caller's pc. */
+function leave(R: Int32Array, frames: Int32Array, depth: number): number {
+  const f = depth * 9;
+  for (let r = 0; r < 8; r++) R[12 + r] = frames[f + 1 + r]!;
+  R[20] = (R[20]! + MAX_BPF_STACK) | 0;
+  return frames[f]!;
+}
+
 /** An instruction budget turns a runaway loop in unverified code into an error, not a hang. */
 export interface RunOptions {
   maxInsns?: number;
@@ -116,29 +124,11 @@ function execute(x: ExecContext, d: Decoded, budget: { left: number }): void {
   const mem = x.env.mem;
   let pc = 0;
   let count = 0;
-  // bpf-to-bpf frames: the return pc and the caller's r6-r9, allocated on the first call only.
-  let frames: number[] | undefined;
+  // bpf-to-bpf frames: the return pc and the caller's r6-r9 (9 words each), allocated on the first call.
+  // No closures here: a variable captured by one lives in a heap context, which would make every
+  // access to pc a memory operation.
+  let frames: Int32Array | undefined;
   let depth = 0;
-
-  const enter = (target: number): number => {
-    if (depth + 1 >= MAX_CALL_FRAMES) throw fault(pc, `the call stack of ${MAX_CALL_FRAMES} frames is too deep`);
-    frames ??= [];
-    frames.push(pc);
-    for (let r = 12; r < 20; r++) frames.push(R[r]!);
-    depth++;
-    R[20] = (R[20]! - MAX_BPF_STACK) | 0; // the callee's frame lies below the caller's
-    return target;
-  };
-
-  /** Returns from a function; false when the program itself exits. */
-  const leave = (): boolean => {
-    if (depth === 0) return false;
-    for (let r = 19; r >= 12; r--) R[r] = frames!.pop()!;
-    pc = frames!.pop()!;
-    depth--;
-    R[20] = (R[20]! + MAX_BPF_STACK) | 0;
-    return true;
-  };
 
   try {
     for (;;) {
@@ -196,26 +186,38 @@ function execute(x: ExecContext, d: Decoded, budget: { left: number }): void {
           x.insnCount += count;
           count = 0;
           execute(x, predecode(target.insns), budget);
-          if (!leave()) return;
+          if (depth === 0) return;
+          pc = leave(R, frames!, --depth);
           break;
         }
         case K.CallLocal:
-          pc = enter(pc + d.imm[pc]!);
-          break;
         case K.Callx: {
-          // Linux: the register holds a BPF function (lddw BPF_PSEUDO_FUNC: its low half is the callee's
-          // first instruction). uBPF and the conformance suite: a helper id.
-          if (mem.region(R[di + 1]!)?.kind === 'func') {
-            pc = enter(R[di]! - 1);
+          let target: number;
+          if (d.kind[pc] === K.CallLocal) {
+            target = pc + d.imm[pc]!;
+          } else if (mem.region(R[di + 1]!)?.kind === 'func') {
+            // Linux: the register holds a BPF function (lddw BPF_PSEUDO_FUNC: its low half is the
+            // callee's first instruction). uBPF and the conformance suite: a helper id.
+            target = R[di]! - 1;
+          } else {
+            callHelper(x, R[di]!, pc);
             break;
           }
-          callHelper(x, R[di]!, pc);
+          if (depth + 1 >= MAX_CALL_FRAMES) throw fault(pc, `the call stack of ${MAX_CALL_FRAMES} frames is too deep`);
+          frames ??= new Int32Array(MAX_CALL_FRAMES * 9);
+          const f = depth * 9;
+          frames[f] = pc;
+          for (let r = 0; r < 8; r++) frames[f + 1 + r] = R[12 + r]!;
+          depth++;
+          R[20] = (R[20]! - MAX_BPF_STACK) | 0; // the callee's frame lies below the caller's
+          pc = target;
           break;
         }
         case K.CallKfunc:
           throw fault(pc, `kernel function calls are not supported (btf_id ${d.imm[pc]!})`);
         case K.Exit:
-          if (!leave()) return;
+          if (depth === 0) return;
+          pc = leave(R, frames!, --depth);
           break;
         case K.Lddw:
           R[di] = d.imm[pc]!;
