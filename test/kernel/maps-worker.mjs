@@ -3,8 +3,8 @@
 // map and the RCU from their SharedArrayBuffers, and runs one of the modes below until the main
 // thread sets ctl[0] (stop), then posts a summary.
 //
-//   rcu-hold: enter a read-side section, report ready (ctl[1] = 1), block until ctl[2] != 0, leave,
-//             record when (ctl[3] = 1 then notify).
+//   rcu-hold: enter a read-side section, report ready (ctl[1] = 1), block until ctl[2] != 0 (or
+//             holdMs passed), set ctl[3] = 1 and leave the section.
 //   reader:   look the keys up from the datapath API in a loop under rcu_read_lock and check each
 //             value's self-checking pattern (torn values) and, every so often, every chain.
 //   iterate:  walk the map with the get_next_key loop over and over; every walk must end (ENOENT)
@@ -14,7 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 
-const { root, mode, rcuSab, shared, ctlSab, nkeys, cpu, stepBudget } = workerData;
+const { root, mode, rcuSab, shared, ctlSab, nkeys, cpu, stepBudget, holdMs } = workerData;
 const { Rcu } = await import(pathToFileURL(join(root, 'src/kernel/rcu.js')).href);
 const ctl = new Int32Array(ctlSab);
 const rcu = Rcu.attach(rcuSab);
@@ -29,7 +29,8 @@ if (mode === 'rcu-hold') {
   rcu.rcu_read_lock();
   Atomics.store(ctl, 1, 1);
   Atomics.notify(ctl, 1);
-  while (Atomics.load(ctl, 2) === 0) Atomics.wait(ctl, 2, 0, 50);
+  const until = holdMs === undefined ? Infinity : performance.now() + holdMs;
+  while (Atomics.load(ctl, 2) === 0 && performance.now() < until) Atomics.wait(ctl, 2, 0, 5);
   Atomics.store(ctl, 3, 1);
   rcu.rcu_read_unlock();
   parentPort.postMessage({ done: true });
