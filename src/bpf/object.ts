@@ -48,6 +48,7 @@ export const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 export const KMALLOC_MAX_SIZE = 1 << 22;
 /** Bound on everything relocation may produce for one object (instructions, BTF.ext records). */
 const OBJECT_EXPANSION_LIMIT = 4_000_000;
+const SCAN_LIMIT = 50_000_000;
 /** libbpf's enum libbpf_pin_type. */
 export const LIBBPF_PIN_NONE = 0;
 export const LIBBPF_PIN_BY_NAME = 1;
@@ -330,12 +331,25 @@ class Loader {
   funcInfoSecIdx: number[] = [];
   lineInfoSecIdx: number[] = [];
   budget = OBJECT_EXPANSION_LIMIT;
+  /** Work budget for scans whose length the file controls (BTF.ext records visited per program). */
+  scanBudget = SCAN_LIMIT;
+  /** Symbol indexes per section index, so per-section walks are linear in the symbol table. */
+  readonly symsBySection = new Map<number, ElfSymbol[]>();
+  /** Lookups that would otherwise be linear scans per relocation or per variable. */
+  readonly externBySym = new Map<number, number>();
+  readonly mapBySecOff = new Map<string, number>();
+  readonly dataMapBySec = new Map<number, number>();
 
   constructor(bytes: Uint8Array, name: string, opts: LoadObjectOptions) {
     this.elf = parseElf(bytes);
     this.objName = name;
     this.opts = { libbpf: opts.libbpf ?? 'current', pinRootPath: opts.pinRootPath ?? '/sys/fs/bpf' };
     this.secTypes = new Array<SecType>(this.elf.sections.length).fill('unused');
+    for (const sym of this.elf.symbols) {
+      const list = this.symsBySection.get(sym.shndx);
+      if (list === undefined) this.symsBySection.set(sym.shndx, [sym]);
+      else list.push(sym);
+    }
   }
 
   get symbols(): readonly ElfSymbol[] {
@@ -428,8 +442,8 @@ class Loader {
 
   /** bpf_object__add_programs(): one program per STT_FUNC symbol of an executable section. */
   addPrograms(sec: ElfSection): void {
-    for (const sym of this.symbols) {
-      if (sym.shndx !== sec.index || sym.type !== STT_FUNC) continue;
+    for (const sym of this.symsBySection.get(sec.index) ?? []) {
+      if (sym.type !== STT_FUNC) continue;
       const off = sym.value;
       const size = sym.size;
       if (off + size > sec.size) fail(`sec '${sec.name}': program '${sym.name}' at offset ${off} crosses section boundary`);
@@ -488,23 +502,29 @@ class Loader {
   // ---- bpf_object__collect_externs ----
 
   collectExterns(): void {
-    for (const sym of this.symbols) {
-      if (!(sym.shndx === SHN_UNDEF && (sym.bind === STB_GLOBAL || sym.bind === STB_WEAK) && sym.type === STT_NOTYPE)) continue;
+    let varOrFuncByName: Map<string, number> | undefined;
+    let datasecOfVar: Map<number, number> | undefined;
+    for (const sym of this.symsBySection.get(SHN_UNDEF) ?? []) {
+      if (!((sym.bind === STB_GLOBAL || sym.bind === STB_WEAK) && sym.type === STT_NOTYPE)) continue;
       if (sym.name === '') continue;
       const btf = this.requireBtf(`extern '${sym.name}'`);
-      let btfId = -1;
-      for (let i = 1; i < btf.count; i++) {
-        const t = btf.types[i]!;
-        if ((t.kind !== BTF_KIND_VAR && t.kind !== BTF_KIND_FUNC) || t.name !== sym.name) continue;
-        if ((t.kind === BTF_KIND_VAR && t.linkage !== BTF_VAR_GLOBAL_EXTERN) || (t.kind === BTF_KIND_FUNC && t.linkage !== BTF_FUNC_EXTERN)) {
-          fail(`extern '${sym.name}': BTF ${BTF_KIND_NAMES[t.kind]} [${i}] is not extern`);
+      if (varOrFuncByName === undefined || datasecOfVar === undefined) {
+        // find_extern_btf_id() and find_extern_sec_btf_id() take the first match in id order.
+        varOrFuncByName = new Map();
+        datasecOfVar = new Map();
+        for (let i = 1; i < btf.count; i++) {
+          const t = btf.types[i]!;
+          if ((t.kind === BTF_KIND_VAR || t.kind === BTF_KIND_FUNC) && !varOrFuncByName.has(t.name)) varOrFuncByName.set(t.name, i);
+          if (t.kind === BTF_KIND_DATASEC) for (const v of t.vars) if (!datasecOfVar.has(v.type)) datasecOfVar.set(v.type, i);
         }
-        btfId = i;
-        break;
       }
+      const btfId = varOrFuncByName.get(sym.name) ?? -1;
       if (btfId < 0) fail(`failed to find BTF for extern '${sym.name}'`);
       const t = btf.type(btfId) as Extract<BtfType, { kind: typeof BTF_KIND_VAR | typeof BTF_KIND_FUNC }>;
-      const secId = btf.types.findIndex((s) => s.kind === BTF_KIND_DATASEC && s.vars.some((v) => v.type === btfId));
+      if ((t.kind === BTF_KIND_VAR && t.linkage !== BTF_VAR_GLOBAL_EXTERN) || (t.kind === BTF_KIND_FUNC && t.linkage !== BTF_FUNC_EXTERN)) {
+        fail(`extern '${sym.name}': BTF ${BTF_KIND_NAMES[t.kind]} [${btfId}] is not extern`);
+      }
+      const secId = datasecOfVar.get(btfId) ?? -1;
       if (secId <= 0) fail(`failed to find BTF for extern '${sym.name}' [${btfId}] section`);
       const secName = btf.type(secId).name;
       const isWeak = sym.bind === STB_WEAK;
@@ -532,6 +552,7 @@ class Loader {
       if (a.kind === 'kcfg' && a.size !== b.size) return a.size - b.size;
       return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
     });
+    for (let i = 0; i < this.externs.length; i++) this.externBySym.set(this.externs[i]!.symIdx, i);
     const btf = this.btf!;
     const ksymSec = btf.findByName('.ksyms', BTF_KIND_DATASEC);
     if (ksymSec > 0 && this.externs.some((e) => e.kind === 'ksym')) {
@@ -554,13 +575,15 @@ class Loader {
       e.dataOff = Math.ceil(off / e.align) * e.align;
       off = e.dataOff + e.size;
     }
+    const kcfgByName = new Map<string, ExternDesc>();
+    for (const e of this.externs) if (e.kind === 'kcfg' && !kcfgByName.has(e.name)) kcfgByName.set(e.name, e);
     const kcfgSec = btf.findByName('.kconfig', BTF_KIND_DATASEC);
     if (kcfgSec > 0) {
       const sec = btf.type(kcfgSec);
       if (sec.kind === BTF_KIND_DATASEC) {
         const vars = sec.vars.map((v) => {
           const vt = btf.type(v.type);
-          const ext = this.externs.find((e) => e.kind === 'kcfg' && e.name === vt.name);
+          const ext = kcfgByName.get(vt.name);
           if (ext === undefined) return fail(`failed to find extern definition for BTF var '${vt.name}'`);
           btf.setVarLinkage(v.type, BTF_VAR_GLOBAL_ALLOCATED);
           return { ...v, offset: ext.dataOff };
@@ -584,6 +607,11 @@ class Loader {
   fixupBtf(): void {
     const btf = this.btf;
     if (btf === undefined) return;
+    // find_elf_var_sym(): the first global or weak STT_OBJECT with the name.
+    const objByName = new Map<string, ElfSymbol>();
+    for (const s of this.symbols) {
+      if (s.type === STT_OBJECT && (s.bind === STB_GLOBAL || s.bind === STB_WEAK) && !objByName.has(s.name)) objByName.set(s.name, s);
+    }
     for (let id = 1; id < btf.count; id++) {
       const t = btf.types[id]!;
       if (t.kind !== BTF_KIND_DATASEC) continue;
@@ -609,7 +637,7 @@ class Loader {
           vars.push(vsi);
           continue;
         }
-        const sym = this.symbols.find((s) => s.type === STT_OBJECT && (s.bind === STB_GLOBAL || s.bind === STB_WEAK) && s.name === tv.name);
+        const sym = objByName.get(tv.name);
         if (sym === undefined) fail(`sec '${secName}': failed to find ELF symbol for VAR '${tv.name}'`);
         vars.push(fixOffsets ? { ...vsi, offset: sym!.value } : vsi);
         // A hidden global behaves as static: libbpf marks it so, which also decides mmapability.
@@ -635,7 +663,7 @@ class Loader {
     if (this.legacyMapsShndx < 0) return;
     const sec = this.section(this.legacyMapsShndx);
     if (sec.type === SHT_NOBITS) fail("elf: failed to get legacy map definitions: 'maps' has no data");
-    const syms = this.symbols.filter((s) => s.shndx === sec.index && s.type !== STT_SECTION);
+    const syms = (this.symsBySection.get(sec.index) ?? []).filter((s) => s.type !== STT_SECTION);
     if (sec.size === 0 || syms.length === 0 || sec.size % syms.length !== 0) {
       fail(`elf: unable to determine legacy map definition size ('maps' is ${sec.size} bytes, ${syms.length} symbols)`);
     }
@@ -820,6 +848,12 @@ class Loader {
   // ---- bpf_object__collect_relos ----
 
   collectRelos(): void {
+    // The first map at each (section, offset), as libbpf's linear search finds it.
+    this.maps.forEach((m, i) => {
+      const key = `${m.secIdx}:${m.secOffset}`;
+      if (m.libbpfType === 'user' && !this.mapBySecOff.has(key)) this.mapBySecOff.set(key, i);
+      if (m.libbpfType !== 'user' && m.libbpfType !== 'kconfig' && !this.dataMapBySec.has(m.secIdx)) this.dataMapBySec.set(m.secIdx, i);
+    });
     for (let idx = 1; idx < this.elf.sections.length; idx++) {
       if (this.secTypes[idx] !== 'relo') continue;
       const rel = this.elf.sections[idx]!;
@@ -881,7 +915,7 @@ class Loader {
     const desc: RelocDesc = { type: 'ld64', insnIdx, mapIdx: -1, symOff: 0, extIdx: -1 };
 
     if (sym.shndx === SHN_UNDEF && (sym.bind === STB_GLOBAL || sym.bind === STB_WEAK) && sym.type === STT_NOTYPE) {
-      const extIdx = this.externs.findIndex((e) => e.symIdx === sym.index);
+      const extIdx = this.externBySym.get(sym.index) ?? -1;
       if (extIdx < 0) fail(`${where}: extern relo failed to find extern for '${symName}' (${sym.index})`);
       return { ...desc, type: isCall ? 'extern_call' : 'extern_ld64', extIdx };
     }
@@ -906,11 +940,11 @@ class Loader {
     const isDataSec = st === 'data' || st === 'rodata' || st === 'bss';
     if (!isDataSec) {
       if (sym.shndx !== this.btfMapsShndx && sym.shndx !== this.legacyMapsShndx) fail(`${where}: bad map relo against a symbol in section '${secName}'`);
-      const mapIdx = this.maps.findIndex((m) => m.libbpfType === 'user' && m.secIdx === sym.shndx && m.secOffset === sym.value);
+      const mapIdx = this.mapBySecOff.get(`${sym.shndx}:${sym.value}`) ?? -1;
       if (mapIdx < 0) fail(`${where}: map relo failed to find map for section '${secName}', off ${sym.value}`);
       return { ...desc, type: 'ld64', mapIdx };
     }
-    const mapIdx = this.maps.findIndex((m) => m.libbpfType === st && m.secIdx === sym.shndx);
+    const mapIdx = this.dataMapBySec.get(sym.shndx) ?? -1;
     if (mapIdx < 0) fail(`${where}: data relo failed to find map for section '${secName}'`);
     return { ...desc, type: 'data', mapIdx, symOff: sym.value };
   }
@@ -925,6 +959,9 @@ class Loader {
       const sym = this.symbols[r.sym]!;
       const name = sym.name === '' ? '<?>' : sym.name;
       if (r.type !== R_BPF_64_ABS64) fail(`.maps relo #${i}: relocation ${relocTypeName(r.type)}, expected R_BPF_64_ABS64`);
+      // Each relocation searches the maps and programs linearly, as libbpf does; bound the total.
+      this.scanBudget -= this.maps.length + this.progs.length;
+      if (this.scanBudget < 0) fail(`object needs more than ${SCAN_LIMIT} lookups to relocate .maps`);
       let mapIdx = -1;
       let vi: BtfVarSecinfo | undefined;
       for (let j = 0; j < this.maps.length; j++) {
@@ -1086,6 +1123,7 @@ class Loader {
       let start = -1;
       let end = -1;
       for (let i = 0; i < recs.length; i++) {
+        if (--this.scanBudget < 0) fail(`object needs more than ${SCAN_LIMIT} .BTF.ext record visits to relocate`);
         const off = Math.floor(recs[i]!.insnOff / BPF_INSN_SIZE);
         if (off < prog.secInsnOff) continue;
         if (off >= prog.secInsnOff + prog.secInsnCnt) break;
@@ -1157,7 +1195,7 @@ class Loader {
 
   // ---- results ----
 
-  mapSpec(m: MapState): MapSpec {
+  mapSpec(m: MapState, mainIdx: ReadonlyMap<number, number>): MapSpec {
     // bpf_object__create_map(): these map types are created without BTF key/value ids.
     const noBtf = NO_BTF_MAP_TYPES.has(m.type);
     return {
@@ -1167,8 +1205,10 @@ class Loader {
       internal: m.libbpfType !== 'user', libbpfType: m.libbpfType,
       ...(m.initialData !== undefined ? { initialData: m.initialData } : {}),
       btfKeyTypeId: noBtf ? 0 : m.btfKeyTypeId, btfValueTypeId: noBtf ? 0 : m.btfValueTypeId,
-      ...(m.inner !== undefined ? { innerMap: this.mapSpec(m.inner) } : {}),
-      initSlots: [...m.initSlots].sort((a, b) => a.index - b.index), sectionIndex: m.secIdx, secOffset: m.secOffset,
+      ...(m.inner !== undefined ? { innerMap: this.mapSpec(m.inner, mainIdx) } : {}),
+      // Program slots were found among all functions; report them as indexes of BpfObject.programs.
+      initSlots: m.initSlots.map((sl) => (sl.kind === 'prog' ? { ...sl, target: mainIdx.get(sl.target) ?? -1 } : sl)).sort((a, b) => a.index - b.index),
+      sectionIndex: m.secIdx, secOffset: m.secOffset,
     };
   }
 
@@ -1190,10 +1230,16 @@ class Loader {
     const externs: Extern[] = this.externs.map((e) => (e.kind === 'kcfg'
       ? { name: e.name, kind: 'kcfg', size: e.size, align: e.align, dataOff: e.dataOff, isWeak: e.isWeak, kcfgType: e.kcfgType, isSigned: e.isSigned }
       : { name: e.name, kind: 'ksym', isWeak: e.isWeak, isFunc: e.isFunc, typeId: e.typeId }));
+    const mainIdx = new Map<number, number>();
+    const mains: ProgramSpec[] = [];
+    this.progs.forEach((p, i) => {
+      if (this.isSubprog(p)) return;
+      mainIdx.set(i, mains.length);
+      mains.push(this.programSpec(p));
+    });
     return {
       name: this.objName, license: this.license, kernVersion: this.kernVersion,
-      programs: this.progs.filter((p) => !this.isSubprog(p)).map((p) => this.programSpec(p)),
-      maps: this.maps.map((m) => this.mapSpec(m)), externs,
+      programs: mains, maps: this.maps.map((m) => this.mapSpec(m, mainIdx)), externs,
       ...(this.btf !== undefined ? { btf: this.btf } : {}), ...(this.btfExt !== undefined ? { btfExt: this.btfExt } : {}),
       skipped: this.skipped, notes: this.notes,
     };
