@@ -323,6 +323,15 @@ describe('BPF_MAP_TYPE_PERF_EVENT_ARRAY', () => {
     }
   });
 
+  it('an attached copy (a CPU\'s worker) writes into the same rings', () => {
+    const { env, m, sinks } = setup();
+    const copy = bpf_map_attach(m.shared(), env) as PerfEventArrayMap;
+    expect(copy.perf_event_output(BPF_F_CURRENT_CPU, 0, bytes(7, 7, 7), 0, 3, null, 0, 0)).toBe(0);
+    const got: number[][] = [];
+    sinks[0]!.read((d) => got.push(Array.from(d.subarray(0, 3))));
+    expect(got).toEqual([[7, 7, 7]]);
+  });
+
   it('the last user reference empties the array unless BPF_F_PRESERVE_ELEMS', async () => {
     const { env, m, sinks } = setup();
     m.map_release_uref();

@@ -140,6 +140,16 @@ export class DevMap extends BpfMap {
     return 0;
   }
 
+  /** As HashTab: a syscall update waits (bounded) for readers rather than fail for lack of entries. */
+  protected override before_update_sys(): void {
+    if (this.fl.nfree !== 0 || this.fl.nretired === 0) return;
+    raw_spin_lock(this.i32, H_LOCK);
+    const n = this.fl.reclaim();
+    raw_spin_unlock(this.i32, H_LOCK);
+    if (n !== 0 || this.rcu.rcu_read_lock_held()) return;
+    this.rcu.synchronize_rcu_expedited(200);
+  }
+
   /** __dev_map_update_elem(). */
   protected map_update_elem_sys(key: Uint8Array, value: Uint8Array, flags: number): number {
     const index = load_u32(key, 0);

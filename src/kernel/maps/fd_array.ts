@@ -16,8 +16,7 @@ import {
   bpf_map_init_from_attr, load_u32, store_u32,
 } from './map.js';
 import type { BpfMapCreateAttr, BpfMapDesc, BpfMapOps, BpfMapShared, MapEnv, RefCounted } from './map.js';
-import { is_perf_event_sink } from './perf_event.js';
-import type { PerfEventSink } from './perf_event.js';
+import { PerfEventSink, is_perf_event_sink } from './perf_event.js';
 import type { Rcu } from '../rcu.js';
 
 /** fd_array_map_alloc_check(). */
@@ -193,8 +192,36 @@ export class ProgArrayMap extends FdArrayMap {
 
 // ------------------------------------------------------------------ BPF_MAP_TYPE_PERF_EVENT_ARRAY
 
+/** A perf event as another thread attaches it: the ring's memory, its CPU and id. */
+interface SharedSink {
+  readonly index: number;
+  readonly sab: SharedArrayBuffer;
+  readonly cpu: number;
+  readonly id: number;
+}
+
 export class PerfEventArrayMap extends FdArrayMap {
   protected readonly kind = 'BPF output perf event';
+
+  /**
+   * The descriptor carries the rings of the events installed now, so that a worker hosting a CPU
+   * can write its records (one producer per ring: the CPU's thread). Slots changed afterwards are
+   * not seen by that copy until it is attached again.
+   */
+  override shared(): BpfMapShared {
+    const sinks: SharedSink[] = [];
+    for (let i = 0; i < this.max_entries; i++) {
+      const e = this.eventAt(i);
+      if (e !== null) sinks.push({ index: i, sab: e.sab, cpu: e.cpu, id: e.id });
+    }
+    return { ...super.shared(), extra: sinks };
+  }
+
+  static attach(shared: BpfMapShared, env: MapEnv): PerfEventArrayMap {
+    const m = new PerfEventArrayMap(shared.desc, shared.ncpus, env.rcu, shared.sab, env);
+    for (const s of (shared.extra ?? []) as SharedSink[]) m.ptrs[s.index] = PerfEventSink.attach(s.sab, s.cpu, s.id);
+    return m;
+  }
 
   static alloc(attr: BpfMapCreateAttr, env: MapEnv): PerfEventArrayMap {
     const [desc, sab] = FdArrayMap.alloc_sab(attr, env);
@@ -259,5 +286,5 @@ export const prog_array_map_ops: BpfMapOps = {
 export const perf_event_array_map_ops: BpfMapOps = {
   map_alloc_check: (attr) => fd_array_map_alloc_check(attr),
   map_alloc: (attr, env) => PerfEventArrayMap.alloc(attr, env),
-  map_attach: (shared, env) => new PerfEventArrayMap(shared.desc, shared.ncpus, env.rcu, shared.sab, env),
+  map_attach: (shared, env) => PerfEventArrayMap.attach(shared, env),
 };

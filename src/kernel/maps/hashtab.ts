@@ -34,7 +34,7 @@ import {
   BPF_F_ZERO_SEED, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_HASH,
   BPF_NOEXIST, BpfMap, E2BIG, EEXIST, EINVAL, ENOENT, ENOMEM, KMALLOC_MAX_SIZE, NUMA_NO_NODE,
   PCPU_MIN_UNIT_SIZE, alloc_check_fail, bpf_map_area_alloc, bpf_map_attr_numa_node,
-  bpf_map_flags_access_ok, bpf_map_init_from_attr, copy_map_value, raw_spin_lock, raw_spin_unlock,
+  bpf_map_flags_access_ok, bpf_map_init_from_attr, copy_map_value, memcpy, raw_spin_lock, raw_spin_unlock,
   round_up, roundup_pow_of_two, store_u32,
 } from './map.js';
 import type { BpfMapCreateAttr, BpfMapDesc, BpfMapOps, BpfMapShared, MapEnv } from './map.js';
@@ -292,25 +292,25 @@ export class HashTab extends BpfMap {
     const w = base >> 2;
     this.i32[w + ELEM_HASH] = hash | 0;
     this.i32[w + ELEM_LRU_REF] = 0;
-    mem.set(keyBuf.subarray(keyOff, keyOff + this.key_size), base + ELEM_HDR_BYTES);
+    memcpy(mem, base + ELEM_HDR_BYTES, keyBuf, keyOff, this.key_size);
     const v = base + this.value_off;
     if (!this.percpu) {
       if (this.spin_lock_off >= 0) this.i32[(v + this.spin_lock_off) >> 2] = 0;
       copy_map_value(mem, v, valBuf, valOff, this.value_size, this.spin_lock_off);
     } else if (onallcpus) {
-      mem.set(valBuf.subarray(valOff, valOff + this.vslot * this.ncpus), v);
+      memcpy(mem, v, valBuf, valOff, this.vslot * this.ncpus);
     } else {
       // pcpu_init_value(): a program sets its CPU's copy; the others start at zero.
       mem.fill(0, v, v + this.vslot * this.ncpus);
-      mem.set(valBuf.subarray(valOff, valOff + this.value_size), v + cpu * this.vslot);
+      memcpy(mem, v + cpu * this.vslot, valBuf, valOff, this.value_size);
     }
   }
 
   /** pcpu_copy_value(): in place. */
   private pcpu_copy_value(idx: number, valBuf: Uint8Array, valOff: number, cpu: number, onallcpus: boolean): void {
     const v = this.elemOff(idx) + this.value_off;
-    if (onallcpus) this.mem.set(valBuf.subarray(valOff, valOff + this.vslot * this.ncpus), v);
-    else this.mem.set(valBuf.subarray(valOff, valOff + this.value_size), v + cpu * this.vslot);
+    if (onallcpus) memcpy(this.mem, v, valBuf, valOff, this.vslot * this.ncpus);
+    else memcpy(this.mem, v + cpu * this.vslot, valBuf, valOff, this.value_size);
   }
 
   /** copy_map_value_locked(): in place under the value's bpf_spin_lock. */

@@ -274,15 +274,28 @@ export const bpf_spin_lock = raw_spin_lock;
 export const bpf_spin_unlock = raw_spin_unlock;
 
 /**
+ * memcpy() between byte buffers without allocating: a byte loop for the small keys and values of
+ * the datapath; past MEMCPY_LOOP_MAX one subarray view costs less than the loop.
+ */
+const MEMCPY_LOOP_MAX = 128;
+export function memcpy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, len: number): void {
+  if (len <= MEMCPY_LOOP_MAX) {
+    for (let i = 0; i < len; i++) dst[dOff + i] = src[sOff + i]!;
+  } else {
+    dst.set(src.subarray(sOff, sOff + len), dOff);
+  }
+}
+
+/**
  * copy_map_value(): copy a value, leaving the bpf_spin_lock word (if any) of the destination alone.
  */
 export function copy_map_value(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, size: number, lockOff: number): void {
   if (lockOff < 0) {
-    dst.set(src.subarray(sOff, sOff + size), dOff);
+    memcpy(dst, dOff, src, sOff, size);
     return;
   }
-  dst.set(src.subarray(sOff, sOff + lockOff), dOff);
-  dst.set(src.subarray(sOff + lockOff + 4, sOff + size), dOff + lockOff + 4);
+  memcpy(dst, dOff, src, sOff, lockOff);
+  memcpy(dst, dOff + lockOff + 4, src, sOff + lockOff + 4, size - lockOff - 4);
 }
 
 // ------------------------------------------------------------------ struct bpf_map

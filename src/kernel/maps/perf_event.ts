@@ -15,7 +15,7 @@
 // record and bpf_perf_event_output() returns -ENOSPC.
 
 import { BpfError } from '../../bpf/errno.js';
-import { E2BIG, ENOSPC, round_up } from './map.js';
+import { E2BIG, ENOSPC, memcpy, round_up } from './map.js';
 import type { RefCounted } from './map.js';
 
 export const PERF_RECORD_LOST = 2;
@@ -107,8 +107,8 @@ export class PerfEventSink implements RefCounted {
   private put_bytes(pos: number, src: Uint8Array, off: number, len: number): void {
     const start = pos & this.mask;
     const first = Math.min(len, this.size - start);
-    this.data.set(src.subarray(off, off + first), start);
-    if (first < len) this.data.set(src.subarray(off + first, off + len), 0);
+    memcpy(this.data, start, src, off, first);
+    if (first < len) memcpy(this.data, 0, src, off + first, len - first);
   }
 
   private zero(pos: number, len: number): void {
