@@ -6,7 +6,7 @@ import { Kernel } from '../../src/kernel/kernel.js';
 import { BpfSyscall } from '../../src/kernel/syscall.js';
 import { loadObjectIntoKernel } from '../../src/libbpf/object.js';
 
-it('loads every test program into the emulated kernel', () => {
+it('loads the test programs into the emulated kernel and JIT-compiles them', () => {
   const k = new Kernel();
   const sys = new BpfSyscall(k);
   for (const f of ['xdp_pass', 'xdp_counter', 'xdp_subprog', 'xdp_tailcall', 'xdp_l4lb', 'xdp_big', 'xdp_adjust']) {
@@ -16,7 +16,11 @@ it('loads every test program into the emulated kernel', () => {
     expect(loaded.programs.length).toBeGreaterThan(0);
     for (const p of loaded.programs) {
       const info = sys.progInfo(p.fd);
-      console.log(f, p.spec.name, info.tag, info.xlated_prog_len, info.map_ids, k.progs.get(info.id)!.jited ? 'jit' : 'interp');
+      expect(info.tag).toMatch(/^[0-9a-f]{16}$/);
+      expect(info.name).toBe(p.spec.name.slice(0, 15));
+      // Every map the object's program references is a used map, by id.
+      for (const id of info.map_ids) expect(k.maps.get(id)).toBeDefined();
+      expect(k.progs.get(info.id)!.jited, `${f}:${p.spec.name} JIT-compiled`).toBeDefined();
     }
   }
 });
