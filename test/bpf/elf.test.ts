@@ -2,10 +2,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  EM_BPF, parseElf, parseRel, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, SHT_REL, STB_GLOBAL, STT_FUNC,
+  EM_BPF, parseElf, parseRel, relocTypeName, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, SHT_REL, STB_GLOBAL, STT_FUNC, STT_SECTION,
 } from '../../src/bpf/elf.js';
 import { isBpfError } from '../../src/bpf/errno.js';
-import { hasTool, objdumpSections } from './fixtures/bpftool.js';
+import { hasTool, objdumpRelocs, objdumpSections } from './fixtures/bpftool.js';
 import { buildElf, patch, rels, shdrOffset } from './fixtures/elf-build.js';
 
 const XDP_TOOLS = '/usr/lib/x86_64-linux-gnu/bpf';
@@ -29,6 +29,19 @@ describe.skipIf(!hasTool('llvm-objdump-14'))('real objects against llvm-objdump-
     const theirs = objdumpSections(path);
     const ours = new Map(elf.sections.slice(1).map((s) => [s.name, s.size]));
     expect(ours).toEqual(theirs);
+  });
+
+  it.each(REAL)('%s: same relocations (llvm-objdump-14 -r)', (path) => {
+    const elf = parseElf(readFileSync(path));
+    const ours = new Map<string, string[]>();
+    for (const rel of elf.sections.filter((s) => s.type === SHT_REL)) {
+      ours.set(elf.sections[rel.info]!.name, parseRel(elf, rel).map((r) => {
+        const sym = elf.symbols[r.sym]!;
+        const value = sym.type === STT_SECTION ? elf.sections[sym.shndx]!.name : sym.name;
+        return `${r.offset} ${relocTypeName(r.type)} ${value}`;
+      }));
+    }
+    expect(ours).toEqual(objdumpRelocs(path));
   });
 });
 
