@@ -1074,7 +1074,8 @@ class Loader {
         this.relocFuncAndLineInfo(main, sub!);
         stack.push({ prog: sub!, next: 0 });
       }
-      insn.imm = sub!.subInsnOff - (prog.subInsnOff + insnIdx) - 1;
+      // Re-read the slot as libbpf does: if `prog` just appended itself, its offset moved.
+      main.insns[prog.subInsnOff + insnIdx]!.imm = sub!.subInsnOff - (prog.subInsnOff + insnIdx) - 1;
     }
   }
 
