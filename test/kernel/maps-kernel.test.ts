@@ -81,6 +81,8 @@ const cases: BpfMapCreateAttr[] = [
   { map_type: 4, key_size: 4, value_size: 4, max_entries: 4, map_flags: 0x800 },
   { map_type: 14, key_size: 4, value_size: 12, max_entries: 4 },
   { map_type: 14, key_size: 4, value_size: 8, max_entries: 4, map_flags: 1 },
+  { map_type: 25, key_size: 4, value_size: 4, max_entries: 4 },
+  { map_type: 25, key_size: 8, value_size: 4, max_entries: 4 },
   { map_type: 2, key_size: 4, value_size: 8, max_entries: 4, map_name: 'bad-name' },
 ];
 
@@ -131,6 +133,19 @@ describe.skipIf(skipReason !== null)(`maps against the real kernel${skipReason =
     ];
     expect(ours).toEqual(kernel);
     expect(kernel).toEqual(['EEXIST', 'EINVAL', 'E2BIG', null, 'E2BIG', 'ENOENT', 'ENOENT']);
+  });
+
+  it('a devmap_hash iterates in the kernel\'s order (ifindex 1, the loopback device)', () => {
+    const path = `${DIR}/dh`;
+    expect(bpftool(['map', 'create', path, 'type', 'devmap_hash', 'key', '4', 'value', '4', 'entries', '8', 'name', 'dh']).ok).toBe(true);
+    const m = map_create({ map_type: 25, key_size: 4, value_size: 4, max_entries: 8 }, makeEnv(2));
+    for (const k of [9, 1, 17, 3, 11, 4]) {
+      expect(bpftool(['map', 'update', 'pinned', path, 'key', ...Array.from(u32(k), String), 'value', '1', '0', '0', '0']).ok).toBe(true);
+      m.update(u32(k), u32(1));
+    }
+    const dump = JSON.parse(bpftool(['-j', 'map', 'dump', 'pinned', path]).out) as Array<{ key: string[] }>;
+    const kernelOrder = dump.map((e) => readU32(Uint8Array.from(e.key.map((x) => parseInt(x, 16)))));
+    expect(allKeys(m).map((k) => readU32(k))).toEqual(kernelOrder);
   });
 
   it('a BPF_F_ZERO_SEED hash map iterates in the kernel\'s order', () => {

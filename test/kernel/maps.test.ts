@@ -8,14 +8,14 @@ import { map_create, bpf_map_attach } from '../../src/kernel/maps/create.js';
 import {
   BPF_ANY, BPF_EXIST, BPF_F_CURRENT_CPU, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU,
   BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_PRESERVE_ELEMS, BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY,
-  BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_HASH,
+  BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BPF_NOEXIST, E2BIG, EEXIST, EINVAL, ENOENT,
   ENOSPC, EOPNOTSUPP,
 } from '../../src/kernel/maps/map.js';
 import type { BpfMapCreateAttr } from '../../src/kernel/maps/map.js';
 import { ArrayMap } from '../../src/kernel/maps/arraymap.js';
-import { DevMap } from '../../src/kernel/maps/devmap.js';
+import { DevMap, DevMapHash } from '../../src/kernel/maps/devmap.js';
 import { PerfEventArrayMap, ProgArrayMap } from '../../src/kernel/maps/fd_array.js';
 import { PERF_RECORD_SAMPLE, PerfEventSink } from '../../src/kernel/maps/perf_event.js';
 import { FakeObj, allKeys, bytes, errnoOf, makeEnv, readU32, u32, u64 } from './maps-helpers.js';
@@ -65,6 +65,9 @@ describe('BPF_MAP_CREATE checks', () => {
     ['devmap, value_size 12', A({ map_type: BPF_MAP_TYPE_DEVMAP, value_size: 12 }), 'EINVAL'],
     ['devmap, value_size 8', A({ map_type: BPF_MAP_TYPE_DEVMAP, value_size: 8 }), null],
     ['devmap, BPF_F_NO_PREALLOC', A({ map_type: BPF_MAP_TYPE_DEVMAP, map_flags: BPF_F_NO_PREALLOC }), 'EINVAL'],
+    ['devmap_hash, value_size 8', A({ map_type: BPF_MAP_TYPE_DEVMAP_HASH }), null],
+    ['devmap_hash, key_size 8', A({ map_type: BPF_MAP_TYPE_DEVMAP_HASH, key_size: 8 }), 'EINVAL'],
+    ['devmap_hash, 2^31+1 entries', A({ map_type: BPF_MAP_TYPE_DEVMAP_HASH, value_size: 4, max_entries: 2 ** 31 + 1 }), 'EINVAL'],
     ['name with a dash', A({ map_name: 'bad-name' }), 'EINVAL'],
     ['name of 16 characters', A({ map_name: 'abcdefghijklmnop' }), 'EINVAL'],
     ['name of 15 characters with _ and .', A({ map_name: 'abc_def.ghijklm' }), null],
@@ -402,6 +405,68 @@ describe('BPF_MAP_TYPE_DEVMAP', () => {
       if (i % 100 === 99) await env.rcu.synchronize_rcu();
     }
     expect(m.ifindexAt(3)).toBe(2);
+  });
+});
+
+describe('BPF_MAP_TYPE_DEVMAP_HASH', () => {
+  const mk = (max_entries = 4, value_size = 4) => {
+    const env = makeEnv(2);
+    return { env, m: map_create(A({ map_type: BPF_MAP_TYPE_DEVMAP_HASH, value_size, max_entries }), env) as DevMapHash };
+  };
+
+  it('any u32 key; lookup, datapath offset and redirect target', () => {
+    const { env, m } = mk();
+    m.update(u32(1000), u32(2));
+    m.update(u32(7), u32(1));
+    expect(readU32(m.lookup(u32(1000)))).toBe(2);
+    expect(m.ifindexAt(7)).toBe(1);
+    env.rcu.rcu_read_lock();
+    expect(readU32(m.mem, m.lookupOffset(u32(1000), 0, 0))).toBe(2);
+    expect(m.lookupOffset(u32(8), 0, 0)).toBe(-1);
+    env.rcu.rcu_read_unlock();
+    m.update(u32(7), u32(2));
+    expect(m.ifindexAt(7)).toBe(2);
+    expect(m.items).toBe(2);
+  });
+
+  it('errnos as the kernel: ifindex 0 EINVAL, NOEXIST EEXIST, full E2BIG, delete of a missing key ENOENT; EXIST is not checked', () => {
+    const { m } = mk(2);
+    expect(errnoOf(() => m.update(u32(1), u32(0)))).toBe('EINVAL');
+    expect(errnoOf(() => m.update(u32(1), u32(99)))).toBe('EINVAL');
+    m.update(u32(1), u32(1), BPF_EXIST);
+    expect(errnoOf(() => m.update(u32(1), u32(1), BPF_NOEXIST))).toBe('EEXIST');
+    m.update(u32(2), u32(1));
+    expect(errnoOf(() => m.update(u32(3), u32(1)))).toBe('E2BIG');
+    m.update(u32(2), u32(2)); // replacing in a full map is fine
+    expect(errnoOf(() => m.delete(u32(3)))).toBe('ENOENT');
+    m.delete(u32(2));
+    m.update(u32(3), u32(1));
+    expect(allKeys(m).map((k) => readU32(k)).sort()).toEqual([1, 3]);
+  });
+
+  it('get_next_key walks buckets in order (key & (n_buckets - 1)), newest first in a bucket, restarting on a missing key', () => {
+    const { m } = mk(4);
+    for (const k of [5, 1, 2, 6]) m.update(u32(k), u32(1));
+    // Buckets of 4: 5 and 1 in bucket 1 (1 inserted last, so first), 2 and 6 in bucket 2.
+    expect(allKeys(m).map((k) => readU32(k))).toEqual([1, 5, 6, 2]);
+    expect(readU32(m.getNextKey(u32(42)))).toBe(1);
+  });
+
+  it('a device going away takes its entries; programs are put after a grace period', async () => {
+    const { env, m } = mk(4, 8);
+    const prog = new FakeObj(9);
+    env.fds.set(3, prog);
+    const v = new Uint8Array(8);
+    v.set(u32(2), 0);
+    v.set(u32(3), 4);
+    m.update(u32(10), v);
+    m.update(u32(11), v);
+    expect(prog.refs).toBe(3);
+    expect(readU32(m.lookup(u32(10)), 4)).toBe(9);
+    expect(m.dev_map_netdev_unregister(2)).toBe(2);
+    expect(m.items).toBe(0);
+    await env.rcu.rcu_barrier();
+    expect(prog.refs).toBe(1);
   });
 });
 

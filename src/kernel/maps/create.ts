@@ -9,12 +9,12 @@
 
 import { BpfError } from '../../bpf/errno.js';
 import { array_map_ops, percpu_array_map_ops } from './arraymap.js';
-import { dev_map_ops } from './devmap.js';
+import { dev_map_hash_ops, dev_map_ops } from './devmap.js';
 import { perf_event_array_map_ops, prog_array_map_ops } from './fd_array.js';
 import { htab_map_ops } from './hashtab.js';
 import {
   BPF_F_RDONLY, BPF_F_WRONLY, BPF_MAP_TYPE_ARENA, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_BLOOM_FILTER,
-  BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+  BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_STRUCT_OPS, BPF_OBJ_NAME_LEN,
   NUMA_NO_NODE, bpf_map_attr_numa_node, bpf_map_type_name,
@@ -32,6 +32,7 @@ const bpf_map_types: ReadonlyMap<number, BpfMapOps> = new Map<number, BpfMapOps>
   [BPF_MAP_TYPE_LRU_HASH, htab_map_ops],
   [BPF_MAP_TYPE_LRU_PERCPU_HASH, htab_map_ops],
   [BPF_MAP_TYPE_DEVMAP, dev_map_ops],
+  [BPF_MAP_TYPE_DEVMAP_HASH, dev_map_hash_ops],
 ]);
 
 /** The map types map_create() accepts. */
