@@ -2,7 +2,7 @@
 // or fail with BpfError EINVAL — never another exception, never a hang.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_SECTION, R_BPF_64_32 } from '../../src/bpf/elf.js';
+import { parseElf, SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_SECTION, R_BPF_64_32 } from '../../src/bpf/elf.js';
 import { isBpfError } from '../../src/bpf/errno.js';
 import { encode, insn } from '../../src/bpf/insn.js';
 import { loadObject } from '../../src/bpf/object.js';
@@ -127,6 +127,35 @@ describe('randomly mutated copies (fixed seed)', () => {
     }
     const r = campaign(mutants());
     expect(r.bad).toBeUndefined();
+    expect(r.worstMs).toBeLessThan(500);
+  });
+});
+
+describe('mutations aimed at what the loader interprets (fixed seed)', () => {
+  it.each(SEEDS)('%s: 300 mutants inside .BTF, .BTF.ext, .maps, maps, .symtab, .data, .rodata and relocation tables', (path) => {
+    const full = new Uint8Array(readFileSync(path));
+    const elf = parseElf(full);
+    const spans = elf.sections
+      .filter((s) => ['.BTF', '.BTF.ext', '.maps', 'maps', '.symtab', '.data', '.rodata'].includes(s.name) || (s.name.startsWith('.rel') && !s.name.includes('debug')))
+      .filter((s) => s.data.length >= 4);
+    const rand = rng(0xf0c5 ^ full.length);
+    function* mutants(): Generator<[string, Uint8Array]> {
+      for (let i = 0; i < 300; i++) {
+        const c = full.slice();
+        const where: string[] = [];
+        for (let j = 1 + Math.floor(rand() * 3); j > 0; j--) {
+          const sec = spans[Math.floor(rand() * spans.length)]!;
+          const at = sec.offset + 4 * Math.floor(rand() * (sec.data.length / 4));
+          const v = [0xffff_ffff, 0x8000_0000, 0, Math.floor(rand() * 100), Math.floor(rand() * 0x1_0000_0000)][Math.floor(rand() * 5)]!;
+          new DataView(c.buffer).setUint32(at, v >>> 0, true);
+          where.push(`${sec.name}+${at - sec.offset}=${v}`);
+        }
+        yield [`mutant ${i}: ${where.join(' ')}`, c];
+      }
+    }
+    const r = campaign(mutants());
+    expect(r.bad).toBeUndefined();
+    expect(r.counts.EINVAL).toBeGreaterThan(0);
     expect(r.worstMs).toBeLessThan(500);
   });
 });
