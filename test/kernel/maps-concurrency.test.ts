@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { map_create } from '../../src/kernel/maps/create.js';
 import { BPF_ANY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, ENOMEM } from '../../src/kernel/maps/map.js';
 import type { HashTab } from '../../src/kernel/maps/hashtab.js';
-import { WORKER_BODY, buildWorkerModules } from './maps-worker-build.js';
+import { WORKER_BODY, buildWorkerModules, cleanupWorkerModules } from './maps-worker-build.js';
 import { makeEnv, u32 } from './maps-helpers.js';
 
 const NKEYS = 48;
@@ -42,6 +42,7 @@ function pattern(seq: number, key: number): Uint8Array {
 const workers: Worker[] = [];
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.terminate()));
+  cleanupWorkerModules();
 });
 
 function start(data: Record<string, unknown>): Promise<WorkerResult> {

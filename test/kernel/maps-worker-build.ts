@@ -5,7 +5,7 @@
 // with the project's own TypeScript compiler into a temporary directory, keeping the source tree
 // layout. The worker body (maps-worker.mjs) imports from there.
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,13 @@ export function buildWorkerModules(): string {
   }
   built = out;
   return out;
+}
+
+/** Remove the transpiled tree (call from afterAll, once the workers are gone). */
+export function cleanupWorkerModules(): void {
+  if (built === undefined) return;
+  rmSync(built, { recursive: true, force: true });
+  built = undefined;
 }
 
 export const WORKER_BODY = fileURLToPath(new URL('./maps-worker.mjs', import.meta.url));

@@ -9,7 +9,7 @@ import {
   BPF_ANY, BPF_EXIST, BPF_F_CURRENT_CPU, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU,
   BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_F_PRESERVE_ELEMS, BPF_F_RDONLY, BPF_F_RDONLY_PROG, BPF_F_WRONLY,
   BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_HASH,
-  BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH,
   BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BPF_NOEXIST, E2BIG, EEXIST, EINVAL, ENOENT,
   ENOSPC, EOPNOTSUPP,
 } from '../../src/kernel/maps/map.js';
@@ -143,8 +143,6 @@ describe('BPF_MAP_TYPE_ARRAY', () => {
 
   it('datapath: lookupOffset points into mem, updateFromProg returns -errno', () => {
     const m = mk();
-    const env = makeEnv();
-    void env;
     const key = bytes(9, 9, 2, 0, 0, 0, 9);
     const off = m.lookupOffset(key, 2, 0);
     expect(off).toBe(2 * 8);

@@ -6,11 +6,12 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rcu } from '../../src/kernel/rcu.js';
 import type { LockdepReport } from '../../src/kernel/rcu.js';
-import { WORKER_BODY, buildWorkerModules } from './maps-worker-build.js';
+import { WORKER_BODY, buildWorkerModules, cleanupWorkerModules } from './maps-worker-build.js';
 
 const workers: Worker[] = [];
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.terminate()));
+  cleanupWorkerModules();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
