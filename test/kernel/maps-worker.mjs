@@ -6,7 +6,8 @@
 //   rcu-hold: enter a read-side section, report ready (ctl[1] = 1), block until ctl[2] != 0 (or
 //             holdMs passed), set ctl[3] = 1 and leave the section.
 //   reader:   look the keys up from the datapath API in a loop under rcu_read_lock and check each
-//             value's self-checking pattern (torn values) and, every so often, every chain.
+//             value's self-checking pattern (torn values, also counted live in ctl[3]) and, every
+//             so often, every chain.
 //   iterate:  walk the map with the get_next_key loop over and over; every walk must end (ENOENT)
 //             within a step budget and return only keys of the test's key set.
 
@@ -62,6 +63,7 @@ if (mode === 'rcu-hold') {
           if (ok && i32[w] !== seq) ok = false;
           if (!ok) {
             r.torn++;
+            Atomics.add(ctl, 3, 1); // live, so that a control run can stop at the first one
             if (r.firstProblem === '') r.firstProblem = `key ${k}: torn value (seq ${seq})`;
           }
         }
