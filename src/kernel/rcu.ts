@@ -139,6 +139,22 @@ export class Rcu {
     if (this.cbTimer !== undefined) clearTimeout(this.cbTimer);
   }
 
+  /**
+   * Free the slot of a reader thread that ended without release() (a worker that crashed or was
+   * terminated, perhaps inside a section), as RCU forgets an offlined CPU (rcutree_dead_cpu):
+   * otherwise its stale epoch would hold every later grace period back forever.
+   */
+  rcutree_dead_reader(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.nslots) throw new RangeError(`rcu: no reader slot ${slot}`);
+    if (slot === this.slot && !this.released) throw new Error('rcu: rcutree_dead_reader() on this thread\'s own slot');
+    Atomics.store(this.ctl, this.slotBase + slot, 0);
+    Atomics.store(this.ctl, this.ownerBase + slot, 0);
+    if (Atomics.load(this.ctl, WAITERS) !== 0) {
+      Atomics.add(this.ctl, WAKE, 1);
+      Atomics.notify(this.ctl, WAKE);
+    }
+  }
+
   // ---------------------------------------------------------------- read side
 
   rcu_read_lock(): void {

@@ -124,6 +124,20 @@ describe('grace periods', () => {
   }, 20_000);
 });
 
+describe('dead readers', () => {
+  it('a reader thread that ends inside its section stops holding grace periods once reaped', async () => {
+    const { rcu } = quietRcu();
+    const other = Rcu.attach(rcu.sab);
+    other.setLockdepReporter(() => {});
+    other.rcu_read_lock(); // as if its thread died here
+    expect(rcu.synchronize_rcu_expedited(20)).toBe(false);
+    rcu.rcutree_dead_reader(other.slot);
+    await rcu.synchronize_rcu();
+    expect(() => rcu.rcutree_dead_reader(rcu.slot)).toThrow(/own slot/);
+    expect(() => rcu.rcutree_dead_reader(99)).toThrow(RangeError);
+  });
+});
+
 describe('lockdep', () => {
   it('might_sleep() inside rcu_read_lock() reports a sleeping-in-atomic BUG; outside it does not', () => {
     const { rcu, reports } = quietRcu();
