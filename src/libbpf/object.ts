@@ -5,7 +5,7 @@
 
 import { BpfError, isBpfError } from '../bpf/errno.js';
 import { LIBBPF_PIN_BY_NAME, withMapFds, type BpfObject, type MapSpec, type ProgramSpec } from '../bpf/object.js';
-import { BPF_MAP_TYPE_PROG_ARRAY } from '../kernel/maps/map.js';
+import { BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY } from '../kernel/maps/map.js';
 import type { BpfSyscall, ProgLoadAttr } from '../kernel/syscall.js';
 
 export interface LoadedMap {
@@ -141,8 +141,10 @@ function createMap(sys: BpfSyscall, spec: MapSpec, btfFd: number | undefined, op
     }
   }
   const useBtf = btfFd !== undefined && (spec.btfKeyTypeId !== 0 || spec.btfValueTypeId !== 0);
+  // A perf event array without max_entries gets one slot per possible CPU (libbpf's map_set_def_max_entries).
+  const maxEntries = spec.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY && spec.maxEntries === 0 ? sys.k.mapEnv.num_possible_cpus : spec.maxEntries;
   const fd = sys.mapCreate({
-    map_type: spec.type, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries,
+    map_type: spec.type, key_size: spec.keySize, value_size: spec.valueSize, max_entries: maxEntries,
     map_flags: spec.flags, map_name: spec.name.slice(0, 15),
     ...(spec.numaNode !== 0 ? { numa_node: spec.numaNode } : {}),
     ...(useBtf ? { btf_fd: btfFd, btf_key_type_id: spec.btfKeyTypeId, btf_value_type_id: spec.btfValueTypeId } : {}),
