@@ -27,7 +27,7 @@ import {
 } from '../net/route.js';
 import { XDP_ABORTED, XDP_DROP, XDP_FRAME_SIZE, XDP_PASS, XDP_REDIRECT, XDP_TX, XdpBuff, xdp_metalen_invalid } from '../net/xdp.js';
 import {
-  arg, efault, mapArg, memArg, proto, retInt, retU32, u64Arg,
+  arg, efault, mapArg, memArg, proto, retInt, retU32,
   type BpfHelperDef, type BpfRedirectInfo, type DatapathMap, type HelperEnv,
 } from './proto.js';
 
@@ -193,13 +193,13 @@ export const bpf_xdp_redirect_proto = proto({
 /** Any flag is XDP_ABORTED; otherwise the target ifindex goes into this CPU's bpf_redirect_info. */
 function bpf_xdp_redirect(env: HelperEnv): HelperFn {
   return (x) => {
-    if ((x.R[6]! | x.R[7]!) !== 0) {
+    if ((x.R[4]! | x.R[5]!) !== 0) {
       retU32(x, XDP_ABORTED);
       return;
     }
     const ri = env.redirect[x.cpu]!;
     // NB: map type UNSPEC with map_id INT_MAX (never given out by the map idr) means "by ifindex".
-    ri.tgt_index = x.R[4]! >>> 0;
+    ri.tgt_index = x.R[2]! >>> 0;
     ri.map_id = INT_MAX;
     ri.map_type = BPF_MAP_TYPE_UNSPEC;
     retU32(x, XDP_REDIRECT);

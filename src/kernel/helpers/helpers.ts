@@ -11,12 +11,15 @@ import {
   BPF_FUNC_get_prandom_u32, BPF_FUNC_get_smp_processor_id, BPF_FUNC_ktime_get_ns, BPF_FUNC_map_delete_elem,
   BPF_FUNC_map_lookup_elem, BPF_FUNC_map_update_elem, BPF_FUNC_tail_call,
 } from '../../bpf/helpers.js';
+import { errnoNumber } from '../../bpf/errno.js';
 import type { HelperFn } from '../exec/context.js';
 import type { AddressSpace, Region } from '../exec/memory.js';
 import {
-  arg, mapArg, memArg, proto, retInt, retU32, retU64, u64Arg,
+  arg, mapArg, memArg, proto, retInt, retU32, retU64,
   type BpfHelperDef, type DatapathMap, type HelperEnv,
 } from './proto.js';
+
+const EINVAL = -errnoNumber('EINVAL');
 
 // ------------------------------------------------------------------ map value regions
 
@@ -94,8 +97,13 @@ function bpf_map_update_elem(_env: HelperEnv): HelperFn {
     const map = mapArg(x, 1, 'bpf_map_update_elem').object as DatapathMap;
     const kr = memArg(x, 2, map.key_size, false, 'bpf_map_update_elem');
     const vr = memArg(x, 3, map.value_size, false, 'bpf_map_update_elem');
-    // flags is a u64: any upper bit makes it an unknown flag, which the map refuses with -EINVAL.
-    retInt(x, map.updateFromProg(kr.u8, x.R[4]! >>> 0, vr.u8, x.R[6]! >>> 0, u64Arg(x, 4), x.cpu));
+    // flags is a u64. Every map type's map_update_elem refuses bits it does not know with -EINVAL,
+    // and none knows one in the upper half; the datapath methods take the lower half.
+    if (x.R[9] !== 0) {
+      retInt(x, EINVAL);
+      return;
+    }
+    retInt(x, map.updateFromProg(kr.u8, x.R[4]! >>> 0, vr.u8, x.R[6]! >>> 0, x.R[8]! >>> 0, x.cpu));
   };
 }
 

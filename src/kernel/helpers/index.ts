@@ -82,6 +82,15 @@ function hostMonotonicNs(): () => number {
   return () => base + performance.now() * 1e6;
 }
 
+/** murmur3's 32-bit finaliser: every input bit reaches every output bit. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export function createHelperEnv(opts: HelperEnvOptions): HelperEnv {
   const ncpus = opts.ncpus;
   if (!Number.isInteger(ncpus) || ncpus < 1) throw new RangeError(`bad CPU count ${ncpus}`);
@@ -91,7 +100,13 @@ export function createHelperEnv(opts: HelperEnvOptions): HelperEnv {
   const log = opts.logger ?? pino({ level: 'silent' });
   const prandom = new Uint32Array(4 * ncpus);
   const seed = opts.seed ?? (Math.random() * 0x100000000) >>> 0;
-  for (let cpu = 0; cpu < ncpus; cpu++) prandom_seed_state(prandom, cpu, seed, cpu);
+  // The kernel seeds each CPU's state from get_random_bytes(); here each CPU's 64-bit seed is mixed
+  // from (seed, cpu), because the generator ignores the low bits of each word and nearby seeds would
+  // give the same sequence.
+  for (let cpu = 0; cpu < ncpus; cpu++) {
+    const lo = mix32(seed ^ Math.imul(cpu + 1, 0x9e3779b9));
+    prandom_seed_state(prandom, cpu, lo, mix32(lo ^ 0x85ebca6b));
+  }
   return {
     ncpus, netdevs, fib, prandom, log,
     redirect: Array.from({ length: ncpus }, () => new BpfRedirectInfo()),

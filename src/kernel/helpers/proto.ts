@@ -184,8 +184,3 @@ export function mapArg(x: ExecContext, n: number, helper: string): Region {
   }
   return r;
 }
-
-/** The 64-bit argument register n as a JS number (exact below 2^53; larger values stay large). */
-export function u64Arg(x: ExecContext, n: number): number {
-  return (x.R[2 * n]! >>> 0) + (x.R[2 * n + 1]! >>> 0) * 0x100000000;
-}
