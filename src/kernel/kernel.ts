@@ -11,6 +11,10 @@ import { AddressSpace, type Region } from './exec/memory.js';
 import type { BpfMap, MapEnv, RefCounted } from './maps/map.js';
 import { BpfProg } from './prog.js';
 import { Rcu } from './rcu.js';
+import { BPF_PROG_TYPE } from '../bpf/prog-types.js';
+import { buildHelpers, createHelperEnv, type HelperEnv } from './helpers/index.js';
+import { NetDeviceRegistry } from './net/netdev.js';
+import { Fib } from './net/route.js';
 
 /** The kernel release the emulator follows (uname -r): it decides the tag digest and bpftool's output. */
 export const KERNEL_RELEASE = '6.18.0-nfp-emu';
@@ -115,8 +119,8 @@ export interface KernelOptions {
   logger?: Logger;
   /** Wall-clock time of boot, in ms since the epoch (for bpftool's loaded_at). Default: now. */
   bootTimeMs?: number;
-  /** Helpers available to host programs, by id. Filled in by the helper registry. */
-  helpers?: readonly (HelperFn | undefined)[];
+  /** Seed of bpf_get_prandom_u32 (reproducible runs); default random. */
+  prandomSeed?: number;
 }
 
 /** What the kernel keeps per map beyond the map itself: the regions programs reach it through. */
@@ -141,7 +145,15 @@ export class Kernel implements ExecEnv {
   readonly bootHr = process.hrtime.bigint();
   jitEnabled: boolean;
   statsEnabled: boolean;
-  helpers: readonly (HelperFn | undefined)[];
+  /** The network namespace: devices (lo, and the NIC's ports once a driver probes), routes, neighbours. */
+  readonly netdevs: NetDeviceRegistry;
+  readonly fib: Fib;
+  readonly helperEnv: HelperEnv;
+  /**
+   * Helper implementations by id. Host programs are XDP (or types with the same helpers); the verifier
+   * decides which ids a program of a given type may call.
+   */
+  readonly helpers: readonly (HelperFn | undefined)[];
   readonly mapEnv: MapEnv;
   private readonly mapRegions = new WeakMap<BpfMap, MapRegions>();
 
@@ -152,7 +164,14 @@ export class Kernel implements ExecEnv {
     this.bootTimeMs = opts.bootTimeMs ?? Date.now();
     this.jitEnabled = opts.jit ?? true;
     this.statsEnabled = opts.stats ?? false;
-    this.helpers = opts.helpers ?? [];
+    this.netdevs = new NetDeviceRegistry();
+    this.fib = new Fib(this.netdevs);
+    this.helperEnv = createHelperEnv({
+      ncpus, netdevs: this.netdevs, fib: this.fib, logger: this.log,
+      ...(opts.prandomSeed !== undefined ? { seed: opts.prandomSeed } : {}),
+      mapValueRegion: (map) => this.regionsOf(map as BpfMap).values,
+    });
+    this.helpers = buildHelpers(BPF_PROG_TYPE.XDP, this.helperEnv);
     this.cpus = Array.from({ length: ncpus }, (_, cpu) => new ExecContext(this, cpu));
     this.mapEnv = {
       rcu: this.rcu,

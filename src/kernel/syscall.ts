@@ -19,6 +19,7 @@ import {
 } from './maps/map.js';
 import { mapMemoryUsage } from './maps/mem_usage.js';
 import { BpfProg } from './prog.js';
+import { bpf_prog_test_run_xdp } from './test_run.js';
 import { verifyStructure } from './verifier/cfg.js';
 import { VerifierLog } from './verifier/log.js';
 
@@ -104,11 +105,7 @@ export interface TestRunResult {
 
 /** What a program type provides for BPF_PROG_TEST_RUN (net/bpf/test_run.c). */
 export type TestRunner = (kernel: Kernel, prog: BpfProg, attr: TestRunAttr) => TestRunResult;
-const testRunners = new Map<number, TestRunner>();
-
-export function registerTestRunner(progType: number, runner: TestRunner): void {
-  testRunners.set(progType, runner);
-}
+const testRunners = new Map<number, TestRunner>([[BPF_PROG_TYPE_XDP, bpf_prog_test_run_xdp]]);
 
 /** struct bpf_prog_info, the fields bpftool prints. */
 export interface BpfProgInfo {

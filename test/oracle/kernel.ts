@@ -425,7 +425,12 @@ export class KernelOracle {
   mapDump(map: string): MapEntry[] {
     const json = bpftoolJson('map dump', ['map', 'dump', 'pinned', map]);
     if (!Array.isArray(json)) throw new Error('bpftool: map dump is not an array');
-    return json.map(entryOf);
+    // Slots that hold nothing (an empty devmap or prog array slot) come as {"value": {"error": ...}}.
+    const present = json.filter((e) => {
+      const v = record(e, 'map entry')['value'];
+      return !(v !== null && typeof v === 'object' && !Array.isArray(v) && 'error' in v);
+    });
+    return present.map(entryOf);
   }
 
   /** The entry for `key`, or null when there is none (ENOENT). */
