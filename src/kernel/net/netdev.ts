@@ -129,6 +129,11 @@ export class NetDeviceRegistry {
     }
     const rxq = cfg.rxQueues ?? 1;
     if (!Number.isInteger(rxq) || rxq < 1 || rxq > 4096) throw new BpfError('EINVAL', `'${cfg.name}': ${rxq} rx queues`);
+    let given: Uint8Array | undefined;
+    if (cfg.mac !== undefined) {
+      given = typeof cfg.mac === 'string' ? parseMac(cfg.mac) : Uint8Array.from(cfg.mac);
+      if (given.length !== ETH_ALEN) throw new BpfError('EINVAL', `a MAC address has ${ETH_ALEN} bytes, not ${given.length}`);
+    }
     let ifindex: number;
     if (cfg.ifindex !== undefined) {
       if (!Number.isInteger(cfg.ifindex) || cfg.ifindex <= 0 || cfg.ifindex > 0x7fffffff) {
@@ -141,15 +146,9 @@ export class NetDeviceRegistry {
       while (this.byIndex.has(this.nextIndex)) this.nextIndex++;
       ifindex = this.nextIndex++;
     }
-    let mac: Uint8Array;
-    if (cfg.mac === undefined) {
-      // A locally administered unicast address (eth_random_addr sets bit 1 and clears bit 0 of byte 0),
-      // made from the ifindex so that runs are reproducible.
-      mac = Uint8Array.of(0x02, 0x00, 0x00, (ifindex >>> 16) & 0xff, (ifindex >>> 8) & 0xff, ifindex & 0xff);
-    } else {
-      mac = typeof cfg.mac === 'string' ? parseMac(cfg.mac) : Uint8Array.from(cfg.mac);
-      if (mac.length !== ETH_ALEN) throw new BpfError('EINVAL', `a MAC address has ${ETH_ALEN} bytes, not ${mac.length}`);
-    }
+    // A locally administered unicast address (eth_random_addr sets bit 1 and clears bit 0 of byte 0),
+    // made from the ifindex so that runs are reproducible.
+    const mac = given ?? Uint8Array.of(0x02, 0x00, 0x00, (ifindex >>> 16) & 0xff, (ifindex >>> 8) & 0xff, ifindex & 0xff);
     const dev = new NetDevice(ifindex, { ...cfg, mtu, rxQueues: rxq }, mac);
     this.byIndex.set(ifindex, dev);
     this.byName.set(dev.name, dev);
