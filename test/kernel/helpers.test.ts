@@ -12,11 +12,11 @@ import {
 import { bpf_base_func_proto, buildHelpers, func_proto, helpersOf, xdp_func_proto } from '../../src/kernel/helpers/index.js';
 import { prandom_u32_state } from '../../src/kernel/helpers/helpers.js';
 import {
-  BPF_ANY, BPF_EXIST, BPF_F_CURRENT_CPU, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_HASH,
+  BPF_ANY, BPF_EXIST, BPF_F_CURRENT_CPU, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_NOEXIST,
 } from '../../src/kernel/maps/map.js';
 import { PerfEventSink } from '../../src/kernel/maps/perf_event.js';
-import { XDP_ABORTED, XDP_PASS, XDP_REDIRECT } from '../../src/kernel/net/xdp.js';
+import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT } from '../../src/kernel/net/xdp.js';
 import { ENGINES, asm, makeHost, ptrOf, s64, type Host } from './xdp-harness.js';
 
 const u32 = (n: number): Uint8Array => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
@@ -421,6 +421,20 @@ describe('bpf_redirect and bpf_redirect_map', () => {
       expect(ri.tgt_index).toBe(2);
     });
   }
+
+  it('bpf_redirect_map on a DEVMAP_HASH: the key is looked up in the hash, any u32 works', () => {
+    const h = hostWithPacket();
+    const eth1 = h.netdevs.register({ name: 'eth1' });
+    const { map, region } = h.createMap({ map_type: BPF_MAP_TYPE_DEVMAP_HASH, key_size: 4, value_size: 4, max_entries: 4 });
+    map.update(u32(0xdead0001), u32(eth1.ifindex));
+    const call = (key: number, flags: number) => asm(`r1 = {m}\nr2 = 0x${key.toString(16)} ll\nr3 = ${flags}\ncall 51\nexit`, { m: ptrOf(region) });
+    const ri = h.env.redirect[0]!;
+    for (const engine of ENGINES) {
+      expect(h.run(engine, call(0xdead0001, 0))).toBe(BigInt(XDP_REDIRECT));
+      expect([ri.tgt_index, ri.map_type, xdp_redirect_target_ifindex(ri)]).toEqual([0xdead0001, BPF_MAP_TYPE_DEVMAP_HASH, eth1.ifindex]);
+      expect(h.run(engine, call(1, XDP_DROP))).toBe(BigInt(XDP_DROP));
+    }
+  });
 
   it('a map type bpf_redirect_map does not take is refused as the verifier would (EINVAL)', () => {
     const h = hostWithPacket();
