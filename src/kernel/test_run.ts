@@ -63,7 +63,12 @@ export function bpf_prog_test_run_xdp(k: Kernel, prog: BpfProg, attr: TestRunAtt
   k.rcu.rcu_read_lock();
   const t0 = process.hrtime.bigint();
   try {
-    for (let i = 0; i < repeat; i++) retval = runProg(prog, x, ctxHi);
+    if (prog.jited !== undefined) {
+      prog.jited.runN(x, 0, ctxHi, repeat);
+      retval = x.R[0]! >>> 0;
+    } else {
+      for (let i = 0; i < repeat; i++) retval = runProg(prog, x, ctxHi);
+    }
   } finally {
     k.rcu.rcu_read_unlock();
   }

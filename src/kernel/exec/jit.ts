@@ -27,6 +27,11 @@ export interface JitProgram {
   run(x: ExecContext, ctxLo: number, ctxHi: number, r2?: number): void;
   /** Enter with explicit r1 and frame pointer (tail calls). */
   enter(x: ExecContext, r1l: number, r1h: number, fp: number): void;
+  /**
+   * Run `n` times with the same r1, as BPF_PROG_TEST_RUN's repeat loop and the datapath's batches do:
+   * the loop lives inside the image, so every call into the program is monomorphic.
+   */
+  runN(x: ExecContext, ctxLo: number, ctxHi: number, n: number): void;
   /** The generated JavaScript, for `bpftool prog dump jited` on the host and for debugging. */
   readonly source: string;
 }
@@ -345,7 +350,7 @@ function emitAccessors(): string {
 // ---------------------------------------------------------------------------------------------------
 // Pass 4: link
 
-type Factory = (rt: unknown) => { run: JitProgram['run']; enter: JitProgram['enter'] };
+type Factory = (rt: unknown) => Pick<JitProgram, 'run' | 'enter' | 'runN'>;
 
 const compiled = new WeakMap<ExecProgram, JitProgram>();
 
@@ -375,7 +380,8 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
-    `return { run, enter };`,
+    `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; for (let i = 0; i < n; i++) enter(cpu, ctxLo, ctxHi, cpu.stackTop, 0); }`,
+    `return { run, enter, runN };`,
   ].join('\n');
 
   let factory: Factory;
@@ -391,8 +397,8 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
     RG: env.mem.regions, BASE: REGION_HI_BASE, MEM: env.mem,
   };
-  const { run, enter } = factory(rt);
-  const image: JitProgram = { run, enter, source };
+  const { run, enter, runN } = factory(rt);
+  const image: JitProgram = { run, enter, runN, source };
   compiled.set(prog, image);
   return image;
 }

@@ -1,0 +1,10 @@
+// `npm run bench`: every benchmark of the project, printed as tables with ratios measured in one run.
+import { benchHost } from './host.js';
+
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+out(`nfp-emu bench — node ${process.version}, ${new Date().toISOString()}`);
+out('');
+benchHost(out);
