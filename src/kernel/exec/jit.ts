@@ -285,9 +285,13 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
       return `${SAVE_ARGS} R[12] = r6l; R[13] = r6h; t = ldAbs(x, ${off}, ${op.size}, ${i}); r0h = 0; if (t === undefined) { r0l = 0; ${ret()} } r0l = t;`;
     }
     case 'ldx': {
+      // A 4-byte load from the run's context reads its mirror (CTXT is the ctx tag, or a tag no
+      // pointer has when the context has no mirror).
+      const ctx = op.size === 4 && !op.signed
+        ? `if (${sh} === CTXT && o >= 0 && o < CTXN && (o & 3) === 0) { ${dl} = CTXLO[o >> 2]; ${dh} = CTXHI[o >> 2]; } else ` : '';
       // Site cache: the region this instruction touched last, checked by tag and bound.
       const fast = `if (${sh} === CH[${i}] && o >= 0 && o <= CN[${i}]) { ${DV_GET[op.signed ? -op.size : op.size]!(`CDV[${i}]`, dl, dh)} }`;
-      return `o = (${sl} >>> 0) + ${x.off}; ${fast} else { ${dl} = LDM(${i}, ${sh}, ${sl}, ${x.off}, ${op.size}, ${op.signed}); ${dh} = LH; }`;
+      return `o = (${sl} >>> 0) + ${x.off}; ${ctx}${fast} else { ${dl} = LDM(${i}, ${sh}, ${sl}, ${x.off}, ${op.size}, ${op.signed}); ${dh} = LH; }`;
     }
     case 'st': case 'stx': {
       const [vl, vh] = op.kind === 'st' ? [String(x.imm), String(x.imm >> 31)] : [sl, sh];
@@ -370,14 +374,17 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
 
   const source = [
     `'use strict';`,
-    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM } = rt;`,
+    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY } = rt;`,
     `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = 0x7fffffff, T = undefined, EPOCH = -1;`,
+    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY;`,
     `const CH = new Int32Array(${insns.length}), CN = new Float64Array(${insns.length}).fill(-1), CDV = new Array(${insns.length}).fill(null);`,
     emitAccessors(),
     callx,
     ...funcs.map((f) => emitFunction(f, funcs, insns, ops)),
     `function enter(cpu, r1l, r1h, fp, r2l = 0) { x = cpu; R = cpu.R; SH = cpu.stack.hi; DEPTH = 0;`,
     `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
+    `  const c = RG[(r1h - BASE) | 0];`,
+    `  if (c !== undefined && c.kind === 'ctx' && c.object.mdLo !== undefined) { CTXT = r1h; CTXN = c.object.mirrorBytes; CTXLO = c.object.mdLo; CTXHI = c.object.mdHi; } else { CTXT = NOTAG; CTXN = 0; }`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
     `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; for (let i = 0; i < n; i++) enter(cpu, ctxLo, ctxHi, cpu.stackTop, 0); }`,
@@ -396,6 +403,8 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     callHelper: runtime.callHelper, tailCallTarget: runtime.tailCallTarget, ldAbs: runtime.ldAbs, fault: runtime.fault,
     enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
     RG: env.mem.regions, BASE: REGION_HI_BASE, MEM: env.mem,
+    // A tag no region has: the high half of a pointer just below region 0's.
+    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0),
   };
   const { run, enter, runN } = factory(rt);
   const image: JitProgram = { run, enter, runN, source };

@@ -29,6 +29,18 @@ export interface CtxAccess {
   store(off: number, size: number, lo: number, hi: number): boolean;
 }
 
+/**
+ * A context whose readable fields are all 4-byte words: it keeps them in two arrays (low and high
+ * halves, the high half being a region tag for pointer fields) that engines may read directly instead
+ * of calling load(). The kernel gets the same effect by rewriting context accesses at load time.
+ */
+export interface CtxMirror {
+  readonly mdLo: Int32Array;
+  readonly mdHi: Int32Array;
+  /** Bytes from the start readable through the mirror (aligned 4-byte loads only). */
+  readonly mirrorBytes: number;
+}
+
 export interface Region {
   readonly id: number;
   /** The pointer tag: what a pointer into this region has in its upper 32 bits (as int32). */

@@ -19,7 +19,7 @@
 // Only linear buffers: multi-buffer frames (xdp.frags) are not modelled.
 
 import { BpfError } from '../../bpf/errno.js';
-import type { AddressSpace, CtxAccess, Region } from '../exec/memory.js';
+import type { AddressSpace, CtxAccess, CtxMirror, Region } from '../exec/memory.js';
 import { ETH_HLEN, LOOPBACK_IFINDEX, type NetDeviceRegistry } from './netdev.js';
 
 export const PAGE_SIZE = 4096;
@@ -105,7 +105,7 @@ export interface XdpBuffOptions {
  * struct xdp_buff plus its xdp_rxq_info / xdp_txq_info, and the CtxAccess that presents it to a
  * program as struct xdp_md. Pointers (data, data_end, data_meta) are byte offsets in `frame`.
  */
-export class XdpBuff implements CtxAccess {
+export class XdpBuff implements CtxAccess, CtxMirror {
   readonly frame = new Uint8Array(PAGE_SIZE);
   /** The frame as programs address it (PTR_TO_PACKET*). */
   readonly packet: Region;
@@ -113,15 +113,35 @@ export class XdpBuff implements CtxAccess {
   readonly ctx: Region;
   /** xdp->data_hard_start: always the start of the frame. */
   readonly data_hard_start = 0;
-  data = XDP_PACKET_HEADROOM;
-  data_end = XDP_PACKET_HEADROOM;
-  data_meta = XDP_PACKET_HEADROOM;
+  /**
+   * The struct xdp_md a program reads, word by word: the low halves (packet offsets for data,
+   * data_end, data_meta; u32 values for the rest) and the high halves (the packet region's tag for
+   * the pointers, 0 for the rest). The buffer's fields live here, so the mirror is never stale and the
+   * JIT reads a ctx field with one array load (CtxMirror).
+   */
+  readonly mdLo = new Int32Array(XDP_MD_SIZE / 4);
+  readonly mdHi = new Int32Array(XDP_MD_SIZE / 4);
   frame_sz = PAGE_SIZE;
+
+  /** egress_ifindex is readable only by devmap programs: otherwise the mirror covers the first five fields. */
+  get mirrorBytes(): number {
+    return this.devmapProg ? XDP_MD_SIZE : XDP_MD.egress_ifindex;
+  }
+
+  get data(): number { return this.mdLo[0]!; }
+  set data(v: number) { this.mdLo[0] = v; }
+  get data_end(): number { return this.mdLo[1]!; }
+  set data_end(v: number) { this.mdLo[1] = v; }
+  get data_meta(): number { return this.mdLo[2]!; }
+  set data_meta(v: number) { this.mdLo[2] = v; }
   /** xdp->rxq->dev->ifindex and xdp->rxq->queue_index. */
-  rxq_ifindex = LOOPBACK_IFINDEX;
-  rxq_queue_index = 0;
+  get rxq_ifindex(): number { return this.mdLo[3]!; }
+  set rxq_ifindex(v: number) { this.mdLo[3] = v; }
+  get rxq_queue_index(): number { return this.mdLo[4]!; }
+  set rxq_queue_index(v: number) { this.mdLo[4] = v; }
   /** xdp->txq->dev->ifindex, for programs run on a devmap entry. */
-  txq_ifindex = 0;
+  get txq_ifindex(): number { return this.mdLo[5]!; }
+  set txq_ifindex(v: number) { this.mdLo[5] = v; }
   devmapProg: boolean;
   offloaded: boolean;
 
@@ -130,6 +150,9 @@ export class XdpBuff implements CtxAccess {
     this.ctx = mem.map('ctx', new Uint8Array(XDP_MD_SIZE), { object: this });
     this.devmapProg = opts.devmapProg ?? false;
     this.offloaded = opts.offloaded ?? false;
+    this.data = this.data_end = this.data_meta = XDP_PACKET_HEADROOM;
+    this.rxq_ifindex = LOOPBACK_IFINDEX;
+    this.mdHi[0] = this.mdHi[1] = this.mdHi[2] = this.packet.hi;
   }
 
   /** Give the regions back to the address space. */
