@@ -121,6 +121,11 @@ export interface KernelOptions {
   bootTimeMs?: number;
   /** Seed of bpf_get_prandom_u32 (reproducible runs); default random. */
   prandomSeed?: number;
+  /**
+   * Which verifier PROG_LOAD runs: the full state-tracking one, or only its structural passes (CFG,
+   * jump ranges, reachability). 'structural' until the full one verifies every test program.
+   */
+  verifier?: 'full' | 'structural';
 }
 
 /** What the kernel keeps per map beyond the map itself: the regions programs reach it through. */
@@ -145,6 +150,7 @@ export class Kernel implements ExecEnv {
   readonly bootHr = process.hrtime.bigint();
   jitEnabled: boolean;
   statsEnabled: boolean;
+  readonly verifier: 'full' | 'structural';
   /** The network namespace: devices (lo, and the NIC's ports once a driver probes), routes, neighbours. */
   readonly netdevs: NetDeviceRegistry;
   readonly fib: Fib;
@@ -164,6 +170,7 @@ export class Kernel implements ExecEnv {
     this.bootTimeMs = opts.bootTimeMs ?? Date.now();
     this.jitEnabled = opts.jit ?? true;
     this.statsEnabled = opts.stats ?? false;
+    this.verifier = opts.verifier ?? 'structural';
     this.netdevs = new NetDeviceRegistry();
     this.fib = new Fib(this.netdevs);
     this.helperEnv = createHelperEnv({

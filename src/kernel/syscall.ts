@@ -22,6 +22,7 @@ import { BpfProg } from './prog.js';
 import { bpf_prog_test_run_xdp } from './test_run.js';
 import { verifyStructure } from './verifier/cfg.js';
 import { VerifierLog } from './verifier/log.js';
+import { bpfCheck, type LdImmMap } from './verifier/verifier.js';
 
 /** enum bpf_cmd. */
 export const BPF_CMD = {
@@ -257,6 +258,7 @@ export class BpfSyscall {
     const tag = progTag(insns, tagDigestForKernel(...KERNEL_VERSION));
 
     const usedMaps: BpfMap[] = [];
+    const ldImm = new Map<number, LdImmMap>();
     let funcRegion: BpfProg['funcRegion'];
     const exec = insns.map((x) => ({ ...x }));
     const xlated = insns.map((x) => ({ ...x }));
@@ -295,6 +297,7 @@ export class BpfSyscall {
               const base = map.lookupOffset(new Uint8Array(4), 0, 0);
               exec[i]!.src = 0; exec[i]!.imm = base + off; exec[i + 1]!.imm = regions.values.hi;
               xlated[i]!.src = BPF_PSEUDO_MAP_VALUE; xlated[i]!.imm = map.id;
+              ldImm.set(i, { map, valueOff: off });
             } else {
               if (second.imm !== 0) {
                 log.write('unrecognized bpf_ld_imm64 insn\n');
@@ -302,6 +305,7 @@ export class BpfSyscall {
               }
               exec[i]!.src = 0; exec[i]!.imm = 0; exec[i + 1]!.imm = regions.handle.hi;
               xlated[i]!.src = BPF_PSEUDO_MAP_FD; xlated[i]!.imm = map.id;
+              ldImm.set(i, { map, valueOff: undefined });
             }
             if (!usedMaps.includes(map)) {
               map.get();
@@ -326,7 +330,17 @@ export class BpfSyscall {
         }
         i++;
       }
-      const processed = verifyStructure(insns, log);
+      let processed: number;
+      if (k.verifier === 'full') {
+        const { env } = bpfCheck({
+          progType: attr.prog_type, expectedAttachType: attr.expected_attach_type ?? 0, insns, ldImm,
+          gplCompatible: licenseIsGplCompatible(attr.license), log,
+        });
+        processed = env.insnProcessed;
+      } else {
+        processed = verifyStructure(insns, log);
+      }
+      log.finalize();
       attr.log_buf = log.text();
 
       let btfId = 0;

@@ -31,6 +31,19 @@ export class VerifierLog {
     return this.level !== 0;
   }
 
+  /** Characters written so far (where a branch's log starts, to rewind to when it ends). */
+  get position(): number {
+    return this.buf.length;
+  }
+
+  /** bpf_vlog_reset(): drop what was written after `pos`. */
+  truncate(pos: number): void {
+    if (pos < this.buf.length) {
+      this.trueSize -= Buffer.byteLength(this.buf.slice(pos));
+      this.buf = this.buf.slice(0, pos);
+    }
+  }
+
   get verbose(): boolean {
     return (this.level & BPF_LOG_LEVEL2) !== 0;
   }
@@ -39,12 +52,8 @@ export class VerifierLog {
   write(text: string): void {
     if (!this.enabled) return;
     this.trueSize += Buffer.byteLength(text);
+    // The whole text is kept (branches rewind into it); text() cuts it to the user's buffer.
     this.buf += text;
-    if ((this.level & BPF_LOG_FIXED) !== 0) {
-      if (Buffer.byteLength(this.buf) > this.size - 1) this.buf = Buffer.from(this.buf).subarray(0, this.size - 1).toString();
-    } else if (this.buf.length > 4 * this.size) {
-      this.buf = this.buf.slice(-this.size); // rotate lazily; text() trims exactly
-    }
   }
 
   /** What lands in the user's buffer (at most size-1 bytes plus the NUL). */
