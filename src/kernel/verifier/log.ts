@@ -15,7 +15,9 @@ const BPF_LOG_MIN_ALIGNMENT = 8;
 export const BPF_LOG_MIN_SIZE = 128;
 
 export class VerifierLog {
-  private buf = '';
+  /** The text as written, in pieces, so that rewinding the tail costs only what is removed. */
+  private pieces: string[] = [];
+  private length = 0;
   /** Bytes the whole log needed (bpf_attr.log_true_size). */
   trueSize = 0;
 
@@ -33,14 +35,17 @@ export class VerifierLog {
 
   /** Characters written so far (where a branch's log starts, to rewind to when it ends). */
   get position(): number {
-    return this.buf.length;
+    return this.length;
   }
 
   /** bpf_vlog_reset(): drop what was written after `pos`. */
   truncate(pos: number): void {
-    if (pos < this.buf.length) {
-      this.trueSize -= Buffer.byteLength(this.buf.slice(pos));
-      this.buf = this.buf.slice(0, pos);
+    while (this.length > pos) {
+      const last = this.pieces.pop()!;
+      const keep = Math.max(0, last.length - (this.length - pos));
+      this.trueSize -= Buffer.byteLength(last.slice(keep));
+      this.length -= last.length - keep;
+      if (keep > 0) this.pieces.push(last.slice(0, keep));
     }
   }
 
@@ -53,14 +58,17 @@ export class VerifierLog {
     if (!this.enabled) return;
     this.trueSize += Buffer.byteLength(text);
     // The whole text is kept (branches rewind into it); text() cuts it to the user's buffer.
-    this.buf += text;
+    this.pieces.push(text);
+    this.length += text.length;
   }
 
   /** What lands in the user's buffer (at most size-1 bytes plus the NUL). */
   text(): string {
     if (!this.enabled) return '';
-    const bytes = Buffer.from(this.buf);
-    if (bytes.length <= this.size - 1) return this.buf;
+    const all = this.pieces.join('');
+    this.pieces = [all];
+    const bytes = Buffer.from(all);
+    if (bytes.length <= this.size - 1) return all;
     return (this.level & BPF_LOG_FIXED) !== 0 ? bytes.subarray(0, this.size - 1).toString() : bytes.subarray(bytes.length - (this.size - 1)).toString();
   }
 

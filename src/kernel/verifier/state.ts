@@ -72,6 +72,8 @@ export interface FuncState {
 export interface VerifierState {
   frames: FuncState[];
   curframe: number;
+  /** The nearest explored state this path descends from (cur->parent). */
+  parent: ExploredState | undefined;
   /** Instruction to resume at (for pushed branch states). */
   insn_idx: number;
   prev_insn_idx: number;
@@ -105,8 +107,20 @@ export function copyFunc(f: FuncState): FuncState {
   };
 }
 
+/**
+ * A state kept at a prune point (struct bpf_verifier_state_list). `branches` counts the paths still
+ * being explored below it; only a fully explored state (branches == 0) may prune another path, and an
+ * in-progress one that a descendant comes back to means a loop that does not terminate.
+ */
+export interface ExploredState {
+  readonly state: VerifierState;
+  branches: number;
+  hit: number;
+  miss: number;
+}
+
 export function copyState(s: VerifierState): VerifierState {
-  return { frames: s.frames.map(copyFunc), curframe: s.curframe, insn_idx: s.insn_idx, prev_insn_idx: s.prev_insn_idx, logPos: s.logPos };
+  return { frames: s.frames.map(copyFunc), curframe: s.curframe, parent: s.parent, insn_idx: s.insn_idx, prev_insn_idx: s.prev_insn_idx, logPos: s.logPos };
 }
 
 export function curFrame(s: VerifierState): FuncState {

@@ -31,7 +31,8 @@ import type { VerifierLog } from './log.js';
 import * as S from './scalar-adapter.js';
 import {
   BPF_REG_FP, MAX_BPF_STACK, MAX_CALL_FRAMES, copyReg, copyState, curFrame, isPktPointer, isPointer,
-  newFuncState, notInitReg, type FuncState, type RegState, type RegType, type StackSlot, type VerifierState,
+  newFuncState, notInitReg, type ExploredState, type FuncState, type RegState, type RegType, type StackSlot,
+  type VerifierState,
 } from './state.js';
 
 /** BPF_COMPLEXITY_LIMIT_INSNS and the jump-history/state limits of the kernel. */
@@ -104,10 +105,17 @@ export class VerifierEnv {
   private idGen = 0;
   /** Branch states waiting to be explored (env->head). */
   readonly stack: VerifierState[] = [];
-  /** States proven safe, by instruction (env->explored_states). */
-  readonly explored = new Map<number, VerifierState[]>();
+  /** States stored at prune points, by instruction (env->explored_states). */
+  readonly explored = new Map<number, ExploredState[]>();
   /** Deepest stack use per subprogram (for the combined stack size check). */
   readonly stackDepth: number[];
+  /** Where the last instruction line ended, and its length (print_insn_state's alignment). */
+  prevLogPos = 0;
+  prevInsnPrintPos = 0;
+  /** Jumps and instructions processed when the last state was stored (the add_new_state heuristic). */
+  jmpsProcessed = 0;
+  prevJmpsProcessed = 0;
+  prevInsnProcessed = 0;
   /** Registers (0-10) and stack slots (100 + slot) the current instruction touched, for the log. */
   scratched = new Set<number>();
   /** Where the walk compares states (jump targets, fall-throughs of conditionals, returns from calls). */
@@ -681,6 +689,8 @@ function noteBranch(aux: InsnAux, v: 0 | 1 | -1): void {
 
 function pushBranch(env: VerifierEnv, taken: VerifierState, target: number, idx: number, aux: InsnAux, v: -1): void {
   noteBranch(aux, v);
+  // The pushed path counts below the same explored state as the current one.
+  if (taken.parent !== undefined) taken.parent.branches++;
   taken.insn_idx = target;
   taken.prev_insn_idx = idx;
   taken.logPos = env.log.position;
@@ -917,32 +927,44 @@ function statesIdentical(a: VerifierState, b: VerifierState): boolean {
 // ---------------------------------------------------------------------------------------------------
 // do_check
 
+/**
+ * The instruction line: `N: (op) text`, with the source line before it when line info says it changed.
+ * Records where the line ended so the state can go on the same line (print_insn_state).
+ */
 function logInsn(env: VerifierEnv, idx: number): void {
   if (!env.log.enabled) return;
   const text = env.opts.lineText?.(idx);
   if (text !== undefined) env.log.write(`; ${text}\n`);
-  env.log.write(`${idx}: ${formatInsn(env.insns, idx, { flavour: 'kernel', allowPtrLeaks: true, callName: (x) => (x.src === 0 ? helperName(x.imm) : undefined) })}`);
+  const start = env.log.position;
+  env.log.write(`${idx}: ${formatInsn(env.insns, idx, { flavour: 'kernel', allowPtrLeaks: true, callName: (x) => (x.src === 0 ? helperName(x.imm) : undefined) })}\n`);
+  env.prevLogPos = env.log.position;
+  env.prevInsnPrintPos = env.prevLogPos - start;
 }
 
-/** BPF_LOG_ALIGNMENT / BPF_LOG_MIN_ALIGNMENT of kernel/bpf/log.c: where "; R1=..." starts. */
+/** BPF_LOG_ALIGNMENT / BPF_LOG_MIN_ALIGNMENT of kernel/bpf/log.c: the column of "; R1=...". */
 const BPF_LOG_ALIGNMENT = 40;
 const BPF_LOG_MIN_ALIGNMENT = 8;
 
-/** print_insn_state: the registers the instruction touched, after its text, aligned to a column. */
-function logState(env: VerifierEnv, lineStart: number): void {
-  if (!env.log.enabled) return;
+/**
+ * print_insn_state: the registers and stack slots the instruction touched. Right after the instruction
+ * line they go on that line, aligned (the newline is taken back); after other output, on a line of their own.
+ */
+function logState(env: VerifierEnv, idx: number): void {
+  if (!env.log.enabled || env.scratched.size === 0) return;
   const state = formatState(curFrame(env.cur), env.scratched);
-  if (state === '') {
-    env.log.write('\n');
-    return;
+  if (state === '') return;
+  if (env.prevLogPos !== 0 && env.prevLogPos === env.log.position) {
+    env.log.truncate(env.prevLogPos - 1);
+    const pos = env.prevInsnPrintPos;
+    const width = Math.ceil(Math.max(pos, BPF_LOG_MIN_ALIGNMENT) / BPF_LOG_ALIGNMENT) * BPF_LOG_ALIGNMENT - pos - 1;
+    env.log.write(`${' '.repeat(Math.max(1, width))}; ${state}\n`);
+  } else {
+    env.log.write(`${idx}: ${state}\n`);
   }
-  const col = env.log.position - lineStart;
-  const width = Math.ceil(Math.max(col, BPF_LOG_MIN_ALIGNMENT) / BPF_LOG_ALIGNMENT) * BPF_LOG_ALIGNMENT - col - 1;
-  env.log.write(`${' '.repeat(Math.max(1, width))}; ${state}\n`);
 }
 
 export function doCheck(env: VerifierEnv): void {
-  const state: VerifierState = { frames: [newFuncState(0, -1, 0)], curframe: 0, insn_idx: 0, prev_insn_idx: -1, logPos: 0 };
+  const state: VerifierState = { frames: [newFuncState(0, -1, 0)], curframe: 0, parent: undefined, insn_idx: 0, prev_insn_idx: -1, logPos: 0 };
   const regs0 = state.frames[0]!.regs;
   markPtr(regs0[1]!, 'ctx');
   markPtr(regs0[BPF_REG_FP]!, 'fp', { frameno: 0 });
@@ -957,34 +979,17 @@ export function doCheck(env: VerifierEnv): void {
     if (++env.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) {
       env.reject('E2BIG', `BPF program is too large. Processed ${env.insnProcessed} insn`);
     }
-    // Pruning at jump targets and after calls (the kernel's prune points).
-    if (isPrunePoint(env, idx)) {
-      const explored = env.explored.get(idx) ?? [];
-      let pruned = false;
-      for (const old of explored) {
-        if (statesEqual(old, st)) {
-          pruned = true;
-          break;
-        }
-      }
-      if (pruned) {
-        if (env.log.verbose) env.log.write(`${idx}: safe\n`);
-        if (!popBranch(env)) return;
-        continue;
-      }
-      const snapshot = copyState(st);
-      explored.push(snapshot);
-      env.explored.set(idx, explored);
-      env.totalStates++;
-      env.peakStates = Math.max(env.peakStates, env.totalStates);
-      env.maxStatesPerInsn = Math.max(env.maxStatesPerInsn, explored.length);
+    // Pruning at jump targets and after calls (the kernel's prune points): is_state_visited().
+    if (isPrunePoint(env, idx) && isStateVisited(env, idx)) {
+      if (env.log.verbose) env.log.write(`${idx}: safe\n`);
+      if (!popBranch(env)) return;
+      continue;
     }
 
     const op = env.ops[idx];
     const x = env.insns[idx]!;
     env.aux[idx]!.seen = true;
     env.scratched = new Set();
-    const lineStart = env.log.position;
     logInsn(env, idx);
     env.opts.offload?.insn_hook(env, idx, st.prev_insn_idx);
     if (op === undefined) env.reject('EINVAL', `invalid BPF instruction at ${idx}`);
@@ -1051,6 +1056,7 @@ export function doCheck(env: VerifierEnv): void {
         st.insn_idx = idx + (op.long ? x.imm : x.off);
         break;
       case 'jcond':
+        env.jmpsProcessed++;
         checkCondJmp(env, idx, op, x);
         break;
       case 'call':
@@ -1075,8 +1081,9 @@ export function doCheck(env: VerifierEnv): void {
         pathDone = true;
         break;
     }
-    logState(env, lineStart);
+    logState(env, idx);
     if (pathDone) {
+      updateBranchCounts(st.parent);
       if (!popBranch(env)) return;
       continue;
     }
@@ -1088,6 +1095,57 @@ export function doCheck(env: VerifierEnv): void {
 function noteStackScratch(env: VerifierEnv, regno: number, off: number): void {
   const r = env.regs()[regno]!;
   if (r.type === 'fp' && S.isConst(r)) env.scratched.add(100 + Math.floor((-(r.off + off) - 1) / 8));
+}
+
+/**
+ * is_state_visited: prune the current path when its state is within one fully explored at this
+ * instruction; refuse a loop that comes back to an in-progress state it is within; otherwise keep the
+ * state for later paths (not at every visit: the kernel's add_new_state heuristic), and evict stored
+ * states that keep missing.
+ */
+function isStateVisited(env: VerifierEnv, idx: number): boolean {
+  const cur = env.cur;
+  const list = env.explored.get(idx) ?? [];
+  let addNew = env.jmpsProcessed - env.prevJmpsProcessed >= 2 && env.insnProcessed - env.prevInsnProcessed >= 8;
+  for (let i = 0; i < list.length; i++) {
+    const sl = list[i]!;
+    if (sl.branches > 0) {
+      if (statesEqual(sl.state, cur)) {
+        env.log.write(`infinite loop detected at insn ${idx}\n`);
+        env.reject('EINVAL', `infinite loop detected at insn ${idx}`);
+      }
+      // Inside a loop: distinct iterations rarely prune each other, so store states sparingly.
+      if (env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNew = false;
+    } else if (statesEqual(sl.state, cur)) {
+      sl.hit++;
+      updateBranchCounts(cur.parent);
+      return true;
+    }
+    if (addNew) sl.miss++;
+    if (sl.branches === 0 && sl.miss > sl.hit * 3 + 3) {
+      list.splice(i--, 1);
+      env.totalStates--;
+    }
+  }
+  if (!addNew) return false;
+  env.prevJmpsProcessed = env.jmpsProcessed;
+  env.prevInsnProcessed = env.insnProcessed;
+  const sl: ExploredState = { state: copyState(cur), branches: 1, hit: 0, miss: 0 };
+  sl.state.parent = cur.parent;
+  cur.parent = sl;
+  list.push(sl);
+  env.explored.set(idx, list);
+  env.totalStates++;
+  env.peakStates = Math.max(env.peakStates, env.totalStates);
+  env.maxStatesPerInsn = Math.max(env.maxStatesPerInsn, list.length);
+  return false;
+}
+
+/** update_branch_counts: a path ended; explored states with nothing left below them become complete. */
+function updateBranchCounts(sl: ExploredState | undefined): void {
+  for (; sl !== undefined; sl = sl.state.parent) {
+    if (--sl.branches > 0) break;
+  }
 }
 
 /** pop_stack: the next branch to explore; at log level 1 the finished path's lines are dropped. */
