@@ -170,7 +170,7 @@ export class Kernel implements ExecEnv {
     this.bootTimeMs = opts.bootTimeMs ?? Date.now();
     this.jitEnabled = opts.jit ?? true;
     this.statsEnabled = opts.stats ?? false;
-    this.verifier = opts.verifier ?? 'structural';
+    this.verifier = opts.verifier ?? 'full';
     this.netdevs = new NetDeviceRegistry();
     this.fib = new Fib(this.netdevs);
     this.helperEnv = createHelperEnv({

@@ -401,9 +401,9 @@ function checkPacketAccess(env: VerifierEnv, regno: number, ptr: RegState, off: 
   if (ptr.smin_value < 0n) {
     env.reject('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   }
+  // The range was learnt for this pointer, variable part included: only the fixed offset counts.
   const total = ptr.off + off;
-  const max = Number(ptr.umax_value);
-  if (total < 0 || total + size + max > ptr.range || ptr.umax_value >= 1n << 16n) {
+  if (total < 0 || total + size > ptr.range) {
     env.log.write(`invalid access to packet, off=${total} size=${size}, R${regno}(id=${ptr.id},off=${ptr.off},r=${ptr.range})\n`);
     env.reject('EACCES', `R${regno} offset is outside of the packet`);
   }
@@ -444,8 +444,9 @@ function checkAlu(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'al
   const alu32 = !op.alu64;
   if (op.op !== 'mov' && !op.op.startsWith('movsx')) checkRegRead(env, x.dst);
   const src: RegState = op.srcReg ? checkRegRead(env, x.src) : (() => {
+    // The kernel sign-extends imm to 64 bits; 32-bit ops look at its low half.
     const r = notInitReg();
-    markKnown(r, alu32 ? BigInt(x.imm >>> 0) : BigInt(x.imm));
+    markKnown(r, BigInt(x.imm));
     return r;
   })();
   const dst = checkRegWrite(env, x.dst);
@@ -481,17 +482,13 @@ function checkAlu(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'al
     adjustPtr(env, idx, op, x, dst, src, alu32);
     return;
   }
-  if (op.op === 'neg') {
-    S.alu(op.op, dst, dst, alu32);
-  } else {
-    if ((op.op === 'div' || op.op === 'sdiv' || op.op === 'mod' || op.op === 'smod') && !op.srcReg && x.imm === 0) {
-      env.reject('EINVAL', 'div by zero');
-    }
-    if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.srcReg && (x.imm < 0 || x.imm >= (alu32 ? 32 : 64))) {
-      env.reject('EINVAL', `invalid shift ${x.imm}`);
-    }
-    S.alu(op.op, dst, src, alu32);
+  if ((op.op === 'div' || op.op === 'sdiv' || op.op === 'mod' || op.op === 'smod') && !op.srcReg && x.imm === 0) {
+    env.reject('EINVAL', 'div by zero');
   }
+  if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.srcReg && (x.imm < 0 || x.imm >= (alu32 ? 32 : 64))) {
+    env.reject('EINVAL', `invalid shift ${x.imm}`);
+  }
+  S.alu(dst, op.op === 'neg' ? dst : src, x);
   dst.id = 0;
   dst.subreg_def = alu32 ? idx : -1;
 }
@@ -535,7 +532,7 @@ function adjustPtr(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'a
     }
     // The variable part accumulates in the pointer's own bounds.
     const varPart = copyReg(ptr);
-    S.alu(opname === 'add' ? 'add' : 'sub', varPart, scalar, false);
+    S.addVarOff(varPart, scalar, opname === 'sub');
     Object.assign(result, { var_off: varPart.var_off, smin_value: varPart.smin_value, smax_value: varPart.smax_value, umin_value: varPart.umin_value, umax_value: varPart.umax_value, s32_min_value: varPart.s32_min_value, s32_max_value: varPart.s32_max_value, u32_min_value: varPart.u32_min_value, u32_max_value: varPart.u32_max_value });
     if (isPktPointer(ptr)) {
       // A new variable offset makes a new pointer: its range must be learnt again.
@@ -619,7 +616,7 @@ function checkCondJmp(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind:
   if (op.srcReg) b = checkRegRead(env, x.src);
   else {
     b = notInitReg();
-    markKnown(b, op.jmp32 ? BigInt(x.imm >>> 0) : BigInt(x.imm));
+    markKnown(b, BigInt(x.imm));
   }
   const target = idx + x.off + 1;
   const aux = env.aux[idx]!;
@@ -661,9 +658,10 @@ function checkCondJmp(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind:
   const taken = copyState(env.cur);
   const tr = curFrame(taken).regs;
   const ta = tr[x.dst]!;
+  // For `if rX op rX` both operands are one register (nothing is learnt); for an immediate, two copies.
   const tb = op.srcReg ? tr[x.src]! : b;
-  S.refine(ta, tb, op.cond, op.jmp32, true);
-  S.refine(regs[x.dst]!, op.srcReg ? regs[x.src]! : copyReg(b), op.cond, op.jmp32, false);
+  const fb = op.srcReg ? regs[x.src]! : copyReg(b);
+  S.refine(ta, tb, regs[x.dst]!, fb, op.cond, op.jmp32);
   propagateIds(taken, ta);
   propagateIds(env.cur, regs[x.dst]!);
   if (op.srcReg) {
@@ -1004,7 +1002,7 @@ export function doCheck(env: VerifierEnv): void {
         const r = checkRegRead(env, x.dst);
         if (isPointer(r)) env.reject('EACCES', `R${x.dst} pointer arithmetic prohibited`);
         checkRegWrite(env, x.dst);
-        S.endian(r, op.op, op.bits);
+        S.byteSwap(r, x);
         r.id = 0;
         env.scratched.add(x.dst);
         break;
