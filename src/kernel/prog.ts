@@ -7,6 +7,7 @@ import type { ExecProgram } from './exec/context.js';
 import type { JitProgram } from './exec/jit.js';
 import type { Region } from './exec/memory.js';
 import type { BpfMap, RefCounted } from './maps/map.js';
+import type { InsnAux } from './verifier/verifier.js';
 
 export class BpfProg implements RefCounted, ExecProgram {
   /** prog->aux->id, from the prog IDR; 0 until allocated. */
@@ -17,6 +18,8 @@ export class BpfProg implements RefCounted, ExecProgram {
   runTimeNs = 0;
   /** The JIT image, when the JIT is enabled and could compile the program. */
   jited: JitProgram | undefined;
+  /** What the verifier proved per instruction (bpf_insn_aux_data), for the JITs; absent if unverified. */
+  aux: readonly InsnAux[] | undefined;
   /** Called once when the last reference goes: the kernel frees the id and the used maps. */
   onFree: ((prog: BpfProg) => void) | undefined;
 

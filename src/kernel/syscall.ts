@@ -22,7 +22,7 @@ import { BpfProg } from './prog.js';
 import { bpf_prog_test_run_xdp } from './test_run.js';
 import { verifyStructure } from './verifier/cfg.js';
 import { VerifierLog } from './verifier/log.js';
-import { bpfCheck, type LdImmMap } from './verifier/verifier.js';
+import { bpfCheck, type InsnAux, type LdImmMap } from './verifier/verifier.js';
 
 /** enum bpf_cmd. */
 export const BPF_CMD = {
@@ -331,12 +331,14 @@ export class BpfSyscall {
         i++;
       }
       let processed: number;
+      let aux: InsnAux[] | undefined;
       if (k.verifier === 'full') {
         const { env } = bpfCheck({
           progType: attr.prog_type, expectedAttachType: attr.expected_attach_type ?? 0, insns, ldImm,
           gplCompatible: licenseIsGplCompatible(attr.license), log,
         });
         processed = env.insnProcessed;
+        aux = env.aux;
       } else {
         processed = verifyStructure(insns, log);
       }
@@ -350,6 +352,7 @@ export class BpfSyscall {
         k.bootNs(), 0, exec, xlated, usedMaps, funcRegion, btfId, attr.func_info ?? [], attr.line_info ?? [],
         processed, 0,
       );
+      prog.aux = aux;
       if (k.jitEnabled) {
         try {
           prog.jited = jitCompile(prog, k);

@@ -20,6 +20,7 @@ import { ALU64, RES, bswap32, mulhiu } from './alu.js';
 import { MAX_CALL_FRAMES, type ExecContext, type ExecEnv, type ExecProgram } from './context.js';
 import { REGION_HI_BASE } from './memory.js';
 import { layoutFunction } from './cfg.js';
+import type { InsnAux } from '../verifier/verifier.js';
 import * as runtime from './runtime.js';
 
 export interface JitProgram {
@@ -157,7 +158,10 @@ const ENDIAN_JS = (op: 'le' | 'be' | 'bswap', bits: 16 | 32 | 64, dl: string, dh
 const ARGS = 'r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h';
 const SAVE_ARGS = 'R[2] = r1l; R[3] = r1h; R[4] = r2l; R[5] = r2h; R[6] = r3l; R[7] = r3h; R[8] = r4l; R[9] = r4h; R[10] = r5l; R[11] = r5h;';
 
-function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[]): string {
+function emitFunction(
+  fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[],
+  aux: readonly InsnAux[] | undefined, mapView: (map: object) => string | undefined,
+): string {
   const cfg = layoutFunction(insns, ops, fn.start, fn.end);
   if (!cfg.ok) throw cannot(cfg.why);
   const { blocks, order, loops, loopOf } = cfg.layout;
@@ -214,7 +218,7 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
         else if (fall !== '') body.push(`/* ${i} */ if (!(${condJs(op, x)})) ${fall}`);
         continue;
       } else {
-        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret)}`);
+        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret, provenBase(aux, i, x, op, mapView))}`);
       }
     }
     const last = ops[blk.end - 1] ?? ops[blk.end - 2]; // a block may end in a lddw's second slot
@@ -253,7 +257,30 @@ function condJs(op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn): string {
 }
 
 /** Code for a non-jump instruction. */
-function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string): string {
+/**
+ * Where a verified memory instruction points, as the verifier proved it on every path: the DataView
+ * to use directly (packet, stack, one map's values) or a context field. Undefined: use the checked paths.
+ */
+type ProvenBase = { readonly dv: string } | { readonly ctxField: number } | undefined;
+
+function provenBase(aux: readonly InsnAux[] | undefined, i: number, x: Insn, op: OpInfo, mapView: (map: object) => string | undefined): ProvenBase {
+  const a = aux?.[i];
+  if (a === undefined || a.ptrType === undefined || a.ptrTypeMixed) return undefined;
+  switch (a.ptrType) {
+    case 'pkt': case 'pkt_meta': return { dv: 'PKT' };
+    case 'fp': return { dv: 'STK' };
+    case 'map_value': {
+      if (a.memMapMixed || a.memMap === undefined) return undefined;
+      const v = mapView(a.memMap);
+      return v === undefined ? undefined : { dv: v };
+    }
+    case 'ctx':
+      return op.kind === 'ldx' && op.size === 4 && a.ctxField !== undefined && x.off === a.ctxField ? { ctxField: a.ctxField } : undefined;
+    default: return undefined;
+  }
+}
+
+function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string, proven: ProvenBase = undefined): string {
   const dl = lo(x.dst), dh = hi(x.dst), sl = lo(x.src), sh = hi(x.src);
   switch (op.kind) {
     case 'alu': {
@@ -285,6 +312,11 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
       return `${SAVE_ARGS} R[12] = r6l; R[13] = r6h; t = ldAbs(x, ${off}, ${op.size}, ${i}); r0h = 0; if (t === undefined) { r0l = 0; ${ret()} } r0l = t;`;
     }
     case 'ldx': {
+      // Proven by the verifier: no tag or bound to check.
+      if (proven !== undefined) {
+        if ('ctxField' in proven) return `${dl} = CTXLO[${proven.ctxField >> 2}]; ${dh} = CTXHI[${proven.ctxField >> 2}];`;
+        return `o = (${sl} >>> 0) + ${x.off}; ${DV_GET[op.signed ? -op.size : op.size]!(proven.dv, dl, dh)}`;
+      }
       // A 4-byte load from the run's context reads its mirror (CTXT is the ctx tag, or a tag no
       // pointer has when the context has no mirror).
       const ctx = op.size === 4 && !op.signed
@@ -295,6 +327,7 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
     }
     case 'st': case 'stx': {
       const [vl, vh] = op.kind === 'st' ? [String(x.imm), String(x.imm >> 31)] : [sl, sh];
+      if (proven !== undefined && 'dv' in proven) return `o = (${dl} >>> 0) + ${x.off}; ${DV_SET[op.size]!(proven.dv, vl, vh)}`;
       const fast = `if (${dh} === CH[${i}] && o >= 0 && o <= CN[${i}]) { ${DV_SET[op.size]!(`CDV[${i}]`, vl, vh)} }`;
       return `o = (${dl} >>> 0) + ${x.off}; ${fast} else STM(${i}, ${dh}, ${dl}, ${x.off}, ${op.size}, ${vl}, ${vh});`;
     }
@@ -367,24 +400,43 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
   // A lddw's second slot must not be mistaken for an instruction.
   for (let i = 0; i < ops.length; i++) if (ops[i]?.kind === 'lddw') ops[i + 1] = undefined;
   const funcs = splitFunctions(insns, ops);
+  const aux = (prog as { aux?: readonly InsnAux[] }).aux;
+  // The value memory of each map the verifier pinned an access to, as a constant of the image.
+  const mapViews: DataView[] = [];
+  const mapViewNames = new Map<object, string>();
+  const mapView = (map: object): string | undefined => {
+    let name = mapViewNames.get(map);
+    if (name === undefined) {
+      const region = env.mem.regions.find((r) => r?.kind === 'map_value' && r.object === map);
+      if (region === undefined) return undefined;
+      name = `MV${mapViews.length}`;
+      mapViews.push(region.dv);
+      mapViewNames.set(map, name);
+    }
+    return name;
+  };
 
+  // The functions first: emitting them discovers the map views the image needs.
+  const bodies = funcs.map((f) => emitFunction(f, funcs, insns, ops, aux, mapView));
   const callx = funcs.length > 1
     ? `function CALLX(target, pc, ${ARGS}, fp) { if (DEPTH + 1 >= ${MAX_CALL_FRAMES}) throw fault(pc, 'the call stack of ${MAX_CALL_FRAMES} frames is too deep'); DEPTH++; let v; switch (target) { ${funcs.map((f) => `case ${f.start}: v = F${f.index}(${ARGS}, fp); break;`).join(' ')} default: throw fault(pc, 'callx to a non-function'); } DEPTH--; return v; }`
     : `function CALLX(target, pc, ${ARGS}, fp) { if (target !== 0) throw fault(pc, 'callx to a non-function'); DEPTH++; const v = F0(${ARGS}, fp); DEPTH--; return v; }`;
 
   const source = [
     `'use strict';`,
-    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY } = rt;`,
+    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY, EMPTYDV, MVS } = rt;`,
+    ...mapViews.map((_, k) => `const MV${k} = MVS[${k}];`),
     `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = 0x7fffffff, T = undefined, EPOCH = -1;`,
-    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY;`,
+    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY, PKT = EMPTYDV, STK = EMPTYDV;`,
     `const CH = new Int32Array(${insns.length}), CN = new Float64Array(${insns.length}).fill(-1), CDV = new Array(${insns.length}).fill(null);`,
     emitAccessors(),
     callx,
-    ...funcs.map((f) => emitFunction(f, funcs, insns, ops)),
+    ...bodies,
     `function enter(cpu, r1l, r1h, fp, r2l = 0) { x = cpu; R = cpu.R; SH = cpu.stack.hi; DEPTH = 0;`,
     `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
     `  const c = RG[(r1h - BASE) | 0];`,
-    `  if (c !== undefined && c.kind === 'ctx' && c.object.mdLo !== undefined) { CTXT = r1h; CTXN = c.object.mirrorBytes; CTXLO = c.object.mdLo; CTXHI = c.object.mdHi; } else { CTXT = NOTAG; CTXN = 0; }`,
+    `  if (c !== undefined && c.kind === 'ctx' && c.object.mdLo !== undefined) { CTXT = r1h; CTXN = c.object.mirrorBytes; CTXLO = c.object.mdLo; CTXHI = c.object.mdHi; const p = RG[(CTXHI[0] - BASE) | 0]; PKT = p === undefined ? EMPTYDV : p.dv; } else { CTXT = NOTAG; CTXN = 0; }`,
+    `  STK = cpu.stack.dv;`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
     `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; for (let i = 0; i < n; i++) enter(cpu, ctxLo, ctxHi, cpu.stackTop, 0); }`,
@@ -404,7 +456,7 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
     RG: env.mem.regions, BASE: REGION_HI_BASE, MEM: env.mem,
     // A tag no region has: the high half of a pointer just below region 0's.
-    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0),
+    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0), EMPTYDV: new DataView(new ArrayBuffer(0)), MVS: mapViews,
   };
   const { run, enter, runN } = factory(rt);
   const image: JitProgram = { run, enter, runN, source };

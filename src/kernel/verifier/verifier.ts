@@ -56,6 +56,11 @@ export interface InsnAux {
   ptrTypeMixed: boolean;
   /** Helper calls and lddw: the map involved (map_ptr_state). */
   map: BpfMap | undefined;
+  /** Memory instructions on a map value: the map (memMapMixed when paths disagree). */
+  memMap: BpfMap | undefined;
+  memMapMixed: boolean;
+  /** Memory instructions: the pointer's frame (stack) on every path, or -1 when it varies. */
+  frameno: number | undefined;
   /** Context loads: the xdp_md field (for convert_ctx_accesses). */
   ctxField: number | undefined;
   /** A 32-bit write whose zero upper half is read later (the kernel's zext_dst). */
@@ -126,7 +131,7 @@ export class VerifierEnv {
     this.ops = opts.insns.map((x) => findOp(x.code, x.src, x.off, x.imm));
     for (let i = 0; i < this.ops.length; i++) if (this.ops[i]?.kind === 'lddw') (this.ops as (OpInfo | undefined)[])[++i] = undefined;
     this.aux = opts.insns.map(() => ({
-      seen: false, ptrType: undefined, ptrTypeMixed: false, map: undefined, ctxField: undefined,
+      seen: false, ptrType: undefined, ptrTypeMixed: false, map: undefined, memMap: undefined, memMapMixed: false, frameno: undefined, ctxField: undefined,
       zext_dst: false, stackOff: undefined, stackOffMixed: false, branch: undefined,
     }));
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
@@ -320,16 +325,22 @@ function constOff(r: RegState, off: number): number | undefined {
   return S.isConst(r) ? r.off + off + Number(BigInt.asIntN(64, S.constValue(r))) : undefined;
 }
 
-function recordPtrType(env: VerifierEnv, idx: number, t: RegType): void {
+function recordPtrType(env: VerifierEnv, idx: number, ptr: RegState): void {
   const a = env.aux[idx]!;
-  if (a.ptrType === undefined) a.ptrType = t;
-  else if (a.ptrType !== t) a.ptrTypeMixed = true;
+  if (a.ptrType === undefined) a.ptrType = ptr.type;
+  else if (a.ptrType !== ptr.type) a.ptrTypeMixed = true;
+  if (ptr.type === 'map_value') {
+    if (a.memMap === undefined) a.memMap = ptr.map;
+    else if (a.memMap !== ptr.map) a.memMapMixed = true;
+  }
+  if (a.frameno === undefined) a.frameno = ptr.frameno;
+  else if (a.frameno !== ptr.frameno) a.frameno = -1;
 }
 
 function checkMemAccess(env: VerifierEnv, idx: number, regno: number, off: number, size: number, write: boolean, valueRegno: number | undefined, dstRegno: number | undefined, imm: bigint | undefined, signed: boolean): void {
   const regs = env.regs();
   const ptr = regs[regno]!;
-  recordPtrType(env, idx, ptr.type);
+  recordPtrType(env, idx, ptr);
   const dst = dstRegno === undefined ? undefined : regs[dstRegno]!;
   const value = valueRegno === undefined ? undefined : regs[valueRegno]!;
   if (ptr.maybeNull) env.reject('EACCES', `R${regno} invalid mem access '${ptr.type}_or_null'`);
