@@ -11,7 +11,7 @@ import {
   BPF_SUB, BPF_TO_BE, BPF_TO_LE, BPF_X, BPF_XOR,
 } from '../../src/bpf/opcodes.js';
 import {
-  adjust_scalar_min_max_vals, coerce_reg_to_size, coerce_reg_to_size_sx, copy_scalar, is_branch_taken, maybe_fork_scalars,
+  adjust_ptr_min_max_bounds, adjust_scalar_min_max_vals, coerce_reg_to_size, coerce_reg_to_size_sx, copy_scalar, is_branch_taken, maybe_fork_scalars,
   range_within, reg_bounds_sanity_check, reg_bounds_sync, reg_set_min_max, scalar_const, scalar_mov, scalar_mov_imm,
   scalar_unknown, zext_32_to_64,
 } from '../../src/kernel/verifier/bounds.js';
@@ -206,6 +206,25 @@ describe('moves, extensions and truncations', () => {
       zext_32_to_64(w);
       reg_bounds_sync(w);
       for (const a of xs) mustContain(w, a & 0xffffffffn, `zext 0x${a.toString(16)}`);
+    }
+  });
+});
+
+describe('pointer offsets', () => {
+  it('ptr += scalar and ptr -= scalar keep every offset (adjust_ptr_min_max_vals bounds)', () => {
+    const rng = new Rng(8);
+    for (let i = 0; i < 4000; i++) {
+      const p = rng.chance(0.5) ? BigInt(rng.int(4096)) : interestingU64(rng);
+      const ptr = rng.chance(0.5) ? scalar_const(p) : abstractAround(rng, p);
+      const ps = members(rng, ptr, p, 3);
+      const o = partner(rng, ptr, p);
+      const off = abstractAround(rng, o);
+      const os = members(rng, off, o, 3);
+      for (const [op, f] of [[BPF_ADD, (a: bigint, b: bigint) => a + b], [BPF_SUB, (a: bigint, b: bigint) => a - b]] as const) {
+        const dst = copy_scalar(ptr);
+        adjust_ptr_min_max_bounds(dst, dst, off, op);
+        for (const a of ps) for (const b of os) mustContain(dst, u64(f(a, b)), `ptr ${op === BPF_ADD ? '+' : '-'} 0x${a.toString(16)}, 0x${b.toString(16)}`);
+      }
     }
   });
 });

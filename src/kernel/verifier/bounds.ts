@@ -977,6 +977,41 @@ export function adjust_scalar_min_max_vals(dst: ScalarBounds, src: ScalarBounds,
 }
 
 /**
+ * The numeric part of adjust_ptr_min_max_vals for `ptr += scalar` / `ptr -= scalar` (opcode BPF_ADD or
+ * BPF_SUB): the variable offset of a pointer moves by the scalar. It differs from scalar arithmetic: any
+ * overflow at either end gives up the whole range (a pointer's offset range must not wrap), and pointers
+ * carry no 32-bit bounds. dst may be ptr itself; off is read only. Type, id and the checks that refuse the
+ * arithmetic are the caller's.
+ */
+export function adjust_ptr_min_max_bounds(dst: ScalarBounds, ptr: ScalarBounds, off: ScalarBounds, opcode: number): void {
+  const p = copy_scalar(ptr);
+  const o = off === dst ? copy_scalar(off) : off;
+  __mark_reg32_unbounded(dst);
+  if (opcode === BPF_ADD) {
+    const [smin, o1] = addS(p.smin_value, o.smin_value, 64);
+    const [smax, o2] = addS(p.smax_value, o.smax_value, 64);
+    [dst.smin_value, dst.smax_value] = o1 || o2 ? [S64_MIN, S64_MAX] : [smin, smax];
+    const [umin, o3] = addU(p.umin_value, o.umin_value, 64);
+    const [umax, o4] = addU(p.umax_value, o.umax_value, 64);
+    [dst.umin_value, dst.umax_value] = o3 || o4 ? [0n, U64_MAX] : [umin, umax];
+    dst.var_off = tnum_add(p.var_off, o.var_off);
+  } else {
+    const [smin, o1] = subS(p.smin_value, o.smax_value, 64);
+    const [smax, o2] = subS(p.smax_value, o.smin_value, 64);
+    [dst.smin_value, dst.smax_value] = o1 || o2 ? [S64_MIN, S64_MAX] : [smin, smax];
+    if (p.umin_value < o.umax_value) {
+      dst.umin_value = 0n;
+      dst.umax_value = U64_MAX;
+    } else {
+      dst.umin_value = p.umin_value - o.umax_value;
+      dst.umax_value = p.umax_value - o.umin_value;
+    }
+    dst.var_off = tnum_sub(p.var_off, o.var_off);
+  }
+  reg_bounds_sync(dst);
+}
+
+/**
  * The scalar part of BPF_MOV with a register source (check_alu_op): a plain 64-bit copy, a 32-bit copy
  * (zero-extended), or a sign-extending movsx (insn.off = 8, 16 or 32). Ids are the caller's: the
  * kernel links dst and src only when no sign extension can change the value.
