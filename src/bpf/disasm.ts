@@ -114,8 +114,11 @@ const hex32 = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 export function formatInsn(insns: readonly Insn[], i: number, opts: DisasmOptions = {}): string {
   const x = insns[i];
   if (x === undefined) throw new RangeError(`formatInsn: no instruction at index ${i}`);
-  const op = findOp(x.code, x.src, x.off, x.imm);
   const flavour = opts.flavour ?? 'llvm';
+  // The kernel-internal per-CPU address move (BPF_MOV64_PERCPU_REG, off = BPF_ADDR_PERCPU = -1) in an
+  // xlated program: bpftool 7.1 prints it as a plain register move.
+  if (flavour === 'kernel' && x.code === 0xbf && x.off === -1) return formatInsn([{ ...x, off: 0 }], 0, opts);
+  const op = findOp(x.code, x.src, x.off, x.imm);
   if (op === undefined || (op.kind === 'lddw' && insns[i + 1] === undefined)) {
     return flavour === 'kernel' ? `(${hex2(x.code)}) BUG_${hex2(x.code)}` : flavour === 'ubpf' ? `unknown 0x${hex2(x.code)}` : '<unknown>';
   }

@@ -23,6 +23,17 @@ import { bpf_prog_test_run_xdp } from './test_run.js';
 import { verifyStructure } from './verifier/cfg.js';
 import { VerifierLog } from './verifier/log.js';
 import { bpfCheck, type InsnAux, type LdImmMap } from './verifier/verifier.js';
+import { fixupProgram } from './verifier/fixup.js';
+
+/** adjust_btf_func/line info: records follow their instruction; ones whose instruction went are dropped. */
+function rebaseLineInfo(lines: readonly BpfLineInfo[], indexMap: Int32Array): BpfLineInfo[] {
+  const out: BpfLineInfo[] = [];
+  for (const l of lines) {
+    const k = indexMap[l.insnOff];
+    if (k !== undefined && k >= 0 && (out.length === 0 || out[out.length - 1]!.insnOff !== k)) out.push({ ...l, insnOff: k });
+  }
+  return out;
+}
 
 /** enum bpf_cmd. */
 export const BPF_CMD = {
@@ -261,7 +272,9 @@ export class BpfSyscall {
     const ldImm = new Map<number, LdImmMap>();
     let funcRegion: BpfProg['funcRegion'];
     const exec = insns.map((x) => ({ ...x }));
-    const xlated = insns.map((x) => ({ ...x }));
+    let xlated = insns.map((x) => ({ ...x }));
+    let lineInfo: readonly BpfLineInfo[] = attr.line_info ?? [];
+    let funcInfo: readonly BpfFuncInfo[] = attr.func_info ?? [];
     try {
       for (let i = 0; i < insns.length; i++) {
         const x = insns[i]!;
@@ -339,6 +352,10 @@ export class BpfSyscall {
         });
         processed = env.insnProcessed;
         aux = env.aux;
+        const fixed = fixupProgram(env, xlated, env.aux);
+        xlated = fixed.xlated;
+        lineInfo = rebaseLineInfo(attr.line_info ?? [], fixed.indexMap);
+        funcInfo = (attr.func_info ?? []).map((f) => ({ ...f, insnOff: Math.max(0, fixed.indexMap[f.insnOff] ?? f.insnOff) }));
       } else {
         processed = verifyStructure(insns, log);
       }
@@ -349,7 +366,7 @@ export class BpfSyscall {
       if ((attr.prog_btf_fd ?? 0) !== 0) btfId = (k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).id;
       const prog = new BpfProg(
         attr.prog_type, attr.expected_attach_type ?? 0, name, tag, licenseIsGplCompatible(attr.license),
-        k.bootNs(), 0, exec, xlated, usedMaps, funcRegion, btfId, attr.func_info ?? [], attr.line_info ?? [],
+        k.bootNs(), 0, exec, xlated, usedMaps, funcRegion, btfId, funcInfo, lineInfo,
         processed, 0,
       );
       prog.aux = aux;

@@ -54,8 +54,9 @@ export interface InsnAux {
   ptrType: RegType | undefined;
   /** The pointer type differed between paths (the kernel refuses some such mixes). */
   ptrTypeMixed: boolean;
-  /** Helper calls and lddw: the map involved (map_ptr_state). */
+  /** Helper calls and lddw: the map involved (map_ptr_state); mapMixed when paths passed different maps. */
   map: BpfMap | undefined;
+  mapMixed: boolean;
   /** Memory instructions on a map value: the map (memMapMixed when paths disagree). */
   memMap: BpfMap | undefined;
   memMapMixed: boolean;
@@ -131,7 +132,7 @@ export class VerifierEnv {
     this.ops = opts.insns.map((x) => findOp(x.code, x.src, x.off, x.imm));
     for (let i = 0; i < this.ops.length; i++) if (this.ops[i]?.kind === 'lddw') (this.ops as (OpInfo | undefined)[])[++i] = undefined;
     this.aux = opts.insns.map(() => ({
-      seen: false, ptrType: undefined, ptrTypeMixed: false, map: undefined, memMap: undefined, memMapMixed: false, frameno: undefined, ctxField: undefined,
+      seen: false, ptrType: undefined, ptrTypeMixed: false, map: undefined, mapMixed: false, memMap: undefined, memMapMixed: false, frameno: undefined, ctxField: undefined,
       zext_dst: false, stackOff: undefined, stackOffMixed: false, branch: undefined,
     }));
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
@@ -732,7 +733,11 @@ function checkHelperCall(env: VerifierEnv, idx: number, x: Insn): void {
   if (x.imm === 12 /* bpf_tail_call */ && map !== undefined && map.map_type !== BPF_MAP_TYPE_PROG_ARRAY) {
     env.reject('EINVAL', `cannot pass map_type ${map.map_type} into func bpf_tail_call#12`);
   }
-  if (map !== undefined) env.aux[idx]!.map = map;
+  if (map !== undefined) {
+    const a = env.aux[idx]!;
+    if (a.map !== undefined && a.map !== map) a.mapMixed = true;
+    a.map = map;
+  }
   env.opts.offload !== undefined; // the device sees calls in its hook
   // Caller-saved registers are clobbered.
   for (let r = 1; r <= 5; r++) Object.assign(regs[r]!, notInitReg());
