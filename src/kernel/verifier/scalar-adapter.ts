@@ -2,9 +2,9 @@
 // a call into the kernel-named functions of tnum.ts / bounds.ts / format.ts.
 
 import type { Insn } from '../../bpf/insn.js';
-import { BPF_ADD, BPF_ALU64, BPF_SUB, BPF_X, JMP_CONDS, type JmpCond } from '../../bpf/opcodes.js';
+import { BPF_ADD, BPF_SUB, JMP_CONDS, type JmpCond } from '../../bpf/opcodes.js';
 import {
-  ___mark_reg_known, __mark_reg_unknown, adjust_scalar_min_max_vals, coerce_reg_to_size, coerce_reg_to_size_sx,
+  ___mark_reg_known, __mark_reg_unknown, adjust_ptr_min_max_bounds, adjust_scalar_min_max_vals, coerce_reg_to_size, coerce_reg_to_size_sx,
   is_branch_taken, range_within, reg_set_min_max, scalar_byte_swap, zext_32_to_64,
 } from './bounds.js';
 import { print_scalar_state, tnum_strn } from './format.js';
@@ -21,7 +21,7 @@ export const alu = (dst: ScalarBounds, src: ScalarBounds, insn: Insn): void => a
 
 /** The variable part of a pointer moved by a scalar (adjust_ptr_min_max_vals' bounds arithmetic). */
 export function addVarOff(ptr: ScalarBounds, scalar: ScalarBounds, sub: boolean): void {
-  adjust_scalar_min_max_vals(ptr, scalar, { code: BPF_ALU64 | (sub ? BPF_SUB : BPF_ADD) | BPF_X, dst: 0, src: 0, off: 0, imm: 0 });
+  adjust_ptr_min_max_bounds(ptr, ptr, scalar, sub ? BPF_SUB : BPF_ADD);
 }
 
 export const byteSwap = (r: ScalarBounds, insn: Insn): void => scalar_byte_swap(r, insn);
