@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark of the project, printed as tables with ratios measured in one run.
 import { benchHost } from './host.js';
+import { benchVerifier } from './verifier.js';
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -8,3 +9,5 @@ const out = (line: string): void => {
 out(`nfp-emu bench — node ${process.version}, ${new Date().toISOString()}`);
 out('');
 benchHost(out);
+out('');
+benchVerifier(out);

@@ -27,11 +27,12 @@ import type { BpfMap } from '../maps/map.js';
 import { BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_PROG_ARRAY } from '../maps/map.js';
 import { XDP_MD, XDP_MD_SIZE } from '../net/xdp.js';
 import { findSubprogs, verifyStructure } from './cfg.js';
+import { computeLiveness } from './liveness.js';
 import type { VerifierLog } from './log.js';
 import * as S from './scalar-adapter.js';
 import {
   BPF_REG_FP, MAX_BPF_STACK, MAX_CALL_FRAMES, copyReg, copyState, curFrame, isPktPointer, isPointer,
-  newFuncState, notInitReg, type ExploredState, type FuncState, type RegState, type RegType, type StackSlot,
+  newFuncState, notInitReg, resetReg, type ExploredState, type FuncState, type RegState, type RegType, type StackSlot,
   type VerifierState,
 } from './state.js';
 
@@ -124,6 +125,8 @@ export class VerifierEnv {
   prevInsnProcessed = 0;
   /** Registers (0-10) and stack slots (100 + slot) the current instruction touched, for the log. */
   scratched = new Set<number>();
+  /** Registers live before each instruction (liveness.ts), so pruning ignores dead ones. */
+  readonly live: Uint16Array;
   /** Where the walk compares states (jump targets, fall-throughs of conditionals, returns from calls). */
   readonly prunePoints = new Set<number>();
 
@@ -137,6 +140,7 @@ export class VerifierEnv {
     }));
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
     this.stackDepth = this.subprogs.map(() => 0);
+    this.live = computeLiveness(this.insns, this.ops, this.subprogs);
     this.insns.forEach((x, i) => {
       const op = this.ops[i];
       if (op?.kind === 'ja') this.prunePoints.add(i + (op.long ? x.imm : x.off) + 1);
@@ -178,20 +182,22 @@ export class VerifierEnv {
 
 function markUnknown(r: RegState): void {
   const keep = r.subreg_def;
-  Object.assign(r, notInitReg());
+  resetReg(r);
   r.type = 'scalar';
   r.subreg_def = keep;
   S.markUnknown(r);
 }
 
 function markKnown(r: RegState, v: bigint): void {
-  Object.assign(r, notInitReg());
+  resetReg(r);
   r.type = 'scalar';
   S.markKnown(r, v);
 }
 
-function markPtr(r: RegState, type: RegType, extra: Partial<RegState> = {}): void {
-  Object.assign(r, notInitReg(), { type }, extra);
+function markPtr(r: RegState, type: RegType, extra?: Partial<RegState>): void {
+  resetReg(r);
+  r.type = type;
+  if (extra !== undefined) Object.assign(r, extra);
   S.markKnown(r, 0n);
 }
 
@@ -740,14 +746,14 @@ function checkHelperCall(env: VerifierEnv, idx: number, x: Insn): void {
   }
   env.opts.offload !== undefined; // the device sees calls in its hook
   // Caller-saved registers are clobbered.
-  for (let r = 1; r <= 5; r++) Object.assign(regs[r]!, notInitReg());
+  for (let r = 1; r <= 5; r++) resetReg(regs[r]!);
   const r0 = regs[0]!;
   switch (proto.ret_type) {
     case 'RET_INTEGER':
       markUnknown(r0);
       break;
     case 'RET_VOID':
-      Object.assign(r0, notInitReg());
+      resetReg(r0);
       break;
     case 'RET_PTR_TO_MAP_VALUE_OR_NULL':
       markPtr(r0, 'map_value', { maybeNull: true, id: env.newId(), map });
@@ -921,13 +927,18 @@ function stacksafe(old: FuncState, cur: FuncState, idmap: Map<number, number>): 
   return true;
 }
 
-function statesEqual(old: VerifierState, cur: VerifierState): boolean {
+/**
+ * states_equal with RANGE_WITHIN: cur is within old. `live` is the set of registers live at this
+ * instruction in the current frame (registers of caller frames are compared whole).
+ */
+function statesEqual(old: VerifierState, cur: VerifierState, live = 0x7ff): boolean {
   if (old.curframe !== cur.curframe) return false;
   const idmap = new Map<number, number>();
   for (let f = 0; f <= old.curframe; f++) {
     const of = old.frames[f]!, cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
-    for (let r = 0; r < of.regs.length; r++) if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap)) return false;
+    const mask = f === old.curframe ? live | (1 << BPF_REG_FP) : 0x7ff;
+    for (let r = 0; r < of.regs.length; r++) if ((mask & (1 << r)) !== 0 && !regsafe(of.regs[r]!, cf.regs[r]!, idmap)) return false;
     if (!stacksafe(of, cf, idmap)) return false;
   }
   return true;
@@ -1124,13 +1135,13 @@ function isStateVisited(env: VerifierEnv, idx: number): boolean {
   for (let i = 0; i < list.length; i++) {
     const sl = list[i]!;
     if (sl.branches > 0) {
-      if (statesEqual(sl.state, cur)) {
+      if (statesEqual(sl.state, cur, env.live[idx])) {
         env.log.write(`infinite loop detected at insn ${idx}\n`);
         env.reject('EINVAL', `infinite loop detected at insn ${idx}`);
       }
       // Inside a loop: distinct iterations rarely prune each other, so store states sparingly.
       if (env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNew = false;
-    } else if (statesEqual(sl.state, cur)) {
+    } else if (statesEqual(sl.state, cur, env.live[idx])) {
       sl.hit++;
       updateBranchCounts(cur.parent);
       return true;

@@ -1,0 +1,78 @@
+// Which registers are live at each instruction: read on some path before being written. The kernel
+// learns this during the walk (REG_LIVE_READ marks propagated to parent states) and state pruning
+// ignores dead registers; a classic backward dataflow over each function's CFG gives the same facts
+// up front. A dead register cannot influence any check after that point, so comparing it would only
+// keep equivalent states apart.
+
+import type { Insn } from '../../bpf/insn.js';
+import type { OpInfo } from '../../bpf/opcodes.js';
+
+const R = (n: number): number => 1 << n;
+const ARGS = R(1) | R(2) | R(3) | R(4) | R(5);
+const CALLER_SAVED = R(0) | ARGS;
+
+interface UseDef {
+  use: number;
+  def: number;
+}
+
+function useDef(op: OpInfo, x: Insn): UseDef {
+  switch (op.kind) {
+    case 'alu':
+      if (op.op === 'mov' || op.op.startsWith('movsx')) return { use: op.srcReg ? R(x.src) : 0, def: R(x.dst) };
+      return { use: R(x.dst) | (op.srcReg ? R(x.src) : 0), def: R(x.dst) };
+    case 'end': return { use: R(x.dst), def: R(x.dst) };
+    case 'ldx': return { use: R(x.src), def: R(x.dst) };
+    case 'st': return { use: R(x.dst), def: 0 };
+    case 'stx': return { use: R(x.dst) | R(x.src), def: 0 };
+    case 'atomic': {
+      const fetch = op.op === 'xchg' || op.op.startsWith('fetch_');
+      if (op.op === 'cmpxchg') return { use: R(x.dst) | R(x.src) | R(0), def: R(0) };
+      return { use: R(x.dst) | R(x.src), def: fetch ? R(x.src) : 0 };
+    }
+    case 'lddw': return { use: 0, def: R(x.dst) };
+    case 'ldabs': return { use: R(6) | (op.indirect ? R(x.src) : 0), def: CALLER_SAVED };
+    case 'jcond': return { use: R(x.dst) | (op.srcReg ? R(x.src) : 0), def: 0 };
+    case 'call': case 'callx': return { use: ARGS | (op.kind === 'callx' ? R(x.dst) : 0), def: CALLER_SAVED };
+    case 'exit': return { use: R(0), def: 0 };
+    case 'ja': return { use: 0, def: 0 };
+  }
+}
+
+/**
+ * live[i] = bitmask of r0-r9 live before instruction i. `funcs` are the subprogram start indexes;
+ * jumps stay inside their function (the structural checks have made sure).
+ */
+export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Uint16Array {
+  const n = insns.length;
+  const live = new Uint16Array(n);
+  const succ: number[][] = Array.from({ length: n }, () => []);
+  const ud: UseDef[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const op = ops[i];
+    if (op === undefined) { ud[i] = { use: 0, def: 0 }; continue; }
+    const x = insns[i]!;
+    ud[i] = useDef(op, x);
+    const next = op.kind === 'lddw' ? i + 2 : i + 1;
+    const end = funcs.find((s) => s > i) ?? n;
+    const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
+    if (op.kind === 'exit') continue;
+    if (op.kind === 'ja') { add(i + (op.long ? x.imm : x.off) + 1); continue; }
+    if (op.kind === 'jcond') add(i + x.off + 1);
+    add(next);
+  }
+  // Iterate to a fixed point, walking backwards (most flow is forward, so this converges quickly).
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let i = n - 1; i >= 0; i--) {
+      let out = 0;
+      for (const s of succ[i]!) out |= live[s]!;
+      const inn = (ud[i]!.use | (out & ~ud[i]!.def)) & 0x3ff;
+      if (inn !== live[i]) {
+        live[i] = inn;
+        changed = true;
+      }
+    }
+  }
+  return live;
+}
