@@ -35,6 +35,7 @@ export const ERRNO = {
   ENOMSG: [42, 'No message of desired type'],
   EBADFD: [77, 'File descriptor in bad state'],
   EOPNOTSUPP: [95, 'Operation not supported'],
+  EAFNOSUPPORT: [97, 'Address family not supported by protocol'],
   ETIMEDOUT: [110, 'Connection timed out'],
   ERESTARTSYS: [512, 'Unknown error 512'],
   ENOTSUPP: [524, 'Unknown error 524'],

@@ -17,6 +17,7 @@ import {
   BPF_FUNC, BPF_FUNC_csum_diff, BPF_FUNC_fib_lookup, BPF_FUNC_perf_event_output, BPF_FUNC_redirect,
   BPF_FUNC_redirect_map, BPF_FUNC_xdp_adjust_head, BPF_FUNC_xdp_adjust_meta, BPF_FUNC_xdp_adjust_tail,
 } from '../../bpf/helpers.js';
+import { BPF_MAP_TYPE } from '../../bpf/prog-types.js';
 import { BpfError, errnoNumber } from '../../bpf/errno.js';
 import type { ExecContext, HelperFn } from '../exec/context.js';
 import { REGION_HI_BASE } from '../exec/memory.js';
@@ -36,17 +37,13 @@ const EACCES = -errnoNumber('EACCES');
 const EFAULT = -errnoNumber('EFAULT');
 const ENODEV = -errnoNumber('ENODEV');
 const ENOTSUPP = -errnoNumber('ENOTSUPP');
-/** EAFNOSUPPORT (97) is not in src/bpf/errno.ts yet; bpf_xdp_fib_lookup returns it for an unknown family. */
-const EAFNOSUPPORT = -97;
+/** bpf_xdp_fib_lookup's answer for an unknown address family. */
+const EAFNOSUPPORT = -errnoNumber('EAFNOSUPPORT');
 const INT_MAX = 0x7fffffff;
 
-// Map types (include/uapi/linux/bpf.h enum bpf_map_type) that bpf_redirect_map accepts.
-const BPF_MAP_TYPE_UNSPEC = 0;
-const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
-const BPF_MAP_TYPE_DEVMAP = 14;
-const BPF_MAP_TYPE_CPUMAP = 16;
-const BPF_MAP_TYPE_XSKMAP = 17;
-const BPF_MAP_TYPE_DEVMAP_HASH = 25;
+// Map types (enum bpf_map_type) bpf_redirect_map and perf_event_output look at.
+const { UNSPEC: BPF_MAP_TYPE_UNSPEC, PERF_EVENT_ARRAY: BPF_MAP_TYPE_PERF_EVENT_ARRAY, DEVMAP: BPF_MAP_TYPE_DEVMAP,
+  CPUMAP: BPF_MAP_TYPE_CPUMAP, XSKMAP: BPF_MAP_TYPE_XSKMAP, DEVMAP_HASH: BPF_MAP_TYPE_DEVMAP_HASH } = BPF_MAP_TYPE;
 
 /** bpf_redirect_map flags (include/uapi/linux/bpf.h). */
 export const BPF_F_BROADCAST = 1 << 3;

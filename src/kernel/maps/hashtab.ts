@@ -47,10 +47,7 @@ import { jhash } from './jhash.js';
 
 const HTAB_CREATE_FLAG_MASK = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED;
 
-/** sizeof(struct htab_elem) on x86-64: what the kernel's E2BIG check subtracts. */
-const SIZEOF_HTAB_ELEM = 48;
-/** sizeof(struct bucket): the u32-overflow check on n_buckets. */
-const SIZEOF_BUCKET = 16;
+import { SIZEOF_BUCKET, SIZEOF_HTAB_ELEM } from '../kstruct.js';
 
 // Header words.
 const H_LOCK = 0;

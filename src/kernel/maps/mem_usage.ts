@@ -1,7 +1,6 @@
 // map->ops->map_mem_usage() (kernel 6.4+), what /proc/<pid>/fdinfo reports as "memlock" and bpftool
-// prints: the sizes of the kernel's own structures on x86-64 (struct bpf_array 312 B, struct bpf_htab
-// 832 B, struct htab_elem 48 B, struct bpf_dtab 344 B), checked against `bpftool map show` on a 6.18
-// kernel with 2 possible CPUs.
+// prints, from the sizes of the kernel's own structures (kstruct.ts); checked against `bpftool map show`
+// on a 6.18 kernel with 2 possible CPUs.
 
 import {
   BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH,
@@ -9,14 +8,10 @@ import {
   BPF_MAP_TYPE_PROG_ARRAY, BPF_F_NO_PREALLOC, round_up, roundup_pow_of_two, type BpfMap,
 } from './map.js';
 
-const PAGE_SIZE = 4096;
-const SIZEOF_BPF_ARRAY = 312;
-const SIZEOF_BPF_HTAB = 832;
-const SIZEOF_HTAB_ELEM = 48;
-const SIZEOF_BUCKET = 16;
-const HASHTAB_MAP_LOCK_COUNT = 8;
-const SIZEOF_BPF_DTAB = 344;
-const PTR = 8;
+import {
+  HASHTAB_MAP_LOCK_COUNT, PAGE_SIZE, SIZEOF_BPF_ARRAY, SIZEOF_BPF_DTAB, SIZEOF_BPF_HTAB, SIZEOF_BUCKET,
+  SIZEOF_HTAB_ELEM, SIZEOF_PTR as PTR,
+} from '../kstruct.js';
 
 export function mapMemoryUsage(map: BpfMap): number {
   const entries = map.max_entries;

@@ -24,23 +24,16 @@ import {
   BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH, round_up, type BpfMap,
 } from '../maps/map.js';
 import { XDP_MD } from '../net/xdp.js';
+import {
+  HTAB_ELEM_LRU_REF, NET_DEVICE_IFINDEX, PCPU_CPU_NUMBER, SIZEOF_BPF_ARRAY, SIZEOF_HTAB_ELEM, XDP_BUFF,
+  XDP_RXQ_INFO, XDP_TXQ_INFO,
+} from '../kstruct.js';
 import type { InsnAux, VerifierEnv } from './verifier.js';
 
-/** Struct offsets of the x86-64 6.18 kernel the rewritten loads use (checked with bpftool on it). */
-const XDP_BUFF = { data: 0, data_end: 8, data_meta: 16, rxq: 32, txq: 40 } as const;
-const XDP_RXQ_INFO_DEV = 0;
-const XDP_RXQ_INFO_QUEUE_INDEX = 8;
-const XDP_TXQ_INFO_DEV = 0;
-const NET_DEVICE_IFINDEX = 224;
-/** offsetof(struct bpf_array, value) (and of .pptrs): the size of struct bpf_array's header. */
-const BPF_ARRAY_VALUE = 312;
-/** offsetof(struct htab_elem, key); lru_node's ref byte inside it. */
-const HTAB_ELEM_KEY = 48;
-const HTAB_ELEM_LRU_REF = 35;
 /** The kernel-internal MOV of a per-CPU address (BPF_MOV64_PERCPU_REG): off = BPF_ADDR_PERCPU. */
 const BPF_ADDR_PERCPU = -1;
-/** (u32)(unsigned long)&pcpu_hot.cpu_number on that kernel: bpf_get_smp_processor_id's inlined load. */
-const PCPU_CPU_NUMBER = -2085568460;
+const BPF_ARRAY_VALUE = SIZEOF_BPF_ARRAY;
+const HTAB_ELEM_KEY = SIZEOF_HTAB_ELEM;
 const BPF_FUNC_get_smp_processor_id = 8;
 
 const BPF_FUNC_map_lookup_elem = 1;
@@ -76,11 +69,11 @@ function convertXdpCtx(x: Insn, field: number): Insn[] {
     case XDP_MD.data_end: return [ldx(BPF_DW, dst, src, XDP_BUFF.data_end)];
     case XDP_MD.data_meta: return [ldx(BPF_DW, dst, src, XDP_BUFF.data_meta)];
     case XDP_MD.ingress_ifindex:
-      return [ldx(BPF_DW, dst, src, XDP_BUFF.rxq), ldx(BPF_DW, dst, dst, XDP_RXQ_INFO_DEV), ldx(BPF_W, dst, dst, NET_DEVICE_IFINDEX)];
+      return [ldx(BPF_DW, dst, src, XDP_BUFF.rxq), ldx(BPF_DW, dst, dst, XDP_RXQ_INFO.dev), ldx(BPF_W, dst, dst, NET_DEVICE_IFINDEX)];
     case XDP_MD.rx_queue_index:
-      return [ldx(BPF_DW, dst, src, XDP_BUFF.rxq), ldx(BPF_W, dst, dst, XDP_RXQ_INFO_QUEUE_INDEX)];
+      return [ldx(BPF_DW, dst, src, XDP_BUFF.rxq), ldx(BPF_W, dst, dst, XDP_RXQ_INFO.queue_index)];
     case XDP_MD.egress_ifindex:
-      return [ldx(BPF_DW, dst, src, XDP_BUFF.txq), ldx(BPF_DW, dst, dst, XDP_TXQ_INFO_DEV), ldx(BPF_W, dst, dst, NET_DEVICE_IFINDEX)];
+      return [ldx(BPF_DW, dst, src, XDP_BUFF.txq), ldx(BPF_DW, dst, dst, XDP_TXQ_INFO.dev), ldx(BPF_W, dst, dst, NET_DEVICE_IFINDEX)];
     default: return [x];
   }
 }
