@@ -7,6 +7,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isBpfError } from '../../src/bpf/errno.js';
 import { map_create } from '../../src/kernel/maps/create.js';
 import { BPF_ANY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, ENOMEM } from '../../src/kernel/maps/map.js';
 import type { HashTab } from '../../src/kernel/maps/hashtab.js';
@@ -80,6 +81,22 @@ describe('hash map under concurrent readers in worker threads', () => {
       let updates = 0;
       let deletes = 0;
       let progEnomem = 0;
+      let sysEnomem = 0;
+      /**
+       * A syscall update; ENOMEM (every spare element still waiting for a grace period, which a reader
+       * descheduled inside its read-side section delays on a loaded 2-CPU machine) is the kernel's answer
+       * too, so it is counted, not failed on. Returns whether the update happened.
+       */
+      const sysUpdate = (k: number): boolean => {
+        try {
+          m.update(u32(k), pattern(seq++, k));
+          return true;
+        } catch (e) {
+          if (!isBpfError(e, 'ENOMEM')) throw e;
+          sysEnomem++;
+          return false;
+        }
+      };
       const present = new Array<boolean>(NKEYS).fill(true);
       const t0 = performance.now();
       let round = 0;
@@ -89,13 +106,13 @@ describe('hash map under concurrent readers in worker threads', () => {
           for (let k = 0; k < NKEYS; k++) {
             if (k % 6 === round % 6) {
               if (present[k]) m.delete(u32(k));
-              else m.update(u32(k), pattern(seq++, k));
+              else if (!sysUpdate(k)) continue;
               present[k] = !present[k];
               deletes++;
             } else if (!present[k]) {
               continue; // only the delete rounds change which keys exist
             } else if (k % 2 === 0) {
-              m.update(u32(k), pattern(seq++, k));
+              sysUpdate(k);
               updates++;
             } else {
               env.rcu.rcu_read_lock();
@@ -126,7 +143,7 @@ describe('hash map under concurrent readers in worker threads', () => {
       expect(m.count).toBe(present.filter(Boolean).length);
       const lookups = r0!.lookups + r1!.lookups;
       console.log(`[maps-concurrency ${label}] main: ${((updates + deletes) / elapsed * 1000 / 1e6).toFixed(2)} M writes/s ` +
-        `(${updates} updates, ${deletes} deletes, ${progEnomem} program updates hit ENOMEM); ` +
+        `(${updates} updates, ${deletes} deletes, ${progEnomem} program and ${sysEnomem} syscall updates hit ENOMEM); ` +
         `2 reader workers: ${(lookups / ((r0!.ms + r1!.ms) / 2) * 1000 / 1e6).toFixed(2)} M lookups/s together; ` +
         `iterator: ${it0!.walks} walks, longest ${it0!.maxSteps} steps, ${it0!.longWalks} longer than the key set`);
     }, 30_000);
