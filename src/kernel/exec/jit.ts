@@ -214,11 +214,11 @@ function emitFunction(
         // Ends the block: both ways out are decided here.
         const taken = jump(b, blk.jump!);
         const fall = blk.fallthrough === undefined ? fellOff(i) : jump(b, blk.fallthrough);
-        if (taken !== '') body.push(`/* ${i} */ if (${condJs(op, x)}) ${taken}`, fall);
-        else if (fall !== '') body.push(`/* ${i} */ if (!(${condJs(op, x)})) ${fall}`);
+        if (taken !== '') body.push(`/* ${i} */ if (${condJs(op, x, aux?.[i])}) ${taken}`, fall);
+        else if (fall !== '') body.push(`/* ${i} */ if (!(${condJs(op, x, aux?.[i])})) ${fall}`);
         continue;
       } else {
-        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret, provenBase(aux, i, x, op, mapView))}`);
+        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret, provenBase(aux, i, x, op, mapView), aux?.[i])}`);
       }
     }
     const last = ops[blk.end - 1] ?? ops[blk.end - 2]; // a block may end in a lddw's second slot
@@ -250,10 +250,64 @@ function emitFunction(
   return out.join('\n');
 }
 
-function condJs(op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn): string {
+function condJs(op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn, a: InsnAux | undefined): string {
   const dl = lo(x.dst), dh = hi(x.dst);
   if (op.jmp32) return cond32(op.cond, dl, op.srcReg ? lo(x.src) : String(x.imm));
+  if (a !== undefined && narrowCompare(op, x, a)) {
+    // Both sides have the same upper half (zero, or one packet's tag) and a low half below 2^31 or
+    // a non-negative 32-bit value: the low halves decide, compared unsigned.
+    const u = (c: JmpCond): JmpCond => (SIGNED[c] !== undefined ? (({ jsgt: 'jgt', jsge: 'jge', jslt: 'jlt', jsle: 'jle' }) as Record<string, JmpCond>)[c]! : c);
+    return cond32(u(op.cond), dl, op.srcReg ? lo(x.src) : String(x.imm));
+  }
   return cond64(op.cond, dl, dh, op.srcReg ? lo(x.src) : String(x.imm), op.srcReg ? hi(x.src) : String(x.imm >> 31));
+}
+
+/**
+ * Whether a 64-bit compare reduces to its low halves, from what the verifier proved on every path:
+ * two scalars below 2^32 (a non-negative immediate counts), or two packet pointers (one region, so
+ * one tag). Signed compares of values below 2^32 order like unsigned ones.
+ */
+function narrowCompare(op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn, a: InsnAux): boolean {
+  const bit = (r: number): number => 1 << r;
+  if (!op.srcReg) return (a.hi0 & bit(x.dst)) !== 0 && x.imm >= 0;
+  if ((a.hi0 & bit(x.dst)) !== 0 && (a.hi0 & bit(x.src)) !== 0) return true;
+  return (a.pkt & bit(x.dst)) !== 0 && (a.pkt & bit(x.src)) !== 0 && op.cond !== 'jset';
+}
+
+/**
+ * ALU64 code when the verifier proved the halves need no carrying: a scalar result below 2^32 from
+ * operands below 2^32 is computed on the low halves (upper half 0), and a pointer moved by a small
+ * scalar keeps its upper half (its region tag). Undefined when the general 64-bit code is needed.
+ */
+function narrowAlu64(op: Extract<OpInfo, { kind: 'alu' }>, x: Insn, a: InsnAux): string | undefined {
+  const bit = (r: number): number => 1 << r;
+  const dl = lo(x.dst), dh = hi(x.dst), sl = lo(x.src);
+  const srcHi0 = op.srcReg ? (a.hi0 & bit(x.src)) !== 0 : x.imm >= 0;
+  const b = op.srcReg ? sl : String(x.imm);
+  if ((op.op === 'add' || op.op === 'sub') && (a.ptr & bit(x.dst)) !== 0 && a.dstAfter === 'ptr' && (op.srcReg ? srcHi0 : true)) {
+    return `${dl} = (${dl} ${op.op === 'add' ? '+' : '-'} ${b}) | 0;`;
+  }
+  if (a.dstAfter !== 'hi0' || !srcHi0) return undefined;
+  const dstHi0 = (a.hi0 & bit(x.dst)) !== 0;
+  switch (op.op) {
+    case 'mov': case 'movsx8': case 'movsx16': case 'movsx32': case 'neg':
+      return undefined;
+    case 'rsh': case 'arsh':
+      if (!dstHi0) return undefined;
+      if (!op.srcReg) return x.imm >= 32 ? `${dl} = 0; ${dh} = 0;` : `${dl} = (${dl} >>> ${x.imm}) | 0; ${dh} = 0;`;
+      return `${dl} = ${sl} >= 32 ? 0 : (${dl} >>> ${sl}) | 0; ${dh} = 0;`;
+    case 'lsh':
+      // A result below 2^32 shifted by 32 or more can only come from 0.
+      if (!dstHi0) return undefined;
+      return `${dl} = ${dl} << (${b} & 31); ${dh} = 0;`;
+    case 'sdiv': case 'smod':
+      // Both operands are non-negative 64-bit values: signed and unsigned division agree.
+      if (!dstHi0) return undefined;
+      return `${dl} = ${ALU32_JS[op.op === 'sdiv' ? 'div' : 'mod'](dl, b)}; ${dh} = 0;`;
+    default:
+      if (!dstHi0) return undefined;
+      return `${dl} = ${ALU32_JS[op.op](dl, b)}; ${dh} = 0;`;
+  }
 }
 
 /** Code for a non-jump instruction. */
@@ -280,11 +334,16 @@ function provenBase(aux: readonly InsnAux[] | undefined, i: number, x: Insn, op:
   }
 }
 
-function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string, proven: ProvenBase = undefined): string {
+function emitInsn(
+  op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string,
+  proven: ProvenBase = undefined, facts: InsnAux | undefined = undefined,
+): string {
   const dl = lo(x.dst), dh = hi(x.dst), sl = lo(x.src), sh = hi(x.src);
   switch (op.kind) {
     case 'alu': {
       const [bl, bh] = op.srcReg ? [sl, sh] : [String(x.imm), String(x.imm >> 31)];
+      const narrow = op.alu64 && facts !== undefined ? narrowAlu64(op, x, facts) : undefined;
+      if (narrow !== undefined) return narrow;
       if (op.alu64) return alu64Js(op.op, dl, dh, bl, bh, op.srcReg ? undefined : x.imm);
       return `${dl} = ${ALU32_JS[op.op](dl, op.srcReg ? sl : String(x.imm))}; ${dh} = 0;`;
     }

@@ -72,6 +72,40 @@ export interface InsnAux {
   stackOffMixed: boolean;
   /** A conditional jump found always (1) or never (0) taken on every path; -1 when both happen. */
   branch: -1 | 0 | 1 | undefined;
+  /**
+   * Register facts before the instruction on every path, for the JITs (bit n = register n):
+   * hi0: a scalar below 2^32 (its upper half is zero); pkt: a packet pointer (pkt, pkt_meta, pkt_end)
+   * whose offset stays well inside the 32-bit range; ptr: any such pointer.
+   */
+  hi0: number;
+  pkt: number;
+  ptr: number;
+  /** The class of the destination register after an ALU instruction, on every path. */
+  dstAfter: 'hi0' | 'ptr' | 'other' | undefined;
+}
+
+/** |offset| a pointer may have for its address to keep its upper half (the region tag) unchanged. */
+const STABLE_PTR_OFF = 1n << 24n;
+
+function regClass(r: RegState): 'hi0' | 'pkt' | 'ptr' | 'other' {
+  if (r.type === 'scalar') return r.umax_value <= 0xffffffffn ? 'hi0' : 'other';
+  if (r.type === 'not_init' || r.maybeNull || r.type === 'map_ptr' || r.type === 'func') return 'other';
+  const lo = BigInt(r.off) + r.smin_value, hi = BigInt(r.off) + r.umax_value;
+  if (r.smin_value < -STABLE_PTR_OFF || lo < -STABLE_PTR_OFF || hi > STABLE_PTR_OFF || r.umax_value > STABLE_PTR_OFF) return 'other';
+  return r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'pkt_end' ? 'pkt' : 'ptr';
+}
+
+/** AND today's register facts into the instruction's record. */
+function recordRegFacts(a: InsnAux, regs: readonly RegState[]): void {
+  let hi0 = 0, pkt = 0, ptr = 0;
+  regs.forEach((r, i) => {
+    const c = regClass(r);
+    if (c === 'hi0') hi0 |= 1 << i;
+    else if (c === 'pkt') { pkt |= 1 << i; ptr |= 1 << i; } else if (c === 'ptr') ptr |= 1 << i;
+  });
+  a.hi0 &= hi0;
+  a.pkt &= pkt;
+  a.ptr &= ptr;
 }
 
 /** The device side of an offloaded load (struct bpf_prog_offload_ops), called inside the one walk. */
@@ -137,6 +171,7 @@ export class VerifierEnv {
     this.aux = opts.insns.map(() => ({
       seen: false, ptrType: undefined, ptrTypeMixed: false, map: undefined, mapMixed: false, memMap: undefined, memMapMixed: false, frameno: undefined, ctxField: undefined,
       zext_dst: false, stackOff: undefined, stackOffMixed: false, branch: undefined,
+      hi0: 0x7ff, pkt: 0x7ff, ptr: 0x7ff, dstAfter: undefined,
     }));
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
     this.stackDepth = this.subprogs.map(() => 0);
@@ -1014,6 +1049,7 @@ export function doCheck(env: VerifierEnv): void {
     const op = env.ops[idx];
     const x = env.insns[idx]!;
     env.aux[idx]!.seen = true;
+    recordRegFacts(env.aux[idx]!, curFrame(st).regs);
     env.scratched = new Set();
     logInsn(env, idx);
     env.opts.offload?.insn_hook(env, idx, st.prev_insn_idx);
@@ -1105,6 +1141,12 @@ export function doCheck(env: VerifierEnv): void {
         checkReturnCode(env);
         pathDone = true;
         break;
+    }
+    if (op.kind === 'alu' || op.kind === 'end') {
+      const c = regClass(env.regs()[x.dst]!);
+      const after = c === 'pkt' ? 'ptr' : c;
+      const a = env.aux[idx]!;
+      a.dstAfter = a.dstAfter === undefined || a.dstAfter === after ? after : 'other';
     }
     logState(env, idx);
     if (pathDone) {
