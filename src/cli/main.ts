@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import type { Writable } from 'node:stream';
 import { isBpfError } from '../bpf/errno.js';
 import { judge, loadConformanceDir, runConformance, type Engine } from '../kernel/exec/conformance.js';
+import { registerBpftool } from './bpftool/main.js';
 import { runObjdump } from './objdump.js';
 
 export interface CliIo {
@@ -75,6 +76,8 @@ export function buildProgram(io: CliIo, state: CliState = { exitCode: 0 }): Comm
         if (passed !== verdicts.length) state.exitCode = 1;
       }
     }));
+
+  registerBpftool(program, io, state);
 
   return program;
 }
