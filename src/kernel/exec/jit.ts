@@ -14,11 +14,15 @@
 
 import { BpfError } from '../../bpf/errno.js';
 import type { Insn } from '../../bpf/insn.js';
-import { BPF_FUNC_tail_call } from '../../bpf/helpers.js';
+import { BPF_FUNC_map_lookup_elem, BPF_FUNC_tail_call } from '../../bpf/helpers.js';
+import { BPF_MAP_TYPE } from '../../bpf/prog-types.js';
+
+const BPF_MAP_TYPE_ARRAY = BPF_MAP_TYPE.ARRAY;
+const BPF_MAP_TYPE_PERCPU_ARRAY = BPF_MAP_TYPE.PERCPU_ARRAY;
 import { MAX_BPF_STACK, findOp, type AluOp, type JmpCond, type OpInfo } from '../../bpf/opcodes.js';
 import { ALU64, RES, bswap32, mulhiu } from './alu.js';
 import { MAX_CALL_FRAMES, type ExecContext, type ExecEnv, type ExecProgram } from './context.js';
-import { REGION_HI_BASE } from './memory.js';
+import { REGION_HI_BASE, type Region } from './memory.js';
 import { layoutFunction } from './cfg.js';
 import type { InsnAux } from '../verifier/verifier.js';
 import * as runtime from './runtime.js';
@@ -158,10 +162,8 @@ const ENDIAN_JS = (op: 'le' | 'be' | 'bswap', bits: 16 | 32 | 64, dl: string, dh
 const ARGS = 'r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h';
 const SAVE_ARGS = 'R[2] = r1l; R[3] = r1h; R[4] = r2l; R[5] = r2h; R[6] = r3l; R[7] = r3h; R[8] = r4l; R[9] = r4h; R[10] = r5l; R[11] = r5h;';
 
-function emitFunction(
-  fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[],
-  aux: readonly InsnAux[] | undefined, mapView: (map: object) => string | undefined,
-): string {
+function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], img: ImageContext): string {
+  const aux = img.aux;
   const cfg = layoutFunction(insns, ops, fn.start, fn.end);
   if (!cfg.ok) throw cannot(cfg.why);
   const { blocks, order, loops, loopOf } = cfg.layout;
@@ -218,7 +220,7 @@ function emitFunction(
         else if (fall !== '') body.push(`/* ${i} */ if (!(${condJs(op, x, aux?.[i])})) ${fall}`);
         continue;
       } else {
-        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret, provenBase(aux, i, x, op, mapView), aux?.[i])}`);
+        body.push(`/* ${i} */ ${emitInsn(op, x, i, insns, funcAt, ret, img)}`);
       }
     }
     const last = ops[blk.end - 1] ?? ops[blk.end - 2]; // a block may end in a lddw's second slot
@@ -230,7 +232,7 @@ function emitFunction(
   }
 
   const out: string[] = [`function F${fn.index}(${ARGS}, fp) {`,
-    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0, o = 0, budget = BUDGET;'];
+    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0, u = 0, o = 0, budget = BUDGET;'];
   const open = (key: number): void => {
     const targets = (opensAt.get(key) ?? []).sort((a, b) => pos.get(b)! - pos.get(a)!);
     for (const v of targets) out.push(`B${v}: {`);
@@ -317,15 +319,15 @@ function narrowAlu64(op: Extract<OpInfo, { kind: 'alu' }>, x: Insn, a: InsnAux):
  */
 type ProvenBase = { readonly dv: string } | { readonly ctxField: number } | undefined;
 
-function provenBase(aux: readonly InsnAux[] | undefined, i: number, x: Insn, op: OpInfo, mapView: (map: object) => string | undefined): ProvenBase {
-  const a = aux?.[i];
+function provenBase(img: ImageContext, i: number, x: Insn, op: OpInfo): ProvenBase {
+  const a = img.aux?.[i];
   if (a === undefined || a.ptrType === undefined || a.ptrTypeMixed) return undefined;
   switch (a.ptrType) {
     case 'pkt': case 'pkt_meta': return { dv: 'PKT' };
     case 'fp': return { dv: 'STK' };
     case 'map_value': {
       if (a.memMapMixed || a.memMap === undefined) return undefined;
-      const v = mapView(a.memMap);
+      const v = img.mapView(a.memMap);
       return v === undefined ? undefined : { dv: v };
     }
     case 'ctx':
@@ -334,10 +336,9 @@ function provenBase(aux: readonly InsnAux[] | undefined, i: number, x: Insn, op:
   }
 }
 
-function emitInsn(
-  op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string,
-  proven: ProvenBase = undefined, facts: InsnAux | undefined = undefined,
-): string {
+function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt: (start: number) => Func, ret: () => string, img: ImageContext): string {
+  const proven = provenBase(img, i, x, op);
+  const facts = img.aux?.[i];
   const dl = lo(x.dst), dh = hi(x.dst), sl = lo(x.src), sh = hi(x.src);
   switch (op.kind) {
     case 'alu': {
@@ -358,6 +359,14 @@ function emitInsn(
       if (op.target === 'kfunc') return `throw fault(${i}, 'kernel function calls are not supported (btf_id ${x.imm})');`;
       if (x.imm === BPF_FUNC_tail_call) {
         return `${SAVE_ARGS} T = tailCallTarget(x, ${i}); if (T !== undefined) { enterOther(T, x, r1l, r1h, r10l); r0l = R[0]; r0h = R[1]; ${ret()} }`;
+      }
+      if (img.aux !== undefined) {
+        const inline = inlineMapLookup(x, i, img);
+        if (inline !== undefined) return inline;
+        // A verified program's helper is bound as a constant of the image: a direct, monomorphic call.
+        const h = img.env.helpers[x.imm];
+        if (h === undefined) return `throw fault(${i}, 'invalid func unknown#${x.imm}');`;
+        return `${SAVE_ARGS} ${img.bind(h, 'H')}(x); r0l = R[0]; r0h = R[1];`;
       }
       return `${SAVE_ARGS} callHelper(x, ${x.imm}, ${i}); r0l = R[0]; r0h = R[1];`;
     }
@@ -391,12 +400,80 @@ function emitInsn(
       return `o = (${dl} >>> 0) + ${x.off}; ${fast} else STM(${i}, ${dh}, ${dl}, ${x.off}, ${op.size}, ${vl}, ${vh});`;
     }
     case 'atomic': {
+      // A plain add into memory the verifier pinned (a counter in a map value): read, add, write back.
+      // The host JIT runs one CPU per thread; maps shared with other threads use their own update paths.
+      if (op.op === 'add' && proven !== undefined && 'dv' in proven) {
+        const dv = proven.dv;
+        if (op.size === 4) return `o = (${dl} >>> 0) + ${x.off}; ${dv}.setInt32(o, (${dv}.getInt32(o, true) + ${sl}) | 0, true);`;
+        return `o = (${dl} >>> 0) + ${x.off}; t = ${dv}.getInt32(o, true); u = (t + ${sl}) | 0; ${dv}.setInt32(o, u, true); `
+          + `${dv}.setInt32(o + 4, (${dv}.getInt32(o + 4, true) + ${sh} + ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0, true);`;
+      }
       // Through the shared runtime on x.R; r0 and src come back changed for fetch/xchg/cmpxchg.
       const sync = `R[${2 * x.dst}] = ${dl}; R[${2 * x.dst + 1}] = ${dh}; R[${2 * x.src}] = ${sl}; R[${2 * x.src + 1}] = ${sh};`;
       const back = op.op === 'cmpxchg' ? ' r0l = R[0]; r0h = R[1];' : op.op.startsWith('fetch_') || op.op === 'xchg' ? ` ${sl} = R[${2 * x.src}]; ${sh} = R[${2 * x.src + 1}];` : '';
       return `R[0] = r0l; R[1] = r0h; ${sync} atomic(x, ${i}, '${op.op}', ${op.size}, ${x.dst}, ${x.src}, ${x.off});${back}`;
     }
   }
+}
+
+/**
+ * What the emitter knows about the image being built: the verifier's records, and the objects the
+ * generated code refers to by name (a map's value DataView, a map object, a helper) — bound once as
+ * constants of the image, so that every call site in the generated code is monomorphic.
+ */
+class ImageContext {
+  private readonly names = new Map<unknown, string>();
+  readonly values: unknown[] = [];
+
+  constructor(readonly env: ExecEnv, readonly aux: readonly InsnAux[] | undefined) {}
+
+  /** A name for a value in the image's constants. */
+  bind(value: unknown, prefix: string): string {
+    let name = this.names.get(value);
+    if (name === undefined) {
+      name = `${prefix}${this.values.length}`;
+      this.values.push(value);
+      this.names.set(value, name);
+    }
+    return name;
+  }
+
+  /** The region holding a map's values (PTR_TO_MAP_VALUE), if the map is in this address space. */
+  valuesRegion(map: object): Region | undefined {
+    return this.env.mem.regions.find((r) => r?.kind === 'map_value' && r.object === map);
+  }
+
+  mapView(map: object): string | undefined {
+    const region = this.valuesRegion(map);
+    return region === undefined ? undefined : this.bind(region.dv, 'MV');
+  }
+
+  /** `const NAME = KS[i];` for every bound value. */
+  declarations(): string[] {
+    return [...this.names.values()].map((name, i) => `const ${name} = KS[${i}];`);
+  }
+}
+
+/**
+ * bpf_map_lookup_elem on the one map the verifier saw at this call, without the helper call: an array
+ * lookup is index arithmetic (the kernel inlines it too, array_map_gen_lookup); other maps are asked
+ * directly (map->ops->map_lookup_elem). The key pointer was checked by the verifier.
+ */
+function inlineMapLookup(x: Insn, i: number, img: ImageContext): string | undefined {
+  const a = img.aux?.[i];
+  if (x.imm !== BPF_FUNC_map_lookup_elem || a?.map === undefined || a.mapMixed) return undefined;
+  const map = a.map;
+  const values = img.valuesRegion(map);
+  if (values === undefined) return undefined;
+  const key = 'const kr = RG[(r2h - BASE) | 0];';
+  if (map.map_type === BPF_MAP_TYPE_ARRAY || map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY) {
+    const arr = map as unknown as { stride: number; elem_size: number };
+    const cpu = map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY ? ` + CPU * ${arr.elem_size}` : '';
+    return `{ ${key} t = kr.dv.getUint32(r2l >>> 0, true); `
+      + `if ((t >>> 0) < ${map.max_entries}) { r0l = (Math.imul(t, ${arr.stride})${cpu}) | 0; r0h = ${values.hi}; } else { r0l = 0; r0h = 0; } }`;
+  }
+  const m = img.bind(map, 'MAP');
+  return `{ ${key} t = ${m}.lookupOffset(kr.u8, r2l >>> 0, CPU); if (t < 0) { r0l = 0; r0h = 0; } else { r0l = t; r0h = ${values.hi}; } }`;
 }
 
 /** DataView reads by access size (negative: sign-extending), as statements setting (dl, dh). */
@@ -461,32 +538,20 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
   const funcs = splitFunctions(insns, ops);
   const aux = (prog as { aux?: readonly InsnAux[] }).aux;
   // The value memory of each map the verifier pinned an access to, as a constant of the image.
-  const mapViews: DataView[] = [];
-  const mapViewNames = new Map<object, string>();
-  const mapView = (map: object): string | undefined => {
-    let name = mapViewNames.get(map);
-    if (name === undefined) {
-      const region = env.mem.regions.find((r) => r?.kind === 'map_value' && r.object === map);
-      if (region === undefined) return undefined;
-      name = `MV${mapViews.length}`;
-      mapViews.push(region.dv);
-      mapViewNames.set(map, name);
-    }
-    return name;
-  };
+  const img = new ImageContext(env, aux);
 
-  // The functions first: emitting them discovers the map views the image needs.
-  const bodies = funcs.map((f) => emitFunction(f, funcs, insns, ops, aux, mapView));
+  // The functions first: emitting them discovers the constants the image needs.
+  const bodies = funcs.map((f) => emitFunction(f, funcs, insns, ops, img));
   const callx = funcs.length > 1
     ? `function CALLX(target, pc, ${ARGS}, fp) { if (DEPTH + 1 >= ${MAX_CALL_FRAMES}) throw fault(pc, 'the call stack of ${MAX_CALL_FRAMES} frames is too deep'); DEPTH++; let v; switch (target) { ${funcs.map((f) => `case ${f.start}: v = F${f.index}(${ARGS}, fp); break;`).join(' ')} default: throw fault(pc, 'callx to a non-function'); } DEPTH--; return v; }`
     : `function CALLX(target, pc, ${ARGS}, fp) { if (target !== 0) throw fault(pc, 'callx to a non-function'); DEPTH++; const v = F0(${ARGS}, fp); DEPTH--; return v; }`;
 
   const source = [
     `'use strict';`,
-    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY, EMPTYDV, MVS } = rt;`,
-    ...mapViews.map((_, k) => `const MV${k} = MVS[${k}];`),
+    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY, EMPTYDV, KS } = rt;`,
+    ...img.declarations(),
     `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = 0x7fffffff, T = undefined, EPOCH = -1;`,
-    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY, PKT = EMPTYDV, STK = EMPTYDV;`,
+    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY, PKT = EMPTYDV, STK = EMPTYDV, CPU = 0;`,
     `const CH = new Int32Array(${insns.length}), CN = new Float64Array(${insns.length}).fill(-1), CDV = new Array(${insns.length}).fill(null);`,
     emitAccessors(),
     callx,
@@ -495,7 +560,7 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
     `  const c = RG[(r1h - BASE) | 0];`,
     `  if (c !== undefined && c.kind === 'ctx' && c.object.mdLo !== undefined) { CTXT = r1h; CTXN = c.object.mirrorBytes; CTXLO = c.object.mdLo; CTXHI = c.object.mdHi; const p = RG[(CTXHI[0] - BASE) | 0]; PKT = p === undefined ? EMPTYDV : p.dv; } else { CTXT = NOTAG; CTXN = 0; }`,
-    `  STK = cpu.stack.dv;`,
+    `  STK = cpu.stack.dv; CPU = cpu.cpu;`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
     `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; for (let i = 0; i < n; i++) enter(cpu, ctxLo, ctxHi, cpu.stackTop, 0); }`,
@@ -515,7 +580,7 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
     RG: env.mem.regions, BASE: REGION_HI_BASE, MEM: env.mem,
     // A tag no region has: the high half of a pointer just below region 0's.
-    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0), EMPTYDV: new DataView(new ArrayBuffer(0)), MVS: mapViews,
+    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0), EMPTYDV: new DataView(new ArrayBuffer(0)), KS: img.values,
   };
   const { run, enter, runN } = factory(rt);
   const image: JitProgram = { run, enter, runN, source };
