@@ -344,10 +344,19 @@ export function printDataJson(jw: JsonWriter, data: Uint8Array): void {
   jw.endArray();
 }
 
+/**
+ * ifindex_to_name_ns(): the device's name when it is in bpftool's network namespace. The emulated host
+ * has one namespace, so a device it knows by that ifindex is always in it.
+ */
+function ifindexToName(b: Bpftool, ifindex: number): string | undefined {
+  return b.kernel.netdevs.dev_get_by_index(ifindex)?.name;
+}
+
 /** print_dev_plain() / print_dev_json() for a program or map bound to a device. */
 export function printDevPlain(b: Bpftool, ifindex: number, nsDev: bigint, nsIno: bigint): void {
   if (ifindex === 0) return;
-  b.printf(`  offloaded_to ifindex ${ifindex} ns_dev ${nsDev} ns_ino ${nsIno}`);
+  const name = ifindexToName(b, ifindex);
+  b.printf(`  offloaded_to ${name ?? `ifindex ${ifindex} ns_dev ${nsDev} ns_ino ${nsIno}`}`);
 }
 
 export function printDevJson(b: Bpftool, ifindex: number, nsDev: bigint, nsIno: bigint): void {
@@ -358,7 +367,22 @@ export function printDevJson(b: Bpftool, ifindex: number, nsDev: bigint, nsIno: 
   jw.numberField('ifindex', ifindex);
   jw.numberField('ns_dev', nsDev);
   jw.numberField('ns_inode', nsIno);
+  const name = ifindexToName(b, ifindex);
+  if (name !== undefined) jw.stringField('ifname', name);
   jw.endObject();
+}
+
+/**
+ * `dev NAME` (if_nametoindex()): the device must exist on the emulated host. Loading onto a device is
+ * the offload path, which waits on the device's firmware and is not wired to this bpftool yet.
+ */
+export function offloadDevice(b: Bpftool, name: string): number {
+  if (b.kernel.netdevs.dev_get_by_name(name) === undefined) {
+    b.p_err(`unrecognized netdevice '${name}': ${strerror('ENODEV')}`);
+  } else {
+    b.p_err(`offload to '${name}' (dev) is not supported by the emulated bpftool yet`);
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import type { BpfMapInfo } from '../../kernel/syscall.js';
 import { btfDumperType, type BtfDumper } from './btf_dumper.js';
 import {
   Args, badArg, BpfObjType, doPinAny, doPinFd, errnoOf, errstr, fprintHex, isPrefix, mapParseFd, mapParseFdAndInfo,
-  mapParseFds, parseU32Arg, pinnedPaths, printDevJson, printDevPlain, printHexDataJson, progParseFd, strtoul,
+  mapParseFds, offloadDevice, parseU32Arg, pinnedPaths, printDevJson, printDevPlain, printHexDataJson, progParseFd, strtoul,
   type Bpftool,
 } from './common.js';
 import { JsonWriter } from './json_writer.js';
@@ -721,9 +721,7 @@ function doCreate(b: Bpftool, a: Args): number {
       flags = v;
     } else if (isPrefix(a.cur, 'dev')) {
       a.next();
-      // if_nametoindex(): the emulated host has no net device by that name.
-      b.p_err(`unrecognized netdevice '${a.cur!}': ${strerror('ENODEV')}`);
-      return done(-1);
+      return done(offloadDevice(b, a.cur!));
     } else if (isPrefix(a.cur, 'inner_map')) {
       a.next();
       if (!a.req(2)) b.usage();

@@ -12,7 +12,7 @@ import type { BpfProgInfo } from '../../kernel/syscall.js';
 import { loadObjectIntoKernel, mapPinName, ProgLoadError, type LoadedObject } from '../../libbpf/object.js';
 import { btfDumperType } from './btf_dumper.js';
 import {
-  Args, BpfObjType, detectCommonPrefix, doPinAny, errnoOf, errstr, isPrefix, mapParseFd, mountBpffsForPin,
+  Args, BpfObjType, detectCommonPrefix, offloadDevice, doPinAny, errnoOf, errstr, isPrefix, mapParseFd, mountBpffsForPin,
   pinnedPaths, printDataJson, printDevJson, printDevPlain, progFullName, progParseFd, progParseFds, strtoul, u32,
   type Bpftool,
 } from './common.js';
@@ -594,9 +594,7 @@ function loadWithOptions(b: Bpftool, a: Args, firstProgOnly: boolean): number {
     } else if (isPrefix(a.cur, 'dev')) {
       a.next();
       if (!a.req(1)) return -1;
-      // if_nametoindex(): the emulated host has no net device by that name.
-      b.p_err(`unrecognized netdevice '${a.cur!}': ${strerror('ENODEV')}`);
-      return -1;
+      return offloadDevice(b, a.cur!);
     } else if (isPrefix(a.cur, 'pinmaps')) {
       a.next();
       if (!a.req(1)) return -1;
