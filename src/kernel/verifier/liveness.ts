@@ -76,3 +76,65 @@ export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | 
   }
   return live;
 }
+
+/**
+ * Which registers hold values that may matter for safety later: the kernel's precision marks
+ * (mark_chain_precision), computed up front. A value matters if it can reach a jump condition, a
+ * memory address, a stored value, a helper argument, or a callee's return; through ALU operations
+ * the demand flows from the result to the operands. A scalar that does not matter may differ between
+ * two states without making them different (the kernel's imprecise scalars); e.g. an XDP program's
+ * verdict, which only flows to the return value, which the kernel does not check.
+ */
+export function computePrecisionDemand(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Uint16Array {
+  const n = insns.length;
+  const demand = new Uint16Array(n);
+  const succ: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) {
+    const op = ops[i];
+    if (op === undefined) continue;
+    const x = insns[i]!;
+    const end = funcs.find((s) => s > i) ?? n;
+    const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
+    if (op.kind === 'exit') continue;
+    if (op.kind === 'ja') { add(i + (op.long ? x.imm : x.off) + 1); continue; }
+    if (op.kind === 'jcond') add(i + x.off + 1);
+    add(op.kind === 'lddw' ? i + 2 : i + 1);
+  }
+  const inMain = (i: number): boolean => (funcs.find((s) => s > 0) ?? n) > i;
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let i = n - 1; i >= 0; i--) {
+      const op = ops[i];
+      if (op === undefined) continue;
+      const x = insns[i]!;
+      let out = 0;
+      for (const s of succ[i]!) out |= demand[s]!;
+      let d: number;
+      switch (op.kind) {
+        case 'alu': {
+          const dstOut = (out & R(x.dst)) !== 0;
+          const isMov = op.op === 'mov' || op.op.startsWith('movsx');
+          d = out & ~R(x.dst);
+          if (dstOut) d |= (isMov ? 0 : R(x.dst)) | (op.srcReg ? R(x.src) : 0);
+          break;
+        }
+        case 'end': d = out; break; // the result needs the operand exactly when it is needed
+        case 'ldx': d = (out & ~R(x.dst)) | R(x.src); break;
+        case 'st': d = out | R(x.dst); break;
+        case 'stx': case 'atomic': d = out | R(x.dst) | R(x.src) | (op.kind === 'atomic' && op.op === 'cmpxchg' ? R(0) : 0); break;
+        case 'lddw': d = out & ~R(x.dst); break;
+        case 'ldabs': d = (out & ~CALLER_SAVED) | R(6) | (op.indirect ? R(x.src) : 0); break;
+        case 'jcond': d = out | R(x.dst) | (op.srcReg ? R(x.src) : 0); break;
+        case 'call': case 'callx': d = (out & ~CALLER_SAVED) | ARGS | (op.kind === 'callx' ? R(x.dst) : 0); break;
+        case 'exit': d = inMain(i) ? 0 : R(0); break; // XDP's verdict is not checked; a callee's r0 goes on
+        case 'ja': d = out; break;
+      }
+      d &= 0x3ff;
+      if (d !== demand[i]) {
+        demand[i] = d;
+        changed = true;
+      }
+    }
+  }
+  return demand;
+}

@@ -27,7 +27,7 @@ import type { BpfMap } from '../maps/map.js';
 import { BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_PROG_ARRAY } from '../maps/map.js';
 import { XDP_MD, XDP_MD_SIZE } from '../net/xdp.js';
 import { findSubprogs, verifyStructure } from './cfg.js';
-import { computeLiveness } from './liveness.js';
+import { computeLiveness, computePrecisionDemand } from './liveness.js';
 import type { VerifierLog } from './log.js';
 import * as S from './scalar-adapter.js';
 import {
@@ -161,6 +161,8 @@ export class VerifierEnv {
   scratched = new Set<number>();
   /** Registers live before each instruction (liveness.ts), so pruning ignores dead ones. */
   readonly live: Uint16Array;
+  /** Registers whose exact value may still matter for safety (liveness.ts: the precision marks). */
+  readonly precise: Uint16Array;
   /** Where the walk compares states (jump targets, fall-throughs of conditionals, returns from calls). */
   readonly prunePoints = new Set<number>();
 
@@ -176,6 +178,7 @@ export class VerifierEnv {
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
     this.stackDepth = this.subprogs.map(() => 0);
     this.live = computeLiveness(this.insns, this.ops, this.subprogs);
+    this.precise = computePrecisionDemand(this.insns, this.ops, this.subprogs);
     this.insns.forEach((x, i) => {
       const op = this.ops[i];
       if (op?.kind === 'ja') this.prunePoints.add(i + (op.long ? x.imm : x.off) + 1);
@@ -966,14 +969,21 @@ function stacksafe(old: FuncState, cur: FuncState, idmap: Map<number, number>): 
  * states_equal with RANGE_WITHIN: cur is within old. `live` is the set of registers live at this
  * instruction in the current frame (registers of caller frames are compared whole).
  */
-function statesEqual(old: VerifierState, cur: VerifierState, live = 0x7ff): boolean {
+function statesEqual(old: VerifierState, cur: VerifierState, live = 0x7ff, precise = 0x7ff): boolean {
   if (old.curframe !== cur.curframe) return false;
   const idmap = new Map<number, number>();
   for (let f = 0; f <= old.curframe; f++) {
     const of = old.frames[f]!, cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
-    const mask = f === old.curframe ? live | (1 << BPF_REG_FP) : 0x7ff;
-    for (let r = 0; r < of.regs.length; r++) if ((mask & (1 << r)) !== 0 && !regsafe(of.regs[r]!, cf.regs[r]!, idmap)) return false;
+    const top = f === old.curframe;
+    const mask = top ? live | (1 << BPF_REG_FP) : 0x7ff;
+    for (let r = 0; r < of.regs.length; r++) {
+      if ((mask & (1 << r)) === 0) continue;
+      const o = of.regs[r]!, c = cf.regs[r]!;
+      // A scalar whose value cannot matter any more only has to be a scalar (an imprecise one).
+      if (top && (precise & (1 << r)) === 0 && o.type === 'scalar' && c.type === 'scalar') continue;
+      if (!regsafe(o, c, idmap)) return false;
+    }
     if (!stacksafe(of, cf, idmap)) return false;
   }
   return true;
@@ -1056,6 +1066,8 @@ export function doCheck(env: VerifierEnv): void {
     if (op === undefined) env.reject('EINVAL', `invalid BPF instruction at ${idx}`);
 
     let pathDone = false;
+    // Every instruction of the JMP classes counts for the add_new_state heuristic (jmps_processed).
+    if (op.kind === 'ja' || op.kind === 'jcond' || op.kind === 'call' || op.kind === 'callx' || op.kind === 'exit') env.jmpsProcessed++;
     switch (op.kind) {
       case 'alu':
         env.scratched.add(x.dst);
@@ -1117,7 +1129,6 @@ export function doCheck(env: VerifierEnv): void {
         st.insn_idx = idx + (op.long ? x.imm : x.off);
         break;
       case 'jcond':
-        env.jmpsProcessed++;
         checkCondJmp(env, idx, op, x);
         break;
       case 'call':
@@ -1177,13 +1188,13 @@ function isStateVisited(env: VerifierEnv, idx: number): boolean {
   for (let i = 0; i < list.length; i++) {
     const sl = list[i]!;
     if (sl.branches > 0) {
-      if (statesEqual(sl.state, cur, env.live[idx])) {
+      if (statesEqual(sl.state, cur, env.live[idx], env.precise[idx])) {
         env.log.write(`infinite loop detected at insn ${idx}\n`);
         env.reject('EINVAL', `infinite loop detected at insn ${idx}`);
       }
       // Inside a loop: distinct iterations rarely prune each other, so store states sparingly.
       if (env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNew = false;
-    } else if (statesEqual(sl.state, cur, env.live[idx])) {
+    } else if (statesEqual(sl.state, cur, env.live[idx], env.precise[idx])) {
       sl.hit++;
       updateBranchCounts(cur.parent);
       return true;

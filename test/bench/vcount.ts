@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { loadObject, withMapFds } from '../../src/bpf/object.js';
+import { Kernel } from '../../src/kernel/kernel.js';
+import { BpfSyscall, type ProgLoadAttr } from '../../src/kernel/syscall.js';
+import { loadObjectIntoKernel } from '../../src/libbpf/object.js';
+import { progObject } from '../oracle/kernel.js';
+const path = progObject(process.argv[2] ?? 'xdp_big');
+const obj = loadObject(readFileSync(path), path);
+const sys = new BpfSyscall(new Kernel());
+const fds = loadObjectIntoKernel(sys, obj).maps.map((m) => m.fd);
+const p = obj.programs[0]!;
+const attr: ProgLoadAttr = { prog_type: p.progType, insns: withMapFds(p, fds), license: obj.license, log_level: 2, log_size: (1 << 30) - 1 };
+sys.progLoad(attr);
+const counts = new Map<number, number>();
+for (const l of attr.log_buf!.split('\n')) { const m = /^(\d+): \(/.exec(l); if (m) counts.set(+m[1]!, (counts.get(+m[1]!) ?? 0) + 1); }
+const hist = new Map<number, number>();
+for (const c of counts.values()) hist.set(c, (hist.get(c) ?? 0) + 1);
+console.log('insns visited N times:', [...hist.entries()].sort((a, b) => a[0] - b[0]).slice(0, 20));
+console.log('most visited:', [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10));
+console.log(attr.log_buf!.split('\n').slice(-2)[0]);
