@@ -231,6 +231,21 @@ describe('prog run and dump to files', () => {
   });
 });
 
+describe('prog tracelog', () => {
+  it('prints what bpf_trace_printk() left in trace_pipe, once', () => {
+    const h = host();
+    h.run(`prog load ${PROGS}/xdp_misc.o /sys/fs/bpf/m`);
+    const pkt = padFrame(udp4Frame({ dstPort: 53 }));
+    pkt[24] = pkt[24]! ^ 0xff; // break the IPv4 header checksum: xdp_misc prints a line and drops
+    expect(h.run('prog run pinned /sys/fs/bpf/m data_in -', pkt).stdout).toMatch(/^Return value: 1, /);
+    const log = h.run('prog tracelog');
+    expect(log.status).toBe(0);
+    expect(log.stdout).toMatch(/^ +\S+-\d+ +\[\d{3}\] \S+ +\d+\.\d{6}: bpf_trace_printk: xdp_misc: bad IPv4 header checksum 0x[0-9a-f]+\n$/);
+    expect(h.run('-j prog tracelog').stdout).toBe('[]\n');
+    expect(h.run('prog tracelog now').status).toBe(255);
+  });
+});
+
 describe('refused programs', () => {
   for (const neg of NEGATIVE_OBJECTS) {
     it(`${neg.name}: libbpf's lines around the verifier log, then bpftool's error`, () => {

@@ -22,6 +22,9 @@ export class Exit extends Error {
   }
 }
 
+/** The process killed by a signal (a crash of the real tool that the emulation reproduces). */
+export class Killed extends Exit {}
+
 /** A failed system call as a C program sees it: errno. */
 export function errnoOf(e: unknown): ErrnoName {
   if (isBpfError(e)) return e.errno;
@@ -66,10 +69,16 @@ export class Stdio implements TextSink {
     this.size = 0;
   }
 
-  /** abort(): what stdio still buffers is lost. */
-  discard(): void {
+  /**
+   * The process dies (abort(), a signal): bpftool's stdout is line-buffered (setlinebuf() in main), so
+   * the complete lines it printed are out and the rest of the last one is lost.
+   */
+  die(): void {
+    const text = this.buf.join('');
     this.buf = [];
     this.size = 0;
+    const end = text.lastIndexOf('\n');
+    if (end >= 0) this.io.stdout.write(text.slice(0, end + 1));
   }
 }
 

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BtfObject, Kernel } from '../../kernel/kernel.js';
 import { BpfSyscall } from '../../kernel/syscall.js';
-import { Args, Bpftool, Exit, isPrefix, Stdio, type BpftoolOutput } from './common.js';
+import { Args, Bpftool, Exit, isPrefix, Killed, Stdio, type BpftoolOutput } from './common.js';
 import { JsonDepthAssertion } from './json_writer.js';
 import { MAP_CMDS, MAP_HELP } from './map.js';
 import { PROG_CMDS, PROG_HELP, type Cmd } from './prog.js';
@@ -194,7 +194,7 @@ function doBatch(b: Bpftool, a: Args): number {
   const file = a.cur!;
   let text: string;
   try {
-    text = file === '-' ? Buffer.from(b.readStdin()).toString('latin1') : readFileSync(file, 'latin1');
+    text = file === '-' ? Buffer.from(b.readStdin()).toString('utf8') : readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
     b.p_err(`Can't open file (${file}): ${code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : String(e)}`);
@@ -390,7 +390,10 @@ export function runBpftool(argv: readonly string[], opts: BpftoolOptions): numbe
     status = r.status & 0xff;
     if (b.json !== undefined && r.closeJson) b.json.destroy();
   } catch (e) {
-    if (e instanceof Exit) {
+    if (e instanceof Killed) {
+      b.out.die();
+      status = e.status;
+    } else if (e instanceof Exit) {
       status = e.status;
       // clean_and_exit(): the JSON writer is closed on the way out, and asserts it is complete.
       if (b.json !== undefined) {
@@ -415,9 +418,9 @@ export function runBpftool(argv: readonly string[], opts: BpftoolOptions): numbe
   return status;
 }
 
-/** abort() after a failed assert(): stdio's buffered output is lost, the status is 128 + SIGABRT. */
+/** abort() after a failed assert(): the status is 128 + SIGABRT. */
 function abort(b: Bpftool, e: JsonDepthAssertion): number {
-  b.out.discard();
+  b.out.die();
   b.out.err(`${e.message}\n`);
   return 134;
 }

@@ -17,7 +17,8 @@ import {
   type Bpftool,
 } from './common.js';
 import { JsonWriter } from './json_writer.js';
-import { dumpXlatedJson, dumpXlatedPlain, funcStarts, jitedKsymNames, type DumpData } from './xlated_dumper.js';
+import { dumpXlatedCfg } from './cfg.js';
+import { dumpXlatedJson, dumpXlatedPlain, funcStarts, jitedKsymNames, xlatedInsnText, type DumpData } from './xlated_dumper.js';
 
 /** libbpf v1.1's program type names (libbpf_bpf_prog_type_str) end at BPF_PROG_TYPE_SYSCALL. */
 const LIBBPF_PROG_TYPE_MAX = BPF_PROG_TYPE.SYSCALL;
@@ -268,7 +269,7 @@ function doShow(b: Bpftool, a: Args): number {
 // ---------------------------------------------------------------------------------------------
 // dump
 
-function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | undefined, opcodes: boolean, linum: boolean): number {
+function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | undefined, opcodes: boolean, linum: boolean, visual: boolean): number {
   const insns = b.sys.progXlated(fd);
   if (insns.length === 0) {
     b.p_err('error retrieving insn dump: kernel.kptr_restrict set?');
@@ -297,8 +298,15 @@ function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | unde
     btf, funcInfo, lineInfo: prog?.lineInfo ?? [], funcStarts: starts,
     jitedKsyms: info.jited_prog_len !== 0 ? jitedKsymNames(info.name, insns, starts, funcInfo, btf) : [],
   };
-  if (b.jsonOutput) dumpXlatedJson(b, dd, insns, opcodes, linum);
-  else dumpXlatedPlain(b, dd, insns, opcodes, linum);
+  if (visual) {
+    // This bpftool prints no graph in JSON, only its null.
+    if (b.jsonOutput) b.jw.null();
+    else dumpXlatedCfg(b, insns, (i) => starts[insns[i]!.imm] ?? i + insns[i]!.off + 1, (i) => xlatedInsnText({ ...dd, jitedKsyms: [] }, insns, i));
+  } else if (b.jsonOutput) {
+    dumpXlatedJson(b, dd, insns, opcodes, linum);
+  } else {
+    dumpXlatedPlain(b, dd, insns, opcodes, linum);
+  }
   return 0;
 }
 
@@ -318,6 +326,7 @@ function doDump(b: Bpftool, a: Args): number {
   let file: string | undefined;
   let opcodes = false;
   let linum = false;
+  let visual = false;
   const closeRest = (from: number): void => {
     for (let i = from; i < fds.length; i++) b.close(fds[i]!);
   };
@@ -339,9 +348,8 @@ function doDump(b: Bpftool, a: Args): number {
     opcodes = true;
     a.next();
   } else if (isPrefix(a.cur, 'visual')) {
-    closeRest(0);
-    b.p_err("'visual' (a DOT control-flow graph) is not supported by the emulated bpftool");
-    return -1;
+    visual = true;
+    a.next();
   } else if (isPrefix(a.cur, 'linum')) {
     linum = true;
     a.next();
@@ -362,7 +370,7 @@ function doDump(b: Bpftool, a: Args): number {
     } else if (fds.length > 1) {
       printProgHeaderPlain(b, info);
     }
-    err = progDump(b, fd, info, file, opcodes, linum);
+    err = progDump(b, fd, info, file, opcodes, linum, visual);
     if (b.jsonOutput && fds.length > 1) b.jw.endObject();
     else if (i !== fds.length - 1 && fds.length > 1) b.printf('\n');
     b.close(fd);
@@ -890,7 +898,25 @@ function attachDetach(b: Bpftool, a: Args, what: 'attach' | 'detach'): number {
   }
 }
 
-/** Sub-commands the emulated host has nothing for: no tracefs or perf counters. */
+/**
+ * `prog tracelog`: trace_pipe, where bpf_trace_printk() writes. bpftool reads it until interrupted; on
+ * the emulated host nothing else runs while bpftool does, so it prints what is pending and stops as
+ * bpftool does on SIGINT (closing its JSON array).
+ */
+function doTracelog(b: Bpftool, a: Args): number {
+  if (a.count !== 0) b.usage();
+  const lines = b.kernel.helperEnv.trace.read();
+  if (b.jsonOutput) {
+    b.jw.startArray();
+    for (const l of lines) b.jw.string(l);
+    b.jw.endArray();
+  } else {
+    for (const l of lines) b.printf(l);
+  }
+  return 0;
+}
+
+/** Sub-commands the emulated host has nothing for: no perf counters. */
 function unsupported(what: string): (b: Bpftool, a: Args) => number {
   return (b) => {
     b.p_err(`'prog ${what}' is not supported by the emulated bpftool`);
@@ -951,7 +977,7 @@ export const PROG_CMDS: readonly Cmd[] = [
   ['loadall', (b, a) => loadWithOptions(b, a, false)],
   ['attach', (b, a) => attachDetach(b, a, 'attach')],
   ['detach', (b, a) => attachDetach(b, a, 'detach')],
-  ['tracelog', unsupported('tracelog')],
+  ['tracelog', doTracelog],
   ['run', doRun],
   ['profile', unsupported('profile')],
 ];

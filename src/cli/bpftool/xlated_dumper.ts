@@ -105,7 +105,8 @@ function lfind(lineInfo: readonly BpfLineInfo[], insn: number, nrSkip: number): 
   return lineInfo[k];
 }
 
-function insnText(dd: DumpData, insns: readonly Insn[], i: number): string {
+/** print_bpf_insn() of instruction i with bpftool's callbacks. */
+export function xlatedInsnText(dd: DumpData, insns: readonly Insn[], i: number): string {
   return formatInsn(insns, i, { flavour: 'kernel', callName: () => callName(dd, insns, i), immName: xlatedImmName });
 }
 
@@ -131,7 +132,7 @@ export function dumpXlatedPlain(b: Bpftool, dd: DumpData, insns: readonly Insn[]
       nrSkip++;
     }
     double = insns[i]!.code === LDDW;
-    b.printf(`${String(i).padStart(4)}: ${insnText(dd, insns, i)}\n`);
+    b.printf(`${String(i).padStart(4)}: ${xlatedInsnText(dd, insns, i)}\n`);
     if (opcodes) {
       const raw = encode(insns.slice(i, double && i + 1 < insns.length ? i + 2 : i + 1));
       b.printf(`       ${fprintHex(raw, 8, ' ')}${raw.length > 8 ? ` ${fprintHex(raw.subarray(8), 8, ' ')}` : ''}\n`);
@@ -166,7 +167,7 @@ export function dumpXlatedJson(b: Bpftool, dd: DumpData, insns: readonly Insn[],
       nrSkip++;
     }
     jw.name('disasm');
-    jw.enquote(insnText(dd, insns, i));
+    jw.enquote(xlatedInsnText(dd, insns, i));
     if (opcodes) {
       const raw = encode(insns.slice(i, double && i + 1 < insns.length ? i + 2 : i + 1));
       jw.name('opcodes');

@@ -25,6 +25,7 @@
 // `! ` stderr lines, `\ no newline` when stdout does not end with one, and `= STATUS`.
 
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +78,8 @@ for (const f of files) {
       const err = (r.stderr ?? '').split('\n');
       if (err[err.length - 1] === '') err.pop();
       for (const l of err) out.push(`! ${l}`);
-      out.push(`= ${r.status ?? 128 + 6}`);
+      // A signal ends it as the shell reports it: 128 + the signal's number.
+      out.push(`= ${r.status ?? 128 + (constants.signals[r.signal] ?? 0)}`);
     } else {
       throw new Error(`${f}: cannot read line: ${line}`);
     }
