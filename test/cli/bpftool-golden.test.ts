@@ -164,8 +164,6 @@ function replay(steps: readonly Step[]): Mismatch[] {
   const kernel = new Kernel();
   const made: string[] = [];
   const bad: Mismatch[] = [];
-  const cwd = process.cwd();
-  process.chdir(ROOT);
   try {
     for (const s of steps) {
       if (s.directive !== undefined) {
@@ -174,7 +172,7 @@ function replay(steps: readonly Step[]): Mismatch[] {
       }
       let stdout = '';
       let stderr = '';
-      const status = runBpftool(s.args!, { kernel, stdout: { write: (x: string) => { stdout += x; } }, stderr: { write: (x: string) => { stderr += x; } } });
+      const status = runBpftool(s.args!, { kernel, cwd: ROOT, stdout: { write: (x: string) => { stdout += x; } }, stderr: { write: (x: string) => { stderr += x; } } });
       const diffs: Mismatch[] = [];
       const cmp = (what: string, expected: string, actual: string): void => {
         const e = normalize(expected, s.masks, s.unordered);
@@ -188,7 +186,6 @@ function replay(steps: readonly Step[]): Mismatch[] {
       else if (diffs.length === 0) bad.push({ command: s.line, what: 'known difference', expected: `a difference: ${s.known}`, actual: 'none: remove the @known line' });
     }
   } finally {
-    process.chdir(cwd);
     for (const p of made) rmSync(p, { force: true });
   }
   return bad;

@@ -8,6 +8,7 @@
 // a command's return value is the exit status, so -1 exits 255 and -errno exits 256 - errno.
 
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { errnoNumber, isBpfError, strerror, type ErrnoName } from '../../bpf/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { BpfMapInfo, BpfProgInfo, BpfSyscall } from '../../kernel/syscall.js';
@@ -113,7 +114,19 @@ export class Bpftool {
   lastHelp: (b: Bpftool) => void = () => {};
   private readonly openFds = new Set<number>();
 
-  constructor(readonly kernel: Kernel, readonly sys: BpfSyscall, readonly out: Stdio, readonly readStdin: () => Uint8Array = () => readFileSync(0)) {}
+  constructor(
+    readonly kernel: Kernel,
+    readonly sys: BpfSyscall,
+    readonly out: Stdio,
+    readonly readStdin: () => Uint8Array = () => readFileSync(0),
+    /** The process's working directory, for the host files it reads and writes (objects, packets, batches). */
+    readonly cwd: string = process.cwd(),
+  ) {}
+
+  /** A host file path as the process opens it (messages keep the path as given). */
+  hostPath(p: string): string {
+    return resolve(this.cwd, p);
+  }
 
   /** The JSON writer, which exists whenever jsonOutput is set. */
   get jw(): JsonWriter {

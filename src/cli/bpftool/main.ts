@@ -194,7 +194,7 @@ function doBatch(b: Bpftool, a: Args): number {
   const file = a.cur!;
   let text: string;
   try {
-    text = file === '-' ? Buffer.from(b.readStdin()).toString('utf8') : readFileSync(file, 'utf8');
+    text = file === '-' ? Buffer.from(b.readStdin()).toString('utf8') : readFileSync(b.hostPath(file), 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
     b.p_err(`Can't open file (${file}): ${code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : String(e)}`);
@@ -328,6 +328,8 @@ export interface BpftoolOptions extends BpftoolOutput {
   sys?: BpfSyscall;
   /** Standard input, for `data_in -` and `batch file -`. */
   readStdin?: () => Uint8Array;
+  /** The working directory relative host paths are taken from (default: this process's). */
+  cwd?: string;
 }
 
 /**
@@ -382,7 +384,7 @@ export function runBpftool(argv: readonly string[], opts: BpftoolOptions): numbe
   const kernel = opts.kernel ?? new Kernel();
   const sys = opts.sys ?? syscallFor(kernel);
   const out = new Stdio(opts);
-  const b = new Bpftool(kernel, sys, out, opts.readStdin);
+  const b = new Bpftool(kernel, sys, out, opts.readStdin, opts.cwd);
   b.lastHelp = mainHelp;
   let status: number;
   try {

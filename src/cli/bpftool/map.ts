@@ -378,6 +378,12 @@ function mapDump(b: Bpftool, fd: number, info: BpfMapInfo, wtr: JsonWriter | und
   return err;
 }
 
+/** maps_have_btf(), with its own reused bpf_map_info. */
+function mapsHaveBtf(b: Bpftool, fds: readonly number[]): boolean {
+  const reuse = new ReusedMapInfo();
+  return fds.every((fd) => reuse.get(b, fd).btf_id !== 0);
+}
+
 function doDump(b: Bpftool, a: Args): number {
   if (a.count !== 2) b.usage();
   const fds = mapParseFds(b, a);
@@ -386,7 +392,7 @@ function doDump(b: Bpftool, a: Args): number {
   let btfWriter: JsonWriter | undefined;
   if (b.jsonOutput) {
     wtr = b.jw;
-  } else if (fds.every((fd) => b.sys.mapInfo(fd).btf_id !== 0)) {
+  } else if (mapsHaveBtf(b, fds)) {
     // maps_have_btf(): plain output goes through a pretty JSON writer of its own.
     btfWriter = new JsonWriter(b.out);
     btfWriter.setPretty(true);

@@ -284,7 +284,7 @@ function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | unde
   if (file !== undefined) {
     const raw = encode(insns);
     try {
-      writeFileSync(file, raw, { mode: 0o600 });
+      writeFileSync(b.hostPath(file), raw, { mode: 0o600 });
     } catch (e) {
       b.p_err(`can't open file ${file}: ${hostErr(e)}`);
       return -1;
@@ -544,7 +544,7 @@ const STRICT_MODE_WARNING = 'Warning: bpftool is now running in libbpf strict mo
 function openObject(b: Bpftool, file: string): BpfObject | undefined {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readFileSync(b.hostPath(file));
   } catch (e) {
     b.libbpfWarn(`elf: failed to open ${file}: ${hostErr(e)}`);
     return undefined;
@@ -702,7 +702,7 @@ const DEFAULT_SIZE_OUT = 32 * 1024;
 function getRunData(b: Bpftool, fname: string | undefined): Uint8Array | null | undefined {
   if (fname === undefined) return null;
   try {
-    return fname === '-' ? b.readStdin() : readFileSync(fname);
+    return fname === '-' ? b.readStdin() : readFileSync(b.hostPath(fname));
   } catch (e) {
     b.p_err(`failed to open ${fname}: ${hostErr(e)}`);
     return undefined;
@@ -739,7 +739,7 @@ function printRunOutput(b: Bpftool, data: Uint8Array, fname: string | undefined,
     return 0;
   }
   try {
-    writeFileSync(fname, data);
+    writeFileSync(b.hostPath(fname), data);
   } catch (e) {
     b.p_err(`failed to open ${fname}: ${hostErr(e)}`);
     return -1;
