@@ -143,6 +143,18 @@ describe('listing every object', () => {
   });
 });
 
+describe('an interpreted program (net.core.bpf_jit_enable=0)', () => {
+  it('is "not jited" and its bpf-to-bpf calls have no kallsyms symbol', () => {
+    const h = host(new Kernel({ jit: false }));
+    expect(h.run(`prog loadall ${PROGS}/xdp_subprog.o /sys/fs/bpf/s`).status).toBe(0);
+    expect(h.run('prog show pinned /sys/fs/bpf/s/xdp_subprog').stdout).toMatch(/\n\txlated 1056B {2}not jited {2}memlock 4096B {2}map_ids /);
+    expect(JSON.parse(h.run('-j prog show pinned /sys/fs/bpf/s/xdp_subprog').stdout)).toMatchObject({ jited: false });
+    expect(JSON.parse(h.run('-j prog show pinned /sys/fs/bpf/s/xdp_subprog').stdout)).not.toHaveProperty('bytes_jited');
+    const calls = h.run('prog dump xlated pinned /sys/fs/bpf/s/xdp_subprog').stdout.match(/\(85\) call pc.*$/gm);
+    expect(calls).toEqual(['(85) call pc+12', '(85) call pc+1', '(85) call pc+1']);
+  });
+});
+
 describe('per-CPU values', () => {
   it('prints one value per possible CPU of the emulated host', () => {
     const h = host(new Kernel({ cpus: 4 }));
