@@ -556,14 +556,19 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     emitAccessors(),
     callx,
     ...bodies,
-    `function enter(cpu, r1l, r1h, fp, r2l = 0) { x = cpu; R = cpu.R; SH = cpu.stack.hi; DEPTH = 0;`,
+    // setup(): what a run needs from the CPU and the context, found once per run (or per batch).
+    `function setup(cpu, r1h) { x = cpu; R = cpu.R; SH = cpu.stack.hi; DEPTH = 0;`,
     `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
     `  const c = RG[(r1h - BASE) | 0];`,
     `  if (c !== undefined && c.kind === 'ctx' && c.object.mdLo !== undefined) { CTXT = r1h; CTXN = c.object.mirrorBytes; CTXLO = c.object.mdLo; CTXHI = c.object.mdHi; const p = RG[(CTXHI[0] - BASE) | 0]; PKT = p === undefined ? EMPTYDV : p.dv; } else { CTXT = NOTAG; CTXN = 0; }`,
-    `  STK = cpu.stack.dv; CPU = cpu.cpu;`,
+    `  STK = cpu.stack.dv; CPU = cpu.cpu; }`,
+    `function enter(cpu, r1l, r1h, fp, r2l = 0) { setup(cpu, r1h);`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
-    `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; for (let i = 0; i < n; i++) enter(cpu, ctxLo, ctxHi, cpu.stackTop, 0); }`,
+    // The same context and CPU for every run of a batch: set up once, then only the calls. A tail call
+    // enters another image, which sets itself up; DEPTH is back to 0 after every run.
+    `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; setup(cpu, ctxHi); const fp = cpu.stackTop;`,
+    `  let r0l = 0; for (let i = 0; i < n; i++) r0l = F0(ctxLo, ctxHi, 0, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `return { run, enter, runN };`,
   ].join('\n');
 
