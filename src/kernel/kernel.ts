@@ -15,6 +15,7 @@ import { BPF_PROG_TYPE } from '../bpf/prog-types.js';
 import { buildHelpers, createHelperEnv, type HelperEnv } from './helpers/index.js';
 import { NetDeviceRegistry } from './net/netdev.js';
 import { Fib } from './net/route.js';
+import { BpfOffload } from './offload.js';
 
 /** The kernel release the emulator follows (uname -r): it decides the tag digest and bpftool's output. */
 export const KERNEL_RELEASE = '6.18.0-nfp-emu';
@@ -161,6 +162,8 @@ export class Kernel implements ExecEnv {
    */
   readonly helpers: readonly (HelperFn | undefined)[];
   readonly mapEnv: MapEnv;
+  /** kernel/bpf/offload.c: offload devices, the net devices registered to them, offloaded maps. */
+  readonly offload: BpfOffload;
   private readonly mapRegions = new WeakMap<BpfMap, MapRegions>();
 
   constructor(opts: KernelOptions = {}) {
@@ -191,6 +194,7 @@ export class Kernel implements ExecEnv {
         return f.obj;
       },
     };
+    this.offload = new BpfOffload(this);
   }
 
   /** ktime_get_boottime_ns(). */

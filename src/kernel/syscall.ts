@@ -18,6 +18,7 @@ import {
   BPF_MAP_TYPE_ARRAY, BPF_OBJ_NAME_LEN, type BpfMap, type BpfMapCreateAttr,
 } from './maps/map.js';
 import { mapMemoryUsage } from './maps/mem_usage.js';
+import { bpf_map_is_offloaded, type BpfOffloadedMap } from './offload.js';
 import { BpfProg } from './prog.js';
 import { bpf_prog_test_run_xdp } from './test_run.js';
 import { verifyStructure } from './verifier/cfg.js';
@@ -173,13 +174,24 @@ export function objNameCpy(name: string | undefined, what: string): string {
   return name;
 }
 
+/** An offloaded map operation's error, naming the command and the map as the host maps' errors do. */
+async function offloadOp<T>(cmd: string, map: BpfOffloadedMap, op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (e) {
+    if (!isBpfError(e)) throw e;
+    const label = map.name !== '' ? `map '${map.name}'` : `map id ${map.id}`;
+    throw new BpfError(e.errno, `${cmd} on ${label}: ${e.message}`, { cause: e });
+  }
+}
+
 export class BpfSyscall {
   constructor(readonly k: Kernel) {}
 
   // ------------------------------------------------------------------------------------- maps
 
   mapCreate(attr: BpfMapCreateAttr): number {
-    if ((attr.map_ifindex ?? 0) !== 0) throw new BpfError('EOPNOTSUPP', 'BPF_MAP_CREATE: no device for map_ifindex (map offload needs a NIC)');
+    if ((attr.map_ifindex ?? 0) !== 0) throw new Error('BUG: BPF_MAP_CREATE with map_ifindex waits for the device: use BpfSyscall.mapCreateAsync()');
     objNameCpy(attr.map_name, 'BPF_MAP_CREATE');
     if ((attr.btf_fd ?? 0) !== 0) this.k.fileOf(attr.btf_fd!, 'btf', 'BPF_MAP_CREATE');
     const map = map_create(attr, this.k.mapEnv);
@@ -231,6 +243,59 @@ export class BpfSyscall {
     if (extra === undefined) throw new Error('BUG: map without extra info');
     if (extra.frozen) throw new BpfError('EBUSY', 'BPF_MAP_FREEZE: map is already frozen');
     extra.frozen = true;
+  }
+
+  // ---------------------------------------------------------------- maps, asynchronous
+  // The map commands as Promises: for an offloaded map they wait for the device (kernel/bpf/offload.c,
+  // outside any RCU read-side section, as syscall.c branches before rcu_read_lock()); for a host map
+  // they are the synchronous commands above. Callers that may meet offloaded maps use these.
+
+  /** BPF_MAP_CREATE, with map_ifindex: the driver allocates the map on the device (MAP_ALLOC). */
+  async mapCreateAsync(attr: BpfMapCreateAttr): Promise<number> {
+    if ((attr.map_ifindex ?? 0) === 0) return this.mapCreate(attr);
+    objNameCpy(attr.map_name, 'BPF_MAP_CREATE');
+    const map = await this.k.offload.bpf_map_offload_map_alloc(attr);
+    this.k.registerMap(map);
+    this.mapExtra.set(map, { btfId: 0, btfKey: 0, btfValue: 0, frozen: false });
+    return this.k.fds.install({ kind: 'map', obj: map });
+  }
+
+  async mapLookupAsync(attr: MapElemAttr): Promise<Uint8Array> {
+    const cmd = 'BPF_MAP_LOOKUP_ELEM';
+    const map = this.k.mapOf(attr.map_fd, cmd);
+    if (!bpf_map_is_offloaded(map)) return this.mapLookup(attr);
+    if ((attr.flags ?? 0) !== 0) throw new BpfError('EINVAL', `${cmd}: flags 0x${(attr.flags ?? 0).toString(16)} on an offloaded map`);
+    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_lookup_elem(map, this.key(map, attr.key)));
+  }
+
+  async mapUpdateAsync(attr: MapElemAttr): Promise<void> {
+    const cmd = 'BPF_MAP_UPDATE_ELEM';
+    const map = this.k.mapOf(attr.map_fd, cmd);
+    if (!bpf_map_is_offloaded(map)) return this.mapUpdate(attr);
+    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
+    if (attr.value === undefined) throw new BpfError('EFAULT', `${cmd}: no value`);
+    if (attr.value.length !== map.value_size) throw new BpfError('EINVAL', `${cmd}: value of ${attr.value.length} bytes for a map with value_size ${map.value_size}`);
+    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_update_elem(map, this.key(map, attr.key), attr.value, attr.flags ?? 0));
+  }
+
+  async mapDeleteAsync(attr: MapElemAttr): Promise<void> {
+    const cmd = 'BPF_MAP_DELETE_ELEM';
+    const map = this.k.mapOf(attr.map_fd, cmd);
+    if (!bpf_map_is_offloaded(map)) return this.mapDelete(attr);
+    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
+    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_delete_elem(map, this.key(map, attr.key)));
+  }
+
+  async mapGetNextKeyAsync(attr: MapElemAttr): Promise<Uint8Array> {
+    const cmd = 'BPF_MAP_GET_NEXT_KEY';
+    const map = this.k.mapOf(attr.map_fd, cmd);
+    if (!bpf_map_is_offloaded(map)) return this.mapGetNextKey(attr);
+    const key = attr.key === undefined || attr.key === null ? null : this.key(map, attr.key);
+    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_get_next_key(map, key));
+  }
+
+  async mapLookupAndDeleteAsync(attr: MapElemAttr): Promise<Uint8Array> {
+    return this.mapLookupAndDelete(attr);
   }
 
   private key(map: BpfMap, key: Uint8Array | null | undefined): Uint8Array {
@@ -475,9 +540,10 @@ export class BpfSyscall {
   mapInfo(fd: number): BpfMapInfo {
     const m = this.k.mapOf(fd, 'BPF_OBJ_GET_INFO_BY_FD');
     const extra = this.mapExtra.get(m);
+    const ifindex = bpf_map_is_offloaded(m) ? this.k.offload.bpf_map_offload_info_fill(m).ifindex : 0;
     return {
       type: m.map_type, id: m.id, key_size: m.key_size, value_size: m.value_size, max_entries: m.max_entries,
-      map_flags: m.map_flags, name: m.name, ifindex: 0, netns_dev: 0n, netns_ino: 0n,
+      map_flags: m.map_flags, name: m.name, ifindex, netns_dev: 0n, netns_ino: 0n,
       btf_id: extra?.btfId ?? 0, btf_key_type_id: extra?.btfKey ?? 0, btf_value_type_id: extra?.btfValue ?? 0,
       memlock: mapMemoryUsage(m), frozen: extra?.frozen ?? false,
     };
