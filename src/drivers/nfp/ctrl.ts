@@ -1,0 +1,116 @@
+// The host side of the ctrl vNIC: what nfp_net's control-ring path does (nfp_ctrl_tx() queues a
+// message, with a backlog when the ring is full; the ctrl vNIC's RX poll hands each received message to
+// the app's ctrl_msg_rx()). The ring itself is src/nic/mailbox.ts.
+//
+// Receiving never blocks the host: the RX path waits for the firmware with Atomics.waitAsync on the
+// reply ring's producer index, and each wake-up drains every message waiting, so one wake-up serves
+// many requests in flight. A pending waitAsync does not keep Node alive; whoever waits for a reply
+// holds a timer (the cmsg timeout) that does. poll() drains synchronously, for the busy-wait mode.
+
+import { CtrlMailbox, MBOX, MBOX_STATE_DEAD } from '../../nic/mailbox.js';
+
+export interface NfpCtrlVnicOptions {
+  readonly mailbox: CtrlMailbox;
+  /** Wake the firmware after queueing a request (the device's doorbell). */
+  readonly doorbell: () => void;
+  /** nfp_app ctrl_msg_rx(): one received message. */
+  readonly rx: (skb: Uint8Array) => void;
+  /** The device vanished (the channel went dead). */
+  readonly onDead: () => void;
+}
+
+export class NfpCtrlVnic {
+  readonly mailbox: CtrlMailbox;
+  private readonly backlog: Uint8Array[] = [];
+  private armed = false;
+  private stopped = false;
+  private deadSeen = false;
+
+  constructor(private readonly opts: NfpCtrlVnicOptions) {
+    this.mailbox = opts.mailbox;
+  }
+
+  /** The ctrl vNIC's MTU (what the firmware sizes replies to). */
+  get mtu(): number {
+    return this.mailbox.mtu;
+  }
+
+  set mtu(v: number) {
+    this.mailbox.mtu = v;
+  }
+
+  /** Start receiving. */
+  start(): void {
+    this.stopped = false;
+    this.arm();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    // Resolve the pending waitAsync so nothing is left waiting on a channel that is gone.
+    Atomics.notify(this.mailbox.hdr, MBOX.F2H_PROD);
+  }
+
+  /** nfp_ctrl_tx(): queue a message for the firmware. */
+  tx(skb: Uint8Array): void {
+    if (this.backlog.length > 0 || !this.mailbox.hostSend(skb)) this.backlog.push(skb);
+    this.opts.doorbell();
+  }
+
+  /** Messages waiting for room in the ring. */
+  get backlogLength(): number {
+    return this.backlog.length;
+  }
+
+  /** Drain the reply ring (and refill the request ring from the backlog). Returns messages received. */
+  poll(): number {
+    let n = 0;
+    for (let skb = this.mailbox.hostRecv(); skb !== null; skb = this.mailbox.hostRecv()) {
+      n++;
+      this.opts.rx(skb);
+    }
+    if (this.backlog.length > 0) {
+      let sent = 0;
+      while (sent < this.backlog.length && this.mailbox.hostSend(this.backlog[sent]!)) sent++;
+      if (sent > 0) {
+        this.backlog.splice(0, sent);
+        this.opts.doorbell();
+      }
+    }
+    if (!this.deadSeen && this.mailbox.state === MBOX_STATE_DEAD) {
+      this.deadSeen = true;
+      this.opts.onDead();
+    }
+    return n;
+  }
+
+  /**
+   * Wait for the firmware without blocking: read the producer index, drain, then sleep on that index
+   * (a message that lands after the read makes the wait return at once).
+   */
+  private arm(): void {
+    if (this.armed || this.stopped) return;
+    const hdr = this.mailbox.hdr;
+    this.mailbox.hostWaiting(true);
+    const seen = Atomics.load(hdr, MBOX.F2H_PROD);
+    this.poll();
+    if (this.stopped || this.deadSeen) {
+      this.mailbox.hostWaiting(false);
+      return;
+    }
+    const r = Atomics.waitAsync(hdr, MBOX.F2H_PROD, seen);
+    this.armed = true;
+    if (!r.async) {
+      // More arrived while draining: go round again, but let the event loop run first.
+      setImmediate(this.rearm);
+      return;
+    }
+    void r.value.then(this.rearm);
+  }
+
+  private readonly rearm = (): void => {
+    this.armed = false;
+    this.mailbox.hostWaiting(false);
+    this.arm();
+  };
+}
