@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { isBpfError } from '../bpf/errno.js';
 import { judge, loadConformanceDir, runConformance, type Engine } from '../kernel/exec/conformance.js';
 import { registerBpftool } from './bpftool/main.js';
+import { registerFirmware } from './firmware.js';
 import { runObjdump } from './objdump.js';
 
 export interface CliIo {
@@ -78,6 +79,7 @@ export function buildProgram(io: CliIo, state: CliState = { exitCode: 0 }): Comm
     }));
 
   registerBpftool(program, io, state);
+  registerFirmware(program, io, state);
 
   return program;
 }
