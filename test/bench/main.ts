@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark of the project, printed as tables with ratios measured in one run.
 import { benchHost } from './host.js';
+import { benchMailbox } from './mailbox.js';
 import { benchVerifier } from './verifier.js';
 
 const out = (line: string): void => {
@@ -11,3 +12,4 @@ out('');
 benchHost(out);
 out('');
 benchVerifier(out);
+await benchMailbox(out);
