@@ -375,40 +375,71 @@ export class BpfOffload {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  /** Run a device op under bpf_devs_lock (read), or fail with ENODEV for an orphan. */
-  private async withDev(map: BpfOffloadedMap, what: string, op: (ops: BpfMapDevOps) => Promise<void>): Promise<void> {
+  /**
+   * Enter a device op: might_sleep(), bpf_devs_lock for reading (callers await the result when it is a
+   * Promise, i.e. when a writer holds or waits for the lock), then the map's ops — or ENODEV for an
+   * orphan. The caller must up_read() when done.
+   */
+  private enter(what: string): Promise<void> | undefined {
     // A sleeping lock and a device round trip follow: never inside an RCU read-side section.
     this.k.rcu.might_sleep(what);
-    if (!this.bpf_devs_lock.tryDownRead()) await this.bpf_devs_lock.down_read();
-    try {
-      if (map.netdev === null || map.dev_ops === null) throw enodev(what);
-      await op(map.dev_ops);
-    } finally {
-      this.bpf_devs_lock.up_read();
-    }
+    return this.bpf_devs_lock.tryDownRead() ? undefined : this.bpf_devs_lock.down_read();
+  }
+
+  private devOps(map: BpfOffloadedMap, what: string): BpfMapDevOps {
+    if (map.netdev === null || map.dev_ops === null) throw enodev(what);
+    return map.dev_ops;
   }
 
   async bpf_map_offload_lookup_elem(map: BpfOffloadedMap, key: Uint8Array): Promise<Uint8Array> {
+    const what = 'bpf_map_offload_lookup_elem';
     const value = new Uint8Array(map.value_size);
-    await this.withDev(map, 'bpf_map_offload_lookup_elem', (ops) => ops.map_lookup_elem(map, key, value));
+    const wait = this.enter(what);
+    if (wait !== undefined) await wait;
+    try {
+      await this.devOps(map, what).map_lookup_elem(map, key, value);
+    } finally {
+      this.bpf_devs_lock.up_read();
+    }
     return value;
   }
 
   /** Flags above BPF_EXIST are EINVAL here, before the driver sees them. */
   async bpf_map_offload_update_elem(map: BpfOffloadedMap, key: Uint8Array, value: Uint8Array, flags: number): Promise<void> {
+    const what = 'bpf_map_offload_update_elem';
     if (!Number.isSafeInteger(flags) || flags < 0 || flags > BPF_EXIST) {
-      throw new BpfError('EINVAL', `bpf_map_offload_update_elem: flags 0x${flags.toString(16)} above BPF_EXIST`);
+      throw new BpfError('EINVAL', `${what}: flags 0x${flags.toString(16)} above BPF_EXIST`);
     }
-    await this.withDev(map, 'bpf_map_offload_update_elem', (ops) => ops.map_update_elem(map, key, value, flags));
+    const wait = this.enter(what);
+    if (wait !== undefined) await wait;
+    try {
+      await this.devOps(map, what).map_update_elem(map, key, value, flags);
+    } finally {
+      this.bpf_devs_lock.up_read();
+    }
   }
 
   async bpf_map_offload_delete_elem(map: BpfOffloadedMap, key: Uint8Array): Promise<void> {
-    await this.withDev(map, 'bpf_map_offload_delete_elem', (ops) => ops.map_delete_elem(map, key));
+    const what = 'bpf_map_offload_delete_elem';
+    const wait = this.enter(what);
+    if (wait !== undefined) await wait;
+    try {
+      await this.devOps(map, what).map_delete_elem(map, key);
+    } finally {
+      this.bpf_devs_lock.up_read();
+    }
   }
 
   async bpf_map_offload_get_next_key(map: BpfOffloadedMap, key: Uint8Array | null): Promise<Uint8Array> {
+    const what = 'bpf_map_offload_get_next_key';
     const next = new Uint8Array(map.key_size);
-    await this.withDev(map, 'bpf_map_offload_get_next_key', (ops) => ops.map_get_next_key(map, key, next));
+    const wait = this.enter(what);
+    if (wait !== undefined) await wait;
+    try {
+      await this.devOps(map, what).map_get_next_key(map, key, next);
+    } finally {
+      this.bpf_devs_lock.up_read();
+    }
     return next;
   }
 

@@ -175,14 +175,12 @@ export function objNameCpy(name: string | undefined, what: string): string {
 }
 
 /** An offloaded map operation's error, naming the command and the map as the host maps' errors do. */
-async function offloadOp<T>(cmd: string, map: BpfOffloadedMap, op: Promise<T>): Promise<T> {
-  try {
-    return await op;
-  } catch (e) {
+function offloadOp<T>(cmd: string, map: BpfOffloadedMap, op: Promise<T>): Promise<T> {
+  return op.catch((e: unknown) => {
     if (!isBpfError(e)) throw e;
     const label = map.name !== '' ? `map '${map.name}'` : `map id ${map.id}`;
     throw new BpfError(e.errno, `${cmd} on ${label}: ${e.message}`, { cause: e });
-  }
+  });
 }
 
 export class BpfSyscall {
@@ -265,7 +263,7 @@ export class BpfSyscall {
     const map = this.k.mapOf(attr.map_fd, cmd);
     if (!bpf_map_is_offloaded(map)) return this.mapLookup(attr);
     if ((attr.flags ?? 0) !== 0) throw new BpfError('EINVAL', `${cmd}: flags 0x${(attr.flags ?? 0).toString(16)} on an offloaded map`);
-    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_lookup_elem(map, this.key(map, attr.key)));
+    return await offloadOp(cmd, map, this.k.offload.bpf_map_offload_lookup_elem(map, this.key(map, attr.key)));
   }
 
   async mapUpdateAsync(attr: MapElemAttr): Promise<void> {
@@ -275,7 +273,7 @@ export class BpfSyscall {
     if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
     if (attr.value === undefined) throw new BpfError('EFAULT', `${cmd}: no value`);
     if (attr.value.length !== map.value_size) throw new BpfError('EINVAL', `${cmd}: value of ${attr.value.length} bytes for a map with value_size ${map.value_size}`);
-    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_update_elem(map, this.key(map, attr.key), attr.value, attr.flags ?? 0));
+    return await offloadOp(cmd, map, this.k.offload.bpf_map_offload_update_elem(map, this.key(map, attr.key), attr.value, attr.flags ?? 0));
   }
 
   async mapDeleteAsync(attr: MapElemAttr): Promise<void> {
@@ -283,7 +281,7 @@ export class BpfSyscall {
     const map = this.k.mapOf(attr.map_fd, cmd);
     if (!bpf_map_is_offloaded(map)) return this.mapDelete(attr);
     if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
-    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_delete_elem(map, this.key(map, attr.key)));
+    return await offloadOp(cmd, map, this.k.offload.bpf_map_offload_delete_elem(map, this.key(map, attr.key)));
   }
 
   async mapGetNextKeyAsync(attr: MapElemAttr): Promise<Uint8Array> {
@@ -291,7 +289,7 @@ export class BpfSyscall {
     const map = this.k.mapOf(attr.map_fd, cmd);
     if (!bpf_map_is_offloaded(map)) return this.mapGetNextKey(attr);
     const key = attr.key === undefined || attr.key === null ? null : this.key(map, attr.key);
-    return offloadOp(cmd, map, this.k.offload.bpf_map_offload_get_next_key(map, key));
+    return await offloadOp(cmd, map, this.k.offload.bpf_map_offload_get_next_key(map, key));
   }
 
   async mapLookupAndDeleteAsync(attr: MapElemAttr): Promise<Uint8Array> {

@@ -187,7 +187,8 @@ export class CtrlMailbox {
     Atomics.store(this.hdr, MBOX.H2F_PROD, (prod + 1) | 0);
     // A futex wake costs microseconds; a busy firmware will find the request anyway. fwSleep() stores
     // its flag before it re-reads the index, so one of the two sides always sees the other.
-    if (Atomics.load(this.hdr, MBOX.FW_SLEEPING) !== 0) Atomics.notify(this.hdr, MBOX.H2F_PROD);
+    // The flag is taken with the wake-up, so a burst of requests costs one wake-up, not one each.
+    if (Atomics.compareExchange(this.hdr, MBOX.FW_SLEEPING, 1, 0) === 1) Atomics.notify(this.hdr, MBOX.H2F_PROD);
     return true;
   }
 
@@ -241,7 +242,7 @@ export class CtrlMailbox {
     this.write(this.f2hBase, prod, msg, len);
     Atomics.store(this.hdr, MBOX.F2H_PROD, (prod + 1) | 0);
     Atomics.add(this.hdr, MBOX.STAT_REPLIES, 1);
-    if (Atomics.load(this.hdr, MBOX.HOST_WAITING) !== 0) Atomics.notify(this.hdr, MBOX.F2H_PROD);
+    if (Atomics.compareExchange(this.hdr, MBOX.HOST_WAITING, 1, 0) === 1) Atomics.notify(this.hdr, MBOX.F2H_PROD);
     return true;
   }
 

@@ -331,22 +331,21 @@ function bytesEq(a: Uint8Array, aOff: number, b: Uint8Array, len: number): boole
  * refilling it until it is done.
  */
 function nfp_bpf_ctrl_op_cache_get(nfp_map: NfpBpfMap, op: number, key: Uint8Array | null, out_key: Uint8Array | null,
-  out_value: Uint8Array | null): { n_entries: number; cache_gen: number } {
+  out_value: Uint8Array | null): number {
   const bpf = nfp_map.bpf;
   const map = nfp_map.offmap;
   let n_entries = nfp_bpf_ctrl_op_cache_fill(op) ? bpf.cmsg_cache_cnt : 1;
-  const cache_gen = nfp_map.cache_gen;
   if (nfp_map.cache_blockers > 0) n_entries = 1;
 
   if (nfp_bpf_ctrl_op_cache_invalidate(op)) {
     nfp_map.cache_blockers++;
     nfp_map.cache = null;
-    return { n_entries, cache_gen };
+    return n_entries;
   }
-  if (!nfp_bpf_ctrl_op_cache_capable(op) || nfp_map.cache === null || key === null) return { n_entries, cache_gen };
+  if (!nfp_bpf_ctrl_op_cache_capable(op) || nfp_map.cache === null || key === null) return n_entries;
   if (nfp_map.cache_to < nowNs()) {
     nfp_map.cache = null;
-    return { n_entries, cache_gen };
+    return n_entries;
   }
   const reply = nfp_map.cache;
   const count = be32(reply, 8);
@@ -360,9 +359,9 @@ function nfp_bpf_ctrl_op_cache_get(nfp_map: NfpBpfMap, op: number, key: Uint8Arr
       if (i + 1 === count) break;
       out_key!.set(reply.subarray(replyKeyOff(bpf, i + 1), replyKeyOff(bpf, i + 1) + map.key_size));
     }
-    return { n_entries: 0, cache_gen };
+    return 0;
   }
-  return { n_entries, cache_gen };
+  return n_entries;
 }
 
 /** nfp_bpf_ctrl_op_cache_put(): keep a filler's reply (if nothing changed meanwhile); end a blocker. */
@@ -407,7 +406,9 @@ export async function nfp_bpf_ctrl_entry_op(offmap: BpfOffloadedMap, op: number,
   const flags32 = flagsLow32(flags);
   if (flags32 < 0) throw new BpfError('EOPNOTSUPP', 'FW messages have no space for more than 32 bits of flags');
 
-  const { n_entries, cache_gen } = nfp_bpf_ctrl_op_cache_get(nfp_map, op, key, out_key, out_value);
+  // The generation before this op: a fill is kept only if no blocker finished meanwhile.
+  const cache_gen = nfp_map.cache_gen;
+  const n_entries = nfp_bpf_ctrl_op_cache_get(nfp_map, op, key, out_key, out_value);
   if (n_entries === 0) return;
 
   let reply: Uint8Array;
