@@ -265,8 +265,10 @@ const ENCODERS: { readonly [K in NfpOp]: (x: Extract<NfpInsn, { op: K }>) => [Nf
   },
   br_byte(x) {
     if (x.src.type === 'imm' || x.src.type === 'none') throw fault('br=byte tests a register');
+    // No kernel emitter to follow: the register goes to the B field unless it is an A-bank GPR, as the
+    // NFP assembler places it (binutils' testsuite words).
     const v = reEnc({ type: 'imm', value: x.value }, false, true);
-    const inB = x.src.type === 'gpr' && x.src.bank === 'b';
+    const inB = !(x.src.type === 'gpr' && x.src.bank === 'a');
     const src = reEnc(x.src, false, true).enc;
     return ['br_byte', {
       a_src: inB ? v.enc : src, byte: x.byte, b_src: inB ? src : v.enc, i8: v.i8, eq: x.eq ? 1 : 0, defer: x.defer,
@@ -434,7 +436,7 @@ const DECODERS: { readonly [K in NfpFormatName]: (f: Fields) => NfpInsn } = {
     const inB = reIsImm(a);
     const src = inB ? reDec(b, 'b', ext, 0) : reDec(a, 'a', ext, 0);
     const rot = reDec(inB ? a : b, 'b', 0, 0);
-    if (rot.type !== 'imm' || rot.value < 1 || rot.value > 32) throw invalid('br_bit without a bit number');
+    if (rot.type !== 'imm' || rot.value < 1 || rot.value > 32) throw invalid(`br_bit rotation ${rot.type === 'imm' ? rot.value : '?'} is not the kernel's bit + 1`);
     return nfpBrBit(f['bv'] === 1, src, rot.value - 1, to, f['defer']!);
   },
   br_alu(f) {
@@ -845,7 +847,8 @@ function assembleOne(text: string, labels: ReadonlyMap<string, number>): NfpInsn
   let m: RegExpExecArray | null;
   if ((m = /^immed(?:_([bw])(\d))?$/.exec(mnem))) {
     const dst = both(parseReg(args[0]!), wb);
-    let v = parseNumber(args[1] ?? '', 'immediate');
+    // `.label` as the value: a code address (a return address for rtn), an extension of the syntax.
+    let v = args[1]?.trim().startsWith('.') ? parseTarget(args[1], labels) : parseNumber(args[1] ?? '', 'immediate');
     if (m[1] === 'b') { need(args, 2, mnem); return nfpImmed(dst, v, 'byte', false, parseNumber(m[2]!, 'byte') as 0 | 1 | 2); }
     if (m[1] === 'w') { need(args, 2, mnem); return nfpImmed(dst, v, 'word', false, (parseNumber(m[2]!, 'word') * 2) as 0 | 2); }
     let shift = 0;
@@ -947,8 +950,8 @@ function assembleOne(text: string, labels: ReadonlyMap<string, number>): NfpInsn
 /**
  * Assemble text in the disassembler's syntax, one instruction per line. Lines may carry a dump's
  * "  1f8:\t" offset and ".N  " prefixes (so a dump reads back), `;` or `#` comments, and `name:` labels
- * that branches name as `.name` (an extension: nfp-dis.c prints only numbers). `base` is the code-store
- * address of the first instruction, for labels.
+ * that branches (and immed values) name as `.name` (an extension: nfp-dis.c prints only numbers).
+ * `base` is the code-store address of the first instruction, for labels.
  */
 export function assemble(text: string, opts: { base?: number } = {}): NfpInsn[] {
   const base = opts.base ?? 0;
@@ -956,7 +959,7 @@ export function assemble(text: string, opts: { base?: number } = {}): NfpInsn[] 
   const labels = new Map<string, number>();
   text.split('\n').forEach((raw, i) => {
     let l = raw.replace(/[;#].*$/, '').trim();
-    l = l.replace(/^[0-9a-f]+:\s*/i, '').replace(/^\.\d+\s+/, '').trim();
+    l = l.replace(/^[0-9a-f]+:\s+(?=\.\d)/i, '').replace(/^\.\d+\s+/, '').trim();
     const lab = /^([A-Za-z_][\w]*):\s*(.*)$/.exec(l);
     if (lab !== null) {
       if (labels.has(lab[1]!)) throw invalid(`line ${i + 1}: label '${lab[1]}' defined twice`);
