@@ -19,8 +19,9 @@ import {
   BPF_ADD, BPF_ALU64, BPF_B, BPF_CALL, BPF_DW, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JNE, BPF_K, BPF_LDX,
   BPF_LSH, BPF_MEM, BPF_MOV, BPF_MUL, BPF_ST, BPF_W, BPF_X, findOp, type OpInfo,
 } from '../../bpf/opcodes.js';
+import { func_proto } from '../helpers/index.js';
 import {
-  BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+  BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH, round_up, type BpfMap,
 } from '../maps/map.js';
 import { XDP_MD } from '../net/xdp.js';
@@ -39,12 +40,22 @@ const BPF_FUNC_get_smp_processor_id = 8;
 const BPF_FUNC_map_lookup_elem = 1;
 const BPF_FUNC_map_update_elem = 2;
 const BPF_FUNC_map_delete_elem = 3;
+const BPF_FUNC_tail_call = 12;
+const BPF_FUNC_redirect_map = 51;
 
 /**
  * Kernel functions a rewritten call may name, with a stand-in for their kallsyms offset from
  * __bpf_call_base (bpftool prints `call NAME#OFFSET`; the real offsets depend on the kernel build).
  */
 export const KERNEL_CALLS: ReadonlyMap<string, number> = new Map([
+  // Read off the 6.18 kernel's xlated programs:
+  ['bpf_csum_diff', 10508336], ['bpf_ktime_get_ns', 274096], ['bpf_trace_printk', -63248], ['bpf_user_rnd_u32', 23440],
+  ['bpf_xdp_adjust_head', 10509360], ['bpf_xdp_adjust_tail', 10528032], ['bpf_xdp_event_output', 10510224],
+  ['bpf_xdp_fib_lookup', 10548400], ['bpf_xdp_redirect', 10558624], ['dev_map_redirect', 524560],
+  // Stand-ins for the rest (the real offsets depend on the build):
+  ['bpf_xdp_adjust_meta', 10509872], ['bpf_xdp_get_buff_len', 10527264], ['bpf_xdp_load_bytes', 10527520],
+  ['bpf_xdp_store_bytes', 10527776], ['dev_hash_map_redirect', 524816], ['bpf_map_lookup_elem', 336000],
+  ['bpf_map_update_elem', 336128], ['bpf_map_delete_elem', 336256], ['bpf_get_smp_processor_id', 23184],
   ['__htab_map_lookup_elem', 336864], ['htab_map_update_elem', 349616], ['htab_map_delete_elem', 347648],
   ['htab_lru_map_update_elem', 350592], ['htab_lru_map_delete_elem', 348160],
   ['htab_percpu_map_update_elem', 351232], ['htab_lru_percpu_map_update_elem', 351744],
@@ -138,6 +149,10 @@ function genLookup(map: BpfMap): Insn[] | undefined {
 
 /** The map op a map helper call becomes when the map is known (the `ops->map_*_elem` direct calls). */
 function mapOpCall(map: BpfMap, helper: number): Insn | undefined {
+  if (helper === BPF_FUNC_redirect_map) {
+    const name = map.map_type === BPF_MAP_TYPE_DEVMAP ? 'dev_map_redirect' : map.map_type === BPF_MAP_TYPE_DEVMAP_HASH ? 'dev_hash_map_redirect' : undefined;
+    return name === undefined ? undefined : call(name);
+  }
   const kind = helper === BPF_FUNC_map_update_elem ? 'update' : helper === BPF_FUNC_map_delete_elem ? 'delete' : undefined;
   if (kind === undefined) return undefined;
   const prefix: Record<number, string> = {
@@ -256,14 +271,15 @@ export function fixupProgram(env: VerifierEnv, insns: readonly Insn[], aux: read
         insn(BPF_ALU64 | BPF_MOV | BPF_X, 0, 0, BPF_ADDR_PERCPU),
         ldx(BPF_W, 0, 0, 0),
       ]);
-    } else if (op.kind === 'call' && op.target === 'helper' && a.map !== undefined && !a.mapMixed) {
-      if (x.imm === BPF_FUNC_map_lookup_elem) {
-        const g = genLookup(a.map);
-        if (g !== undefined) patches.set(k, g);
-      } else {
-        const c = mapOpCall(a.map, x.imm);
-        if (c !== undefined) patches.set(k, [c]);
-      }
+    } else if (op.kind === 'call' && op.target === 'helper' && a.map !== undefined && !a.mapMixed
+      && (x.imm === BPF_FUNC_map_lookup_elem ? genLookup(a.map) : mapOpCall(a.map, x.imm)) !== undefined) {
+      patches.set(k, x.imm === BPF_FUNC_map_lookup_elem ? genLookup(a.map)! : [mapOpCall(a.map, x.imm)!]);
+    } else if (op.kind === 'call' && op.target === 'helper' && x.imm !== BPF_FUNC_tail_call) {
+      // do_misc_fixups: the call goes to the program type's implementation (fn->func), which is what
+      // the xlated program names.
+      const impl = func_proto(env.opts.progType, x.imm)?.proto.func;
+      const imm = impl === undefined ? undefined : KERNEL_CALLS.get(impl);
+      if (imm !== undefined) patches.set(k, [insn(x.code, 0, 0, 0, imm)]);
     }
   }
   if (patches.size > 0) {
@@ -278,6 +294,10 @@ export function fixupProgram(env: VerifierEnv, insns: readonly Insn[], aux: read
   const starts = new Set<number>([0]);
   cur.forEach((x, i) => { if (ops3[i]?.kind === 'call' && x.src === 1) starts.add(i + x.imm + 1); });
   const order = [...starts].sort((a, b) => a - b);
-  cur.forEach((x, i) => { if (ops3[i]?.kind === 'call' && x.src === 1) x.imm = order.indexOf(i + x.imm + 1); });
+  cur.forEach((x, i) => {
+    if (ops3[i]?.kind !== 'call' || x.src !== 1) return;
+    x.off = x.imm; // the relative offset stays in off (call_imm)
+    x.imm = order.indexOf(i + x.imm + 1);
+  });
   return { xlated: cur, indexMap: index };
 }
