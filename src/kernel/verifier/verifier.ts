@@ -460,7 +460,8 @@ function checkPacketAccess(env: VerifierEnv, regno: number, ptr: RegState, off: 
   // The range was learnt for this pointer, variable part included: only the fixed offset counts.
   const total = ptr.off + off;
   if (total < 0 || total + size > ptr.range) {
-    env.log.write(`invalid access to packet, off=${total} size=${size}, R${regno}(id=${ptr.id},off=${ptr.off},r=${ptr.range})\n`);
+    // __check_mem_access prints the access offset twice (the second where the register's would read better).
+    env.log.write(`invalid access to packet, off=${total} size=${size}, R${regno}(id=${ptr.id},off=${total},r=${ptr.range})\n`);
     env.reject('EACCES', `R${regno} offset is outside of the packet`);
   }
 }
