@@ -121,6 +121,10 @@ describe('faults on the replies', () => {
     await expectErrno(offloadMap(h), 'EIO', 'cmsg drop - type 0x01 wrong size 8 != 12!');
     fault(h, { kind: MBOX_FAULT.TRUNCATE, arg: 120 });
     await expectErrno(h.sys.mapLookupAsync({ map_fd: fd, key: u32(1) }), 'EIO', 'cmsg drop - type 0x03 too short 8!');
+    // Too short to carry even a status: dropped on receipt, so the caller times out.
+    fault(h, { kind: MBOX_FAULT.TRUNCATE, arg: 125 });
+    await expectErrno(h.sys.mapLookupAsync({ map_fd: fd, key: u32(1) }), 'ETIMEDOUT');
+    expect(h.dmesg.has('cmsg drop - too short 3!')).toBe(true);
     for (const line of ['wrong type', 'too short 124 for 1 entries', 'wrong size 8 != 12']) expect(h.dmesg.has(line)).toBe(true);
     expect([...await h.sys.mapLookupAsync({ map_fd: fd, key: u32(1) })]).toEqual([...val(1)]);
   });
@@ -143,6 +147,16 @@ describe('faults on the replies', () => {
       await expectErrno(h.sys.mapDeleteAsync({ map_fd: fd, key: u32(2) }), expected[rc - 1]!);
     }
     expect(h.dmesg.has('FW responded with invalid status: 8')).toBe(true);
+  });
+
+  it('a MAP_FREE the firmware refuses only leaks the table, with a warning', async () => {
+    const h = await boot();
+    const fd = await offloadMap(h);
+    fault(h, { kind: MBOX_FAULT.CORRUPT_RC, arg: 1 });
+    h.sys.close(fd);
+    await h.kernel.offload.settle();
+    expect(h.dmesg.has('leaking map - FW responded with: -77')).toBe(true);
+    expect(h.nfp!.bpf!.maps_in_use).toBe(0);
   });
 });
 

@@ -101,6 +101,22 @@ describe('BPF_MAP_CREATE with map_ifindex', () => {
     await expectErrno(offloadMap(nic), 'EINVAL', 'nfp0 is not registered for BPF offload');
   });
 
+  it('the NIC running out of memory for the table is ENOMEM', async () => {
+    const h = await boot({ ememBackingCap: 1 << 20 });
+    await expectErrno(offloadMap(h, { max_entries: 100000 }), 'ENOMEM', 'Cannot allocate memory');
+    expect(h.nfp!.bpf!.maps_in_use).toBe(0);
+    await offloadMap(h, { max_entries: 1000 });
+  });
+
+  it('a frozen offloaded map refuses writes', async () => {
+    const h = await boot();
+    const fd = await offloadMap(h);
+    h.sys.mapFreeze(fd);
+    await expectErrno(h.sys.mapUpdateAsync({ map_fd: fd, key: u32(1), value: new Uint8Array(8) }), 'EPERM', 'frozen');
+    await expectErrno(h.sys.mapDeleteAsync({ map_fd: fd, key: u32(1) }), 'EPERM', 'frozen');
+    await expectErrno(h.sys.mapLookupAsync({ map_fd: fd, key: u32(1) }), 'ENOENT');
+  });
+
   it('the synchronous map commands refuse an offloaded map loudly', async () => {
     const h = await boot();
     const fd = await offloadMap(h);

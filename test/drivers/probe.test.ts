@@ -181,6 +181,12 @@ describe('capability records', () => {
     await expectErrno(offloadMap(h), 'EOPNOTSUPP');
   });
 
+  it('a firmware app the driver does not know fails the probe, saying which', async () => {
+    const file = variant(CAPS60, (doc) => { (doc['rtsym'] as Record<string, unknown>)['_pf0_net_app_id'] = '07000000 00000000'; });
+    const err = await expectErrno(bootHost({ firmware: file }), 'EINVAL', 'firmware app id 0x7 is not supported');
+    expect(err.message).toContain('0000:04:00.0');
+  });
+
   it('a ctrl channel too small for one message: logged, and no map offload', async () => {
     const h = await boot(variant(CAPS60, (doc) => { (doc['ctrl'] as Record<string, unknown>)['max_mtu'] = 100; }));
     expect(h.dmesg.has('ctrl channel MTU below min required 100 < 128')).toBe(true);
