@@ -138,3 +138,73 @@ export function computePrecisionDemand(insns: readonly Insn[], ops: readonly (Op
   }
   return demand;
 }
+
+/**
+ * The kernel's zext_dst (mark_insn_zext, with REG_LIVE_READ64): a 32-bit definition (ALU32, or a load
+ * narrower than 8 bytes) whose destination's upper half is read later, as a 64-bit operand, before it
+ * is written again. The BPF ISA says such writes zero the upper half; a JIT for a 32-bit machine (the
+ * NFP) only spends instructions on that where this says it matters.
+ */
+export function computeZextDst(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): boolean[] {
+  const n = insns.length;
+  const hiLive = new Uint16Array(n); // before each instruction
+  const succ: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) {
+    const op = ops[i];
+    if (op === undefined) continue;
+    const x = insns[i]!;
+    const end = funcs.find((s) => s > i) ?? n;
+    const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
+    if (op.kind === 'exit') continue;
+    if (op.kind === 'ja') { add(i + (op.long ? x.imm : x.off) + 1); continue; }
+    if (op.kind === 'jcond') add(i + x.off + 1);
+    add(op.kind === 'lddw' ? i + 2 : i + 1);
+  }
+  /** Registers whose upper half the instruction reads, and the register it writes (any width). */
+  const effect = (op: OpInfo, x: Insn): { read64: number; def: number } => {
+    switch (op.kind) {
+      case 'alu': {
+        if (!op.alu64) return { read64: 0, def: R(x.dst) };
+        // A 64-bit operation reads both operands whole; a sign-extending move reads only a low part.
+        const writesOnly = op.op === 'mov' || op.op.startsWith('movsx');
+        const src = op.srcReg && !op.op.startsWith('movsx') ? R(x.src) : 0;
+        return { read64: (writesOnly ? 0 : R(x.dst)) | src, def: R(x.dst) };
+      }
+      case 'end': return { read64: op.bits === 64 ? R(x.dst) : 0, def: R(x.dst) };
+      case 'ldx': return { read64: R(x.src), def: R(x.dst) };
+      case 'st': return { read64: R(x.dst), def: 0 };
+      case 'stx': return { read64: R(x.dst) | (op.size === 8 ? R(x.src) : 0), def: 0 };
+      case 'atomic': return { read64: R(x.dst) | (op.size === 8 ? R(x.src) : 0) | (op.op === 'cmpxchg' && op.size === 8 ? R(0) : 0), def: 0 };
+      case 'lddw': return { read64: 0, def: R(x.dst) };
+      case 'ldabs': return { read64: R(6), def: CALLER_SAVED };
+      case 'jcond': return { read64: op.jmp32 ? 0 : R(x.dst) | (op.srcReg ? R(x.src) : 0), def: 0 };
+      case 'call': case 'callx': return { read64: ARGS | (op.kind === 'callx' ? R(x.dst) : 0), def: CALLER_SAVED };
+      case 'exit': return { read64: R(0), def: 0 };
+      case 'ja': return { read64: 0, def: 0 };
+    }
+  };
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let i = n - 1; i >= 0; i--) {
+      const op = ops[i];
+      if (op === undefined) continue;
+      let out = 0;
+      for (const s of succ[i]!) out |= hiLive[s]!;
+      const e = effect(op, insns[i]!);
+      const inn = (e.read64 | (out & ~e.def)) & 0x7ff;
+      if (inn !== hiLive[i]) {
+        hiLive[i] = inn;
+        changed = true;
+      }
+    }
+  }
+  return insns.map((x, i) => {
+    const op = ops[i];
+    if (op === undefined) return false;
+    const narrow = (op.kind === 'alu' && !op.alu64) || (op.kind === 'ldx' && op.size < 8 && !op.signed);
+    if (!narrow) return false;
+    let out = 0;
+    for (const s of succ[i]!) out |= hiLive[s]!;
+    return (out & R(x.dst)) !== 0;
+  });
+}

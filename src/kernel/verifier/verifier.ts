@@ -27,7 +27,7 @@ import type { BpfMap } from '../maps/map.js';
 import { BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_PROG_ARRAY } from '../maps/map.js';
 import { XDP_MD, XDP_MD_SIZE } from '../net/xdp.js';
 import { findSubprogs, verifyStructure } from './cfg.js';
-import { computeLiveness, computePrecisionDemand } from './liveness.js';
+import { computeLiveness, computePrecisionDemand, computeZextDst } from './liveness.js';
 import type { VerifierLog } from './log.js';
 import * as S from './scalar-adapter.js';
 import {
@@ -1286,6 +1286,7 @@ export function bpfCheck(opts: VerifierOptions): VerifierResult {
   try {
     doCheck(env);
     checkStackDepth(env);
+    computeZextDst(env.insns, env.ops, env.subprogs).forEach((z, i) => { env.aux[i]!.zext_dst = z; });
     opts.offload?.finalize?.(env);
   } catch (e) {
     opts.log.write(`${stats()}\n`);
