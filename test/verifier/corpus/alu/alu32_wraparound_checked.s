@@ -1,0 +1,18 @@
+# The wrapped value of alu32_wraparound checked with `if w6 > 6` afterwards.
+# map: m array key=4 value=8 entries=1
+# expect: accept
+r6 = *(u32 *)(r1 + 12)
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call 1
+if r0 == 0 goto out
+w6 &= 7
+w6 -= 1
+if w6 > 6 goto out
+r0 += r6
+r0 = *(u8 *)(r0 + 0)
+out:
+r0 = 2
+exit

@@ -1,0 +1,7 @@
+# Division by a register that is 0: allowed, the result is 0 at run time (BPF semantics).
+# expect: accept
+r0 = 10
+r1 = 0
+r0 /= r1
+r0 = 2
+exit

@@ -1,0 +1,17 @@
+# OR with a constant bounds nothing from above.
+# map: m array key=4 value=256 entries=1
+# expect: reject EACCES
+# log: R0 unbounded memory access, make sure to bounds check any such access
+r6 = *(u32 *)(r1 + 12)
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call 1
+if r0 == 0 goto out
+r6 |= 1
+r0 += r6
+r0 = *(u8 *)(r0 + 0)
+out:
+r0 = 2
+exit

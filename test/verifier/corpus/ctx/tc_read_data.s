@@ -1,0 +1,12 @@
+# A tc classifier reads data and data_end and checks a packet byte.
+# prog: sched_cls
+# expect: accept
+r2 = *(u32 *)(r1 + 76)
+r3 = *(u32 *)(r1 + 80)
+r4 = r2
+r4 += 1
+if r4 > r3 goto out
+r0 = *(u8 *)(r2 + 0)
+out:
+r0 = 0
+exit

@@ -1,0 +1,13 @@
+# bpf_csum_diff(from, 8, NULL, 0, 0) over 8 bytes of initialized stack.
+# expect: accept
+r1 = 0
+*(u64 *)(r10 - 8) = r1
+r1 = r10
+r1 += -8
+r2 = 8
+r3 = 0
+r4 = 0
+r5 = 0
+call 28
+r0 = 2
+exit

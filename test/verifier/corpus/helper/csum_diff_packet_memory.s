@@ -1,0 +1,17 @@
+# bpf_csum_diff() over 20 checked packet bytes.
+# expect: accept
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r4 = r2
+r4 += 34
+if r4 > r3 goto out
+r1 = 0
+r3 = r2
+r3 += 14
+r2 = 0
+r4 = 20
+r5 = 0
+call 28
+out:
+r0 = 2
+exit

@@ -1,0 +1,13 @@
+# The same lookup with the NULL check.
+# map: m array key=4 value=8 entries=4
+# expect: accept
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call 1
+if r0 == 0 goto out
+r0 = *(u64 *)(r0 + 0)
+out:
+r0 = 2
+exit

@@ -1,0 +1,13 @@
+# bpf_map_update_elem() with a never-written value buffer on the stack: allowed when privileged.
+# map: m hash key=4 value=8 entries=16
+# expect: accept
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+r3 = r10
+r3 += -16
+r4 = 0
+ld_pseudo r1, 1, 0
+call 2
+r0 = 2
+exit

@@ -1,0 +1,18 @@
+# A sign-extended index that may be negative.
+# map: m array key=4 value=64 entries=4
+# expect: reject EACCES
+# log: R0 min value is negative, either use unsigned index or do a if (index >=0) check.
+r6 = *(u32 *)(r1 + 12)
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call 1
+if r0 == 0 goto out
+r6 <<= 56
+r6 s>>= 56
+r0 += r6
+r0 = *(u8 *)(r0 + 0)
+out:
+r0 = 2
+exit

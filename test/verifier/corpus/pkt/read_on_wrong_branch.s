@@ -1,0 +1,14 @@
+# The read sits on the branch where data + 14 > data_end holds.
+# expect: reject EACCES
+# log: invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+r4 = r2
+r4 += 14
+if r4 > r3 goto bad
+r0 = 2
+exit
+bad:
+r0 = *(u8 *)(r2 + 0)
+r0 = 1
+exit

@@ -1,0 +1,4 @@
+# Returning a packet pointer.
+# expect: accept
+r0 = *(u32 *)(r1 + 0)
+exit
