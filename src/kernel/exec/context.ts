@@ -22,6 +22,18 @@ export interface ExecProgram {
   readonly name: string;
 }
 
+/**
+ * Checked runs (soundness fuzzing, test/verifier/fuzz): the interpreter's checked mode calls these before
+ * every memory access and helper call, so a test can hold each one to what the verifier allowed. Normal
+ * runs never look at it.
+ */
+export interface ExecSanitizer {
+  /** A load, store or atomic of `size` bytes at the pointer (hi, lo) + off, by insn pc in call frame `depth`. */
+  access(x: ExecContext, hi: number, lo: number, off: number, size: number, write: boolean, pc: number, depth: number): void;
+  /** A helper call (enum bpf_func_id) with its arguments in x.R. */
+  call(x: ExecContext, id: number, pc: number, depth: number): void;
+}
+
 export interface ExecEnv {
   readonly mem: AddressSpace;
   /** Indexed by helper id (enum bpf_func_id). A missing entry is an unknown helper. */
@@ -44,6 +56,8 @@ export class ExecContext {
   tailCallCnt = 0;
   /** Loop iterations a JIT-compiled run may take before it is stopped (unverified code must not hang). */
   jitBudget = Infinity;
+  /** Set only for interpretChecked() runs. */
+  sanitizer: ExecSanitizer | undefined = undefined;
 
   constructor(readonly env: ExecEnv, readonly cpu = 0) {
     const bytes = new Uint8Array(MAX_CALL_FRAMES * MAX_BPF_STACK);

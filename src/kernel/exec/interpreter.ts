@@ -79,7 +79,12 @@ const EXIT = [
 const B_K = 'imm, imm >> 31';
 const B_X = 'R[si], R[si + 1]';
 
-function caseBody(op: OpInfo): string {
+/**
+ * The case body of a table entry. `checked` builds interpretChecked()'s flavour: every memory access and
+ * helper call is first shown to x.sanitizer (bound to S at entry), and memory goes through the runtime's
+ * checked load/store instead of the plain-memory fast path.
+ */
+function caseBody(op: OpInfo, checked: boolean): string {
   switch (op.kind) {
     case 'alu':
       if (op.alu64) return `ALU64_${op.op}(R[di], R[di + 1], ${op.srcReg ? B_X : B_K}); R[di] = RES[0]; R[di + 1] = RES[1];`;
@@ -95,6 +100,7 @@ function caseBody(op: OpInfo): string {
       if (op.target === 'local') return enterCall('pc + imm');
       if (op.target === 'kfunc') return 'throw fault(pc, `kernel function calls are not supported (btf_id ${imm})`);';
       return [
+        checked ? 'S.call(x, imm, pc, depth);' : '',
         `if (imm !== ${BPF_FUNC_tail_call}) { callHelper(x, imm, pc); break; }`,
         'const target = tailCallTarget(x, pc);',
         'if (target === undefined) break; /* a failed tail call falls through */',
@@ -107,7 +113,7 @@ function caseBody(op: OpInfo): string {
     case 'callx':
       // Linux: the register holds a BPF function (lddw BPF_PSEUDO_FUNC; its low half is the callee's first
       // instruction). uBPF and the conformance suite: a helper id.
-      return `if (mem.region(R[di + 1])?.kind !== 'func') { callHelper(x, R[di], pc); break; } ${enterCall('R[di] - 1')}`;
+      return `if (mem.region(R[di + 1])?.kind !== 'func') { ${checked ? 'S.call(x, R[di], pc, depth); ' : ''}callHelper(x, R[di], pc); break; } ${enterCall('R[di] - 1')}`;
     case 'exit':
       return EXIT;
     case 'lddw':
@@ -122,6 +128,10 @@ function caseBody(op: OpInfo): string {
         ? { 1: 'r.dv.getInt8(o)', 2: 'r.dv.getInt16(o, true)', 4: 'r.dv.getInt32(o, true)', 8: '' }[op.size]
         : { 1: 'r.u8[o]', 2: 'r.dv.getUint16(o, true)', 4: 'r.dv.getInt32(o, true)', 8: 'r.dv.getInt32(o, true)' }[op.size];
       const hi = op.size === 8 ? 'r.dv.getInt32(o + 4, true)' : op.signed ? 'R[di] >> 31' : '0';
+      if (checked) {
+        return `S.access(x, R[si + 1], R[si], off, ${op.size}, false, pc, depth);`
+          + ` R[di] = load(x, R[si + 1], R[si], off, ${op.size}, ${op.signed}, pc); R[di + 1] = lastLoadedHi();`;
+      }
       return `const r = regions[(R[si + 1] - BASE) | 0]; const o = (R[si] >>> 0) + off;`
         + ` if (r !== undefined && r.plain && o >= 0 && o + ${op.size} <= r.size) { R[di] = ${get}; R[di + 1] = ${hi}; break; }`
         + ` R[di] = load(x, R[si + 1], R[si], off, ${op.size}, ${op.signed}, pc); R[di + 1] = lastLoadedHi();`;
@@ -130,12 +140,17 @@ function caseBody(op: OpInfo): string {
     case 'stx': {
       const [vl, vh] = op.kind === 'st' ? ['imm', 'imm >> 31'] : ['R[si]', 'R[si + 1]'];
       const set = { 1: `r.u8[o] = ${vl}`, 2: `r.dv.setUint16(o, ${vl}, true)`, 4: `r.dv.setInt32(o, ${vl}, true)`, 8: `r.dv.setInt32(o, ${vl}, true); r.dv.setInt32(o + 4, ${vh}, true)` }[op.size];
+      if (checked) {
+        return `S.access(x, R[di + 1], R[di], off, ${op.size}, true, pc, depth);`
+          + ` store(x, R[di + 1], R[di], off, ${op.size}, ${vl}, ${vh}, pc);`;
+      }
       return `const r = regions[(R[di + 1] - BASE) | 0]; const o = (R[di] >>> 0) + off;`
         + ` if (r !== undefined && r.plain && r.writable && o >= 0 && o + ${op.size} <= r.size) { ${set}; break; }`
         + ` store(x, R[di + 1], R[di], off, ${op.size}, ${vl}, ${vh}, pc);`;
     }
     case 'atomic':
-      return `atomic(x, pc, '${op.op}', ${op.size}, di >> 1, si >> 1, off);`;
+      // A read-modify-write: shown to the sanitizer as the write it includes.
+      return `${checked ? `S.access(x, R[di + 1], R[di], off, ${op.size}, true, pc, depth); ` : ''}atomic(x, pc, '${op.op}', ${op.size}, di >> 1, si >> 1, off);`;
   }
 }
 
@@ -152,12 +167,14 @@ for (const [name, fn] of Object.entries(JMP32)) scope[`JMP32_${name}`] = fn;
 type Execute = (x: ExecContext, d: Decoded, budget: { left: number }) => void;
 
 /** The run loop: fetch, bounds and budget checks, and the generated switch. */
-function buildExecute(): Execute {
-  const cases = OPS.map((op, i) => `case ${i}: { /* ${op.name} */ ${caseBody(op)} break; }`).join('\n      ');
+function buildExecute(checked: boolean): Execute {
+  const cases = OPS.map((op, i) => `case ${i}: { /* ${op.name} */ ${caseBody(op, checked)} break; }`).join('\n      ');
   const source = `
 const { ${Object.keys(scope).join(', ')} } = scope;
 function execute(x, d, budget) {
-  const R = x.R, mem = x.env.mem, regions = mem.regions, code = d.code, n = d.n;
+  const R = x.R, mem = x.env.mem, regions = mem.regions, code = d.code, n = d.n;${checked ? `
+  const S = x.sanitizer;
+  if (S === undefined) throw new Error('BUG: a checked run without a sanitizer');` : ''}
   let limit = budget.left;
   let pc = 0, count = 0, depth = 0, frames;
   try {
@@ -182,7 +199,9 @@ return execute;`;
   return self(scope, predecode);
 }
 
-const execute = buildExecute();
+const execute = buildExecute(false);
+/** Built on first use: only soundness tests run checked. */
+let executeChecked: Execute | undefined;
 
 /** An instruction budget turns a runaway loop in unverified code into an error, not a hang. */
 export interface RunOptions {
@@ -200,4 +219,15 @@ export function interpret(prog: ExecProgram, x: ExecContext, ctxLo: number, ctxH
   x.reset(ctxLo, ctxHi);
   x.R[4] = opts.r2 ?? 0;
   execute(x, predecode(prog.insns), { left: opts.maxInsns ?? Infinity });
+}
+
+/**
+ * interpret(), with x.sanitizer shown every memory access and helper call before it happens (the
+ * soundness fuzzer's checked mode). Slower: no plain-memory fast path.
+ */
+export function interpretChecked(prog: ExecProgram, x: ExecContext, ctxLo: number, ctxHi: number, opts: RunOptions = {}): void {
+  x.reset(ctxLo, ctxHi);
+  x.R[4] = opts.r2 ?? 0;
+  executeChecked ??= buildExecute(true);
+  executeChecked(x, predecode(prog.insns), { left: opts.maxInsns ?? Infinity });
 }
