@@ -490,7 +490,9 @@ export interface NfpEngine {
   readonly image: NfpImage;
   /**
    * Run context `x` of `core` from code-store address `entry` until a firmware handler ends the run;
-   * returns that handler's address (x.exitPc). Cycles accumulate in x.busy and x.stall.
+   * returns that handler's address (x.exitPc). Cycles accumulate in x.busy and x.stall. A run that
+   * faults throws a BpfError (EFAULT for what the hardware cannot do, ELOOP for the cycle budget) and
+   * leaves the context unspecified: the engines agree on the error, not on how far they got.
    */
   run(core: NfpCore, x: NfpContext, entry: number): number;
 }
@@ -635,19 +637,46 @@ function condTrue(x: NfpContext, cond: keyof typeof NFP_BR_CONDS): boolean {
   }
 }
 
+/**
+ * Write only the bytes in `mask` of a destination: immed_b/immed_w enable bytes of the register file
+ * they write rather than merge through the A port, which is why jit.c's wrp_immed can build a 32-bit
+ * constant in a transfer-out register with immed + immed_w1. Returns what the destination now holds.
+ */
+function wrMasked(core: NfpCore, x: NfpContext, r: NfpReg, v: number, mask: number): number {
+  switch (r.type) {
+    case 'gpr': {
+      let out = 0;
+      if (r.bank !== 'a') out = x.gprB[r.n] = (x.gprB[r.n]! & ~mask) | (v & mask);
+      if (r.bank !== 'b') out = x.gprA[r.n] = (x.gprA[r.n]! & ~mask) | (v & mask);
+      return out;
+    }
+    case 'xfer': return x.xferOut[r.n] = (x.xferOut[r.n]! & ~mask) | (v & mask);
+    case 'lm': {
+      const p = x.lmAddr[r.ptr]!;
+      const w = ((p >>> 2) | r.off) & core.lmWordMask;
+      const out = core.lm[w] = (core.lm[w]! & ~mask) | (v & mask);
+      if (r.mod === 'inc') x.lmAddr[r.ptr] = (p + 4) & core.lmByteMask;
+      else if (r.mod === 'dec') x.lmAddr[r.ptr] = (p - 4) & core.lmByteMask;
+      return out;
+    }
+    case 'imm': case 'none': return v & mask;
+  }
+}
+
 /** The immed's result; `csr` replaces it when the immed receives a local_csr_rd. */
 function immedExec(core: NfpCore, x: NfpContext, insn: NfpImmed, csr: number | undefined): void {
   let v: number;
   if (csr !== undefined) {
     v = csr;
+    wr(core, x, insn.dst, v);
   } else if (insn.width === 'all') {
     v = insn.imm << (8 * insn.shift);
     if (insn.invert) v = ~v;
+    wr(core, x, insn.dst, v);
   } else {
-    const fieldMask = (insn.width === 'byte' ? 0xff : 0xffff) << (8 * insn.shift);
-    v = (rdDst(core, x, insn.dst, false) & ~fieldMask) | ((insn.imm << (8 * insn.shift)) & fieldMask);
+    const mask = (insn.width === 'byte' ? 0xff : 0xffff) << (8 * insn.shift);
+    v = wrMasked(core, x, insn.dst, insn.imm << (8 * insn.shift), mask);
   }
-  wr(core, x, insn.dst, v);
   x.prevAlu = x.prevAluA = v;
 }
 

@@ -271,17 +271,31 @@ const GENS: { readonly [K in NfpOp]: InsnGen<Extract<NfpInsn, { op: K }>> } = {
     return `{ ${pa}${pb}const a = ${a}, b = ${b}; const s = ${s}; ${flags}${g.dst(x.dst, 's')}${live.pa ? 'pa = a; ' : ''}${live.po ? 'po = s; ' : ''}}`;
   },
   immed(g, x, _i, live) {
-    let v: string;
-    let pre = '';
     if (x.width === 'all') {
-      v = `${immedValue(x)}`;
-    } else {
-      const fieldMask = ((x.width === 'byte' ? 0xff : 0xffff) << (8 * x.shift)) | 0;
-      const [p, old] = g.old(x.dst, false);
-      pre = p;
-      v = `(${old} & ${~fieldMask}) | ${(x.imm << (8 * x.shift)) & fieldMask}`;
+      const v = immedValue(x);
+      return `{ const s = ${v}; ${g.dst(x.dst, 's')}${live.pa ? 'pa = s; ' : ''}${live.po ? 'po = s; ' : ''}}`;
     }
-    return `{ ${pre}const s = ${v}; ${g.dst(x.dst, 's')}${live.pa ? 'pa = s; ' : ''}${live.po ? 'po = s; ' : ''}}`;
+    // immed_b/immed_w write only their bytes of each register file the destination names.
+    const mask = ((x.width === 'byte' ? 0xff : 0xffff) << (8 * x.shift)) | 0;
+    const v = (x.imm << (8 * x.shift)) & mask;
+    const merge = (cell: string): string => `${cell} = (${cell} & ${~mask}) | ${v}`;
+    let code: string;
+    switch (x.dst.type) {
+      case 'gpr':
+        code = x.dst.bank === 'a' ? `const s = ${merge(`A[${x.dst.n}]`)};`
+          : x.dst.bank === 'b' ? `const s = ${merge(`B[${x.dst.n}]`)};`
+            : `${merge(`B[${x.dst.n}]`)}; const s = ${merge(`A[${x.dst.n}]`)};`;
+        break;
+      case 'xfer': code = `const s = ${merge(`XO[${x.dst.n}]`)};`; break;
+      case 'lm': {
+        const t = g.fresh('p');
+        const post = x.dst.mod === 'none' ? '' : `LP[${x.dst.ptr}] = (${t} ${x.dst.mod === 'inc' ? '+' : '-'} 4) & BM; `;
+        code = `const ${t} = LP[${x.dst.ptr}]; const s = ${merge(`LM[${x.dst.off ? `((${t} >>> 2) | ${x.dst.off})` : `(${t} >>> 2)`} & WM]`)}; ${post}`;
+        break;
+      }
+      default: code = `const s = ${v};`;
+    }
+    return `{ ${code} ${live.pa ? 'pa = s; ' : ''}${live.po ? 'po = s; ' : ''}}`;
   },
   ld_field(g, x, _i, live) {
     return ldFieldCode(g, x, live);
