@@ -265,7 +265,7 @@ describe('immed, ld_field and byte swaps', () => {
       const batch = vals.slice(start, start + 20);
       const prog = batch.flatMap((v, i) => wrpImmed(reg_both(i), v));
       const { interp: s } = runBoth([...prog, ...assemble(`br[.${EXIT}]`)]);
-      batch.forEach((v, i) => { expect(s.gprA[i] >>> 0, `0x${v.toString(16)}`).toBe(v >>> 0); expect(s.gprB[i] >>> 0).toBe(v >>> 0); });
+      batch.forEach((v, i) => { expect(s.gprA[i]! >>> 0, `0x${v.toString(16)}`).toBe(v >>> 0); expect(s.gprB[i]! >>> 0).toBe(v >>> 0); });
     }
     expect(insns.length).toBeGreaterThan(vals.length);
   });
@@ -278,10 +278,10 @@ describe('immed, ld_field and byte swaps', () => {
       immed[$xfer_5, 0xbeef]
       immed_w1[$xfer_5, 0xdead]
       br[.${EXIT}]`, { setup: (_c, x) => { x.gprA[1] = 0x11223344; x.gprB[2] = 0x55667788; x.gprA[3] = 0x99aabbcc | 0; x.gprB[3] = 0x11223344; x.xferIn[5] = 0x77777777; } });
-    expect(s.gprA[1] >>> 0).toBe(0x11ab3344);
-    expect(s.gprB[2] >>> 0).toBe(0xbeef7788);
-    expect(s.gprA[3] >>> 0).toBe(0x99aa1234);
-    expect(s.gprB[3] >>> 0).toBe(0x11221234);
+    expect(s.gprA[1]! >>> 0).toBe(0x11ab3344);
+    expect(s.gprB[2]! >>> 0).toBe(0xbeef7788);
+    expect(s.gprA[3]! >>> 0).toBe(0x99aa1234);
+    expect(s.gprB[3]! >>> 0).toBe(0x11221234);
     // jit.c wrp_immed builds a large constant to store this way: the transfer-out register, not the in one.
     expect(s.xferOut[5]! >>> 0).toBe(0xdeadbeef);
   });
@@ -316,9 +316,9 @@ describe('immed, ld_field and byte swaps', () => {
       immed[gprA_21, 0x890]
       ld_field[gprA_21, 1100, gprB_4, <<16]
       br[.${EXIT}]`, { setup: (_c, x) => { x.gprA[1] = 0x11223344; x.gprB[2] = 0xaabbccdd | 0; x.gprA[3] = -1; x.gprB[4] = 0x1234; } });
-    expect(s.gprA[1] >>> 0).toBe(0x11ccdd44);
-    expect(s.gprA[3] >>> 0).toBe(0x0000bbcc);
-    expect(s.gprA[21] >>> 0).toBe(0x12340890);
+    expect(s.gprA[1]! >>> 0).toBe(0x11ccdd44);
+    expect(s.gprA[3]! >>> 0).toBe(0x0000bbcc);
+    expect(s.gprA[21]! >>> 0).toBe(0x12340890);
     expect(s.prevAlu[0] >>> 0).toBe(0x12340890);
   });
 });
@@ -434,8 +434,8 @@ describe('memory commands', () => {
       mem[read32, $xfer_2, gprA_6, 0xc, 1], ctx_swap[sig1]
       mem[read8, $xfer_3, gprA_6, 0x1, 3], ctx_swap[sig2]
       br[.${EXIT}]`, { setup: pktSetup });
-    expect(s.gprA[1] >>> 0).toBe(0xaa998877);
-    expect(s.gprA[2] >>> 0).toBe(0xeeddccbb);
+    expect(s.gprA[1]! >>> 0).toBe(0xaa998877);
+    expect(s.gprA[2]! >>> 0).toBe(0xeeddccbb);
     expect(s.xferIn[2]! >>> 0).toBe(0xccddeeff);
     expect(s.xferIn[3]! >>> 0).toBe(0x11223300);
     expect(s.stall).toBe(3 * NFP_MEM_LATENCY.ctm);
