@@ -1,0 +1,198 @@
+// Soundness bugs the fuzzer found in nfp-emu's verifier (src/kernel/verifier/verifier.ts) and that are
+// not fixed yet: each with a minimal reproducer (LLVM-syntax assembly for src/bpf/asm.ts), what goes
+// wrong, and a test for "this failing program shows this bug" so fuzz runs can tell known failures
+// from new ones. fuzz.test.ts reports these but does not fail on them; when one is fixed its
+// reproducer stops failing, the test says so, and the entry should go.
+//
+// The reproducers use the fuzzer's maps (FUZZ_MAPS in gen.ts): `ld_pseudo rN, 5, 0` is the ARRAY map
+// arr12 (key 4, value 12, 4 entries) through fd_array.
+
+import type { Insn } from '../../../src/bpf/insn.js';
+import {
+  BPF_ADD, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MOV, BPF_ST,
+  BPF_STX, BPF_X, bpfClass, bpfMode, bpfSize,
+} from '../../../src/bpf/opcodes.js';
+
+export interface KnownBug {
+  readonly id: string;
+  /**
+   * 'unsound': an accepted program breaks memory safety (the sanitizer fails its runs).
+   * 'divergence': the kernel refuses what nfp-emu accepts, without a memory-safety failure in nfp-emu.
+   */
+  readonly kind: 'unsound' | 'divergence';
+  readonly title: string;
+  /** What the verifier does wrong, and what the kernel does instead. */
+  readonly explanation: string;
+  /** The fuzzer seed that first showed it (`npm run fuzz -- --seed N` prints the program). */
+  readonly seed: number;
+  /** A minimal program the verifier accepts and whose run breaks the rules. */
+  readonly reproducer: string;
+  /** Does a failing generated program show this bug? (A static property of its instructions.) */
+  matches(insns: readonly Insn[]): boolean;
+  /** The kernel's refusal line for programs that show it (for the kernel comparison). */
+  readonly kernelReason: RegExp;
+}
+
+const SIZE_BYTES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+/**
+ * Loads, stores and atomics on the stack at an offset that is not a multiple of the size. Which
+ * registers hold r10 + constant is followed through `rX = r10` and `rX += imm` in program order (an
+ * approximation that ignores jumps, enough for the generator's straight-line stack code).
+ */
+function misalignedStackAccess(insns: readonly Insn[]): boolean {
+  const fp: (number | undefined)[] = Array.from({ length: 11 }, () => undefined);
+  fp[10] = 0;
+  for (const x of insns) {
+    const cls = bpfClass(x.code);
+    const size = SIZE_BYTES[bpfSize(x.code)]!;
+    const mode = bpfMode(x.code);
+    if (cls === BPF_LDX && (mode === BPF_MEM || mode === BPF_MEMSX)) {
+      const base = fp[x.src];
+      if (base !== undefined && (base + x.off) % size !== 0) return true;
+      fp[x.dst] = undefined;
+      continue;
+    }
+    if (cls === BPF_ST || (cls === BPF_STX && (mode === BPF_MEM || mode === BPF_ATOMIC))) {
+      const base = fp[x.dst];
+      if (base !== undefined && (base + x.off) % size !== 0) return true;
+      if (mode === BPF_ATOMIC) fp[x.src] = undefined;
+      continue;
+    }
+    if (x.code === (BPF_ALU64 | BPF_MOV | BPF_X) && x.off === 0) fp[x.dst] = fp[x.src];
+    else if (x.code === (BPF_ALU64 | BPF_ADD | BPF_K)) fp[x.dst] = fp[x.dst] === undefined ? undefined : fp[x.dst]! + x.imm;
+    else if (x.code === (BPF_JMP | BPF_CALL)) for (let r = 0; r <= 5; r++) fp[r] = undefined;
+    else if (cls === BPF_ALU || cls === BPF_ALU64 || cls === BPF_LD) fp[x.dst] = undefined;
+  }
+  return false;
+}
+
+/** A bpf_fib_lookup call followed somewhere by an 8-byte fill from the stack. */
+function fibThenFill(insns: readonly Insn[]): boolean {
+  const call = insns.findIndex((x) => x.code === (BPF_JMP | BPF_CALL) && x.src === 0 && x.imm === 69);
+  return call >= 0 && insns.slice(call).some((x) => x.code === (BPF_LDX | BPF_MEM | BPF_DW) && x.src === 10);
+}
+
+export const KNOWN_BUGS: readonly KnownBug[] = [
+  {
+    id: 'misaligned-stack-store-keeps-spill',
+    title: 'A misaligned stack store overwrites part of a spilled pointer, which stays a pointer',
+    explanation:
+      'The verifier has no alignment check for stack accesses, and its stack write (stackWrite) updates only ' +
+      'the 8-byte slot the first byte falls in: an 8-byte store at fp-20 changes fp-20..fp-13, but the slot ' +
+      'fp-16..fp-9 keeps its spilled map_value pointer. Filling fp-16 then gives a "map_value" whose low half ' +
+      'the program chose: here offset 0x40, past the array\'s last element. The kernel refuses every ' +
+      'misaligned stack access (check_ptr_alignment: strict for PTR_TO_STACK, "misaligned stack access ' +
+      'off (0x0; 0x0)+-20+0 size 8"), because its spill tracking relies on aligned slots.',
+    kind: 'unsound',
+    seed: 5,
+    kernelReason: /^misaligned stack access off/,
+    reproducer: `
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 5, 0
+call 1
+if r0 == 0 goto out
+*(u64 *)(r10 - 16) = r0
+r3 = 0x4000000000 ll
+*(u64 *)(r10 - 20) = r3
+r0 = *(u64 *)(r10 - 16)
+r0 = *(u32 *)(r0 + 0)
+exit
+out:
+r0 = 2
+exit
+`,
+    matches: misalignedStackAccess,
+  },
+  {
+    id: 'helper-write-keeps-spill',
+    title: 'bpf_fib_lookup writes over a spilled pointer in its params struct, which stays a pointer',
+    explanation:
+      'bpf_fib_lookup\'s params argument is ARG_PTR_TO_MEM without MEM_RDONLY: the helper writes its results ' +
+      '(ifindex, rt_metric, smac, dmac, VLAN, mtu) into the struct. checkHelperMem only checks that stack ' +
+      'memory is initialised and leaves spilled registers in the range alone (it clobbers them only for ' +
+      'ARG_PTR_TO_UNINIT_MEM). A map_value pointer spilled at params+48 (VLAN fields and smac) survives ' +
+      'the call in the verifier\'s state while the helper overwrote it; the fill then dereferences ' +
+      '0x00000002_00000000. The kernel clobbers spilled registers in a helper\'s writable stack range ' +
+      '(check_stack_range_initialized with clobber: __mark_reg_unknown + scrub_spilled_slot).',
+    kind: 'unsound',
+    seed: 27,
+    // The kernel's clobbered slot fills as a scalar: a load or store through it is refused (an atomic
+    // is refused first for the alignment it cannot prove).
+    kernelReason: /invalid mem access 'scalar'|^misaligned access off \(0x0; 0xffffffffffffffff\)/,
+    reproducer: `
+r6 = r1
+*(u32 *)(r10 - 68) = 0
+r2 = r10
+r2 += -68
+ld_pseudo r1, 5, 0
+call 1
+if r0 == 0 goto out
+r7 = r0
+*(u64 *)(r10 - 64) = 0
+*(u64 *)(r10 - 56) = 0
+*(u64 *)(r10 - 48) = 0
+*(u64 *)(r10 - 40) = 0
+*(u64 *)(r10 - 32) = 0
+*(u64 *)(r10 - 24) = 0
+*(u64 *)(r10 - 8) = 0
+*(u8 *)(r10 - 64) = 2
+*(u32 *)(r10 - 56) = 2
+*(u32 *)(r10 - 32) = 0x0101a8c0
+*(u64 *)(r10 - 16) = r7
+r1 = r6
+r2 = r10
+r2 += -64
+r3 = 64
+r4 = 0
+call 69
+r7 = *(u64 *)(r10 - 16)
+r0 = *(u8 *)(r7 + 0)
+exit
+out:
+r0 = 2
+exit
+`,
+    matches: fibThenFill,
+  },
+  {
+    id: 'misaligned-atomic',
+    kind: 'divergence',
+    title: 'Misaligned atomic operations on map values and packets are accepted',
+    explanation:
+      'check_atomic() in the kernel checks the access with strict alignment whatever the architecture ' +
+      '(strict_alignment_once): "misaligned value access off 0+0+9 size 8". nfp-emu\'s verifier has no ' +
+      'alignment checks, so it accepts `lock *(u64 *)(r0 + 9) |= r4` on a map value. Not a memory-safety ' +
+      'failure in the emulator (the access is in bounds), but a program nfp-emu loads that the kernel refuses.',
+    seed: 46,
+    kernelReason: /^misaligned (value |packet )?access off/,
+    reproducer: `
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 5, 0
+call 1
+if r0 == 0 goto out
+r4 = 1
+lock *(u32 *)(r0 + 2) += r4
+out:
+r0 = 2
+exit
+`,
+    // The offset may be variable: any atomic in a program the kernel refuses for a misaligned value or
+    // packet access (only atomics are held to alignment on x86-64).
+    matches: (insns) => insns.some((x) => bpfClass(x.code) === BPF_STX && bpfMode(x.code) === BPF_ATOMIC),
+  },
+];
+
+/** The known memory-safety bug a failing program shows, if any. */
+export function knownBugOf(insns: readonly Insn[]): KnownBug | undefined {
+  return KNOWN_BUGS.find((b) => b.kind === 'unsound' && b.matches(insns));
+}
+
+/** The known bug behind "the kernel refuses this, nfp-emu accepts it", if any. */
+export function knownDivergenceOf(insns: readonly Insn[], kernelReason: string): KnownBug | undefined {
+  return KNOWN_BUGS.find((b) => b.matches(insns) && b.kernelReason.test(kernelReason));
+}
