@@ -31,6 +31,11 @@ export interface KnownBug {
   matches(insns: readonly Insn[]): boolean;
   /** The kernel's refusal line for programs that show it (for the kernel comparison). */
   readonly kernelReason: RegExp;
+  /**
+   * The kernel's line alone identifies the bug (it names the very check nfp-emu lacks), so a refused
+   * program is attributed without `matches`, which follows only straight-line stack pointers.
+   */
+  readonly byKernelReason?: boolean;
 }
 
 const SIZE_BYTES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
@@ -87,6 +92,7 @@ export const KNOWN_BUGS: readonly KnownBug[] = [
     kind: 'unsound',
     seed: 5,
     kernelReason: /^misaligned stack access off/,
+    byKernelReason: true,
     reproducer: `
 *(u32 *)(r10 - 4) = 0
 r2 = r10
@@ -194,5 +200,5 @@ export function knownBugOf(insns: readonly Insn[]): KnownBug | undefined {
 
 /** The known bug behind "the kernel refuses this, nfp-emu accepts it", if any. */
 export function knownDivergenceOf(insns: readonly Insn[], kernelReason: string): KnownBug | undefined {
-  return KNOWN_BUGS.find((b) => b.matches(insns) && b.kernelReason.test(kernelReason));
+  return KNOWN_BUGS.find((b) => b.kernelReason.test(kernelReason) && (b.byKernelReason === true || b.matches(insns)));
 }
