@@ -107,3 +107,13 @@ export function tlv(type: number, ...words: number[]): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Wait until `cond` holds (polling), or give up after `ms`; returns whether it held. Not a timing assert. */
+export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) return false;
+    await sleep(2);
+  }
+  return true;
+}

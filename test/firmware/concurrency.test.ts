@@ -49,11 +49,23 @@ async function startCores(h: TestHost, fd: number): Promise<Cores> {
   const ctl = new Int32Array(new SharedArrayBuffer(16));
   const ws = Array.from({ length: CORES }, () => spawnModuleWorker(WORKER, { workerData: { memory: h.device!.memory.shared(), tid, ctl: ctl.buffer, wide: true } }));
   workers.push(...ws);
-  for (const w of ws) w.on('error', (e) => { throw e; });
-  while (Atomics.load(ctl, 1) < CORES) await sleep(5);
+  // A core that dies fails the test with its error instead of leaving it waiting.
+  let died: Error | undefined;
+  for (const w of ws) {
+    w.on('error', (e) => { died ??= e; });
+    w.on('exit', (code) => { if (code !== 0) died ??= new Error(`core worker exited with ${code}`); });
+  }
+  while (Atomics.load(ctl, 1) < CORES) {
+    if (died !== undefined) throw died;
+    await sleep(5);
+  }
   return {
     async round(keys, iterations) {
-      const done = ws.map((w) => new Promise<{ adds: number; missing: number }>((r) => w.once('message', r)));
+      const done = ws.map((w) => new Promise<{ adds: number; missing: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`core worker exited with ${code} during a round`)));
+      }));
       for (const w of ws) w.postMessage({ keys, iterations });
       Atomics.add(ctl, 0, 1);
       Atomics.notify(ctl, 0);

@@ -311,10 +311,6 @@ function nfp_bpf_ctrl_op_cache_fill(op: number): boolean {
   return op === NFP_CCM_TYPE_BPF_MAP_GETFIRST || op === NFP_CCM_TYPE_BPF_MAP_GETNEXT;
 }
 
-function nowNs(): number {
-  return performance.now() * 1e6;
-}
-
 /** Byte offset in a reply of element n's key (the value follows cmsg_key_sz bytes later). */
 function replyKeyOff(bpf: NfpAppBpf, n: number): number {
   return CMSG_REPLY_MAP_OP_SZ + (bpf.cmsg_key_sz + bpf.cmsg_val_sz) * n;
@@ -343,7 +339,7 @@ function nfp_bpf_ctrl_op_cache_get(nfp_map: NfpBpfMap, op: number, key: Uint8Arr
     return n_entries;
   }
   if (!nfp_bpf_ctrl_op_cache_capable(op) || nfp_map.cache === null || key === null) return n_entries;
-  if (nfp_map.cache_to < nowNs()) {
+  if (nfp_map.cache_to < bpf.ktime_get_ns()) {
     nfp_map.cache = null;
     return n_entries;
   }
@@ -374,7 +370,7 @@ function nfp_bpf_ctrl_op_cache_put(nfp_map: NfpBpfMap, op: number, skb: Uint8Arr
     nfp_map.cache_gen++;
   }
   if (filler && skb !== null && nfp_map.cache_blockers === 0 && nfp_map.cache_gen === cache_gen) {
-    nfp_map.cache_to = nowNs() + NFP_BPF_MAP_CACHE_TIME_NS;
+    nfp_map.cache_to = nfp_map.bpf.ktime_get_ns() + NFP_BPF_MAP_CACHE_TIME_NS;
     nfp_map.cache = skb;
   }
 }

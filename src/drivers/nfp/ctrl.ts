@@ -85,8 +85,11 @@ export class NfpCtrlVnic {
   }
 
   /**
-   * Wait for the firmware without blocking: read the producer index, drain, then sleep on that index
-   * (a message that lands after the read makes the wait return at once).
+   * Wait for the firmware without blocking: announce the wait, read the producer index, drain, then
+   * sleep on that index. The firmware wakes us only while the flag is up, and takes the flag with the
+   * wake-up — possibly for a message the drain then picked up — so the flag is raised again after the
+   * drain, before the wait; any message that lands from then on either moves the index off `seen`
+   * (the wait returns at once) or finds the flag up (the firmware wakes us).
    */
   private arm(): void {
     if (this.armed || this.stopped) return;
@@ -98,6 +101,7 @@ export class NfpCtrlVnic {
       this.mailbox.hostWaiting(false);
       return;
     }
+    this.mailbox.hostWaiting(true);
     const r = Atomics.waitAsync(hdr, MBOX.F2H_PROD, seen);
     this.armed = true;
     if (!r.async) {

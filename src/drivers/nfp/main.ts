@@ -101,6 +101,8 @@ export class NfpAppBpf {
   ctrl_ok = true;
   /** The kernel's RCU, for the event path's map lookup. */
   rcu: Rcu | undefined;
+  /** ktime_get_ns() for the op cache's expiry; tests may give the driver a clock of their own. */
+  ktime_get_ns: () => number = () => performance.now() * 1e6;
 
   constructor(readonly log: NfpLog) {}
 
