@@ -375,6 +375,21 @@ function nfp_bpf_ctrl_op_cache_put(nfp_map: NfpBpfMap, op: number, skb: Uint8Arr
   }
 }
 
+const reqBuffers = new WeakMap<NfpAppBpf, Uint8Array>();
+
+/** The device's map-op request buffer (one element's room), zeroed. */
+function nfp_bpf_cmsg_map_req(bpf: NfpAppBpf): Uint8Array {
+  const size = cmsg_map_req_size(bpf.cmsg_key_sz, bpf.cmsg_val_sz, 1);
+  let b = reqBuffers.get(bpf);
+  if (b === undefined || b.length !== size) {
+    b = new Uint8Array(size);
+    reqBuffers.set(bpf, b);
+  } else {
+    b.fill(0);
+  }
+  return b;
+}
+
 /** Update flags as the syscall gives them: a u64, as a number or a bigint. */
 export type MapUpdateFlags = number | bigint;
 
@@ -409,7 +424,8 @@ export async function nfp_bpf_ctrl_entry_op(offmap: BpfOffloadedMap, op: number,
 
   let reply: Uint8Array;
   try {
-    const req = new Uint8Array(cmsg_map_req_size(bpf.cmsg_key_sz, bpf.cmsg_val_sz, 1));
+    // One request buffer per device: communicate() has copied it out before its first await.
+    const req = nfp_bpf_cmsg_map_req(bpf);
     put_be32(req, 4, nfp_map.tid);
     put_be32(req, 8, n_entries);
     put_be32(req, 12, flags32);

@@ -51,9 +51,12 @@ export class NfpCtrlVnic {
     Atomics.notify(this.mailbox.hdr, MBOX.F2H_PROD);
   }
 
-  /** nfp_ctrl_tx(): queue a message for the firmware. */
+  /**
+   * nfp_ctrl_tx(): queue a message for the firmware. The bytes are copied before this returns (into
+   * the ring, or into the backlog), so the caller may reuse its buffer.
+   */
   tx(skb: Uint8Array): void {
-    if (this.backlog.length > 0 || !this.mailbox.hostSend(skb)) this.backlog.push(skb);
+    if (this.backlog.length > 0 || !this.mailbox.hostSend(skb)) this.backlog.push(skb.slice());
     this.opts.doorbell();
   }
 
