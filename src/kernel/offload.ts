@@ -25,11 +25,18 @@ import {
   BPF_EXIST, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BpfMap, EOPNOTSUPP, bpf_map_init_from_attr, bpf_map_type_name,
   type BpfMapCreateAttr, type BpfMapDesc, type BpfMapShared,
 } from './maps/map.js';
+import type { NetlinkExtAck } from './net/extack.js';
 import type { NetDevice } from './net/netdev.js';
+import type { BpfProg } from './prog.js';
 import type { Rcu } from './rcu.js';
 
-/** enum bpf_netdev_command: the offload commands of ndo_bpf that maps use. */
-export type BpfNetdevCommand = 'BPF_OFFLOAD_MAP_ALLOC' | 'BPF_OFFLOAD_MAP_FREE';
+/** enum bpf_netdev_command: the commands of ndo_bpf (XDP_SETUP_XSK_POOL is not modeled). */
+export type BpfNetdevCommand = 'XDP_SETUP_PROG' | 'XDP_SETUP_PROG_HW' | 'BPF_OFFLOAD_MAP_ALLOC' | 'BPF_OFFLOAD_MAP_FREE';
+
+/** struct netdev_bpf: ndo_bpf's argument, by command. */
+export type NetdevBpf =
+  | { readonly command: 'XDP_SETUP_PROG' | 'XDP_SETUP_PROG_HW'; readonly flags: number; readonly prog: BpfProg | null; readonly extack: NetlinkExtAck }
+  | { readonly command: 'BPF_OFFLOAD_MAP_ALLOC' | 'BPF_OFFLOAD_MAP_FREE'; readonly offmap: BpfOffloadedMap };
 
 /**
  * struct bpf_map_dev_ops: a driver's operations on an offloaded map. Each may sleep (awaits the
@@ -44,10 +51,11 @@ export interface BpfMapDevOps {
 }
 
 /**
- * netdev_ops->ndo_bpf for the offload commands. BPF_OFFLOAD_MAP_ALLOC sets offmap.dev_ops and
- * offmap.dev_priv, or throws; BPF_OFFLOAD_MAP_FREE releases the device's table.
+ * netdev_ops->ndo_bpf. XDP_SETUP_PROG(_HW) installs (or with a null prog removes) the device's
+ * driver-mode or offloaded XDP program, setting extack on failure; BPF_OFFLOAD_MAP_ALLOC sets
+ * offmap.dev_ops and offmap.dev_priv, or throws; BPF_OFFLOAD_MAP_FREE releases the device's table.
  */
-export type NdoBpf = (netdev: NetDevice, cmd: BpfNetdevCommand, offmap: BpfOffloadedMap) => Promise<void>;
+export type NdoBpf = (netdev: NetDevice, bpf: NetdevBpf) => Promise<void>;
 
 /** struct bpf_offload_dev: one per ASIC; `priv` is the driver's (bpf_offload_dev_priv()). */
 export class BpfOffloadDev<Priv = unknown> {
@@ -330,7 +338,7 @@ export class BpfOffload {
       const ondev = this.offdevs.get(netdev);
       if (ondev === undefined) throw new BpfError('EINVAL', `BPF_MAP_CREATE: ${netdev.name} is not registered for BPF offload`);
       const offmap = new BpfOffloadedMap(desc, this.k.mapEnv.num_possible_cpus, this.k.rcu, this, netdev);
-      await ndo(netdev, 'BPF_OFFLOAD_MAP_ALLOC', offmap);
+      await ndo(netdev, { command: 'BPF_OFFLOAD_MAP_ALLOC', offmap });
       if (offmap.dev_ops === null) throw new Error(`BUG: ${netdev.name}'s BPF_OFFLOAD_MAP_ALLOC left no dev_ops`);
       ondev.maps.add(offmap);
       return offmap;
@@ -343,7 +351,7 @@ export class BpfOffload {
   private async __bpf_map_offload_destroy(offmap: BpfOffloadedMap): Promise<void> {
     const netdev = offmap.netdev!;
     try {
-      await this.ndos.get(netdev)?.(netdev, 'BPF_OFFLOAD_MAP_FREE', offmap);
+      await this.ndos.get(netdev)?.(netdev, { command: 'BPF_OFFLOAD_MAP_FREE', offmap });
     } catch (e) {
       this.k.log.warn(`WARNING: ${netdev.name}: BPF_OFFLOAD_MAP_FREE of map ${offmap.id} failed: ${(e as Error).message}`);
     }

@@ -12,7 +12,7 @@
 
 import { BpfError } from '../../bpf/errno.js';
 import { BPF_MAP_TYPE_ARRAY, NUMA_NO_NODE } from '../../kernel/maps/map.js';
-import type { BpfMapDevOps, BpfNetdevCommand, BpfOffloadedMap } from '../../kernel/offload.js';
+import type { BpfMapDevOps, BpfOffloadedMap, NetdevBpf } from '../../kernel/offload.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
 import type { Rcu } from '../../kernel/rcu.js';
 import { CMSG_BPF_EVENT_SZ, NFP_CCM_ABI_VERSION } from '../../nic/ccm.js';
@@ -183,13 +183,17 @@ export async function nfp_bpf_map_free(bpf: NfpAppBpf, offmap: BpfOffloadedMap):
 }
 
 /** nfp_ndo_bpf() for the map commands; an app without BPF (the plain NIC) has none. */
-export async function nfp_ndo_bpf(bpf: NfpAppBpf | null, netdev: NetDevice, cmd: BpfNetdevCommand, offmap: BpfOffloadedMap): Promise<void> {
+export async function nfp_ndo_bpf(bpf: NfpAppBpf | null, netdev: NetDevice, cmd: NetdevBpf): Promise<void> {
   if (bpf === null) throw new BpfError('EINVAL', `${netdev.name}: the NFP app has no BPF support`);
-  switch (cmd) {
+  switch (cmd.command) {
     case 'BPF_OFFLOAD_MAP_ALLOC':
-      return nfp_bpf_map_alloc(bpf, offmap);
+      return nfp_bpf_map_alloc(bpf, cmd.offmap);
     case 'BPF_OFFLOAD_MAP_FREE':
-      return nfp_bpf_map_free(bpf, offmap);
+      return nfp_bpf_map_free(bpf, cmd.offmap);
+    case 'XDP_SETUP_PROG':
+    case 'XDP_SETUP_PROG_HW':
+      // The XDP install commands come with the datapath (src/drivers/nfp/xdp.ts).
+      throw new BpfError('EOPNOTSUPP', `${netdev.name}: ${cmd.command} is not implemented by this driver yet`);
   }
 }
 

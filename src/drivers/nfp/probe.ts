@@ -199,7 +199,7 @@ async function finishProbe(opts: NfpProbeOptions, pf: NfpPf): Promise<NfpPf> {
       const port: NfpPort = { netdev, bar: device.bars[i]! };
       pf.ports.push(port);
       ports.set(netdev, { pf, port });
-      kernel.offload.netdev_set_ndo_bpf(netdev, (dev, cmd, offmap) => nfp_ndo_bpf(pf.bpf, dev, cmd, offmap));
+      kernel.offload.netdev_set_ndo_bpf(netdev, (dev, bpf) => nfp_ndo_bpf(pf.bpf, dev, bpf));
       // nfp_bpf_ndo_init(): every port of a BPF app joins the offload device, capable or not.
       if (pf.bpf !== null) await kernel.offload.bpf_offload_dev_netdev_register(pf.bpf.bpf_dev, netdev);
     }
