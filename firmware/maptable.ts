@@ -157,7 +157,6 @@ export class MapTable {
   private readonly bw: number;
   private readonly fw: number;
   private readonly elems: number;
-  private readonly dv: DataView;
 
   constructor(mem: NicMemory, e: MapDirEntry) {
     this.tid = e.tid;
@@ -169,7 +168,6 @@ export class MapTable {
     this.u8 = mem.emem;
     this.i32 = mem.ememI32;
     this.i64 = mem.ememI64;
-    this.dv = new DataView(mem.ememSab);
     this.hw = e.base >> 2;
     this.keyStride = round8(e.keySize);
     this.valStride = round8(e.valueSize);
