@@ -168,6 +168,8 @@ export class NfpCcm {
 
   /** nfp_ccm_rx(): a reply arrived. One that nobody waits for is dropped with a warning. */
   rx(skb: Uint8Array): void {
+    // After kill() nobody waits any more; the tags it left allocated must not collect replies.
+    if (this.dead !== undefined) return;
     if (skb.length < NFP_CCM_HDR_SZ) {
       this.warn(`cmsg drop - too short ${skb.length}!`);
       return;

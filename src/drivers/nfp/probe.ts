@@ -171,7 +171,8 @@ export async function nfp_pci_probe(opts: NfpProbeOptions): Promise<NfpPf> {
       mailbox: device.mailbox,
       doorbell: () => device.ringDoorbell(),
       rx: (skb) => nfp_bpf_ctrl_msg_rx(b, skb),
-      onDead: () => { void pf.current?.remove({ surprise: true }); },
+      // The card vanished: the hot-unplug path removes the driver (as a PCI remove would).
+      onDead: () => { pf.current?.remove({ surprise: true }).catch((e: unknown) => log.err(`remove after surprise removal: ${(e as Error).message}`)); },
     });
     ctrl.mtu = mtu;
     bpf.ccm = new NfpCcm(ctrl, (m) => b.cmsg_warn(m), {
