@@ -672,6 +672,9 @@ export interface NfpDumpOptions {
  * What `bpftool prog dump jited` prints for an NFP image (bpftool's jit_disasm.c around libbfd):
  * "%4x:\t" byte offset, nfp-dis.c's ".N  " prefix and text, and with `opcodes` the little-endian bytes.
  * A word that does not decode prints as nfp-dis.c's "<invalid_instruction>: 0x...\t # ERROR".
+ * nfp-dis.c classifies and prints from the instruction bits alone, so the ECC bits and the JIT's
+ * relocation scratch byte (bits 56..63 of an unrelocated image, which is what the kernel hands bpftool)
+ * do not change the text; `opcodes` still shows them.
  */
 export function formatJitedDump(image: Uint8Array, opts: NfpDumpOptions = {}): string {
   if (image.length % 8 !== 0) throw invalid(`NFP image of ${image.length} bytes is not whole 8-byte words`);
@@ -682,7 +685,7 @@ export function formatJitedDump(image: Uint8Array, opts: NfpDumpOptions = {}): s
     const w = dv.getBigUint64(i * 8, true);
     let text: string;
     try {
-      text = disasmInsn(decodeWord(w));
+      text = disasmInsn(decodeWord(w & OP_MASK));
     } catch (e) {
       if (!(e instanceof BpfError)) throw e;
       text = `<invalid_instruction>: 0x${(w & OP_MASK).toString(16)}\t # ERROR`;
