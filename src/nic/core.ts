@@ -26,7 +26,7 @@ import {
   type NfpAlu, type NfpCmd, type NfpCsr, type NfpImmed, type NfpInsn, type NfpLdField, type NfpMemTarget, type NfpMulStep, type NfpOp,
   type NfpReg, type NfpShf,
 } from './isa.js';
-import type { NicMemory } from './memory.js';
+import { NFP_USTORE_WORD, type NicMemory } from './memory.js';
 
 /** A firmware handler's answer that ends the run (the image went to the firmware's "next packet"). */
 export const NFP_RUN_EXIT = -1;
@@ -112,6 +112,10 @@ export class NfpCore {
   readonly emem: Uint8Array;
   readonly ememI32: Int32Array;
   readonly ememI64: BigInt64Array;
+  /** Byte-addressed word access (unaligned packet reads); the EMEM one tracks the growable buffer. */
+  readonly ctmDv: DataView;
+  readonly imemDv: DataView;
+  readonly ememDv: DataView;
   readonly latency: Readonly<Record<NfpMemTarget, number>>;
   /** PSEUDO_RND_NUM: a per-ME xorshift32, deterministic so both engines see the same numbers. */
   rng: number;
@@ -134,6 +138,9 @@ export class NfpCore {
     this.emem = parts.emem;
     this.ememI32 = parts.ememI32;
     this.ememI64 = parts.ememI64;
+    this.ctmDv = new DataView(parts.ctm.buffer, parts.ctm.byteOffset, parts.ctm.byteLength);
+    this.imemDv = new DataView(parts.imem.buffer, parts.imem.byteOffset, parts.imem.byteLength);
+    this.ememDv = new DataView(parts.emem.buffer);
     this.latency = { ...NFP_MEM_LATENCY, ...opts.latency };
     this.rng = ((0x9e3779b9 ^ Math.imul(id + 1, 0x85ebca6b)) | 1) >>> 0;
     this.contexts = Array.from({ length: parts.threads }, (_, i) => new NfpContext(i));
@@ -234,6 +241,27 @@ export function loadImage(words: readonly bigint[], opts: { base?: number } = {}
   });
   const cmds = insns.map((x, i) => (x.op === 'cmd' ? new NfpCmdSpec(x, base + i) : undefined));
   return { base, words, insns, cmds };
+}
+
+/** Write an image's words into the NIC's code store at `start` (what the driver's load does). */
+export function nfpWriteCodeStore(mem: NicMemory, start: number, words: readonly bigint[]): void {
+  const size = mem.layout.codeStoreInsns;
+  if (!Number.isInteger(start) || start < 0 || start + words.length > size) {
+    throw new BpfError('ENOSPC', `nfp: ${words.length} instructions at ${start} do not fit the ${size}-instruction code store`);
+  }
+  const dv = new DataView(mem.ustore.buffer, mem.ustore.byteOffset, mem.ustore.byteLength);
+  words.forEach((w, i) => dv.setBigUint64((start + i) * NFP_USTORE_WORD, w, true));
+}
+
+/** The image `count` words long at `start` of the NIC's code store, decoded (what a core loads). */
+export function nfpImageFromCodeStore(mem: NicMemory, start: number, count: number): NfpImage {
+  const size = mem.layout.codeStoreInsns;
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > size) {
+    throw new BpfError('EINVAL', `nfp: code store range ${start}+${count} outside the ${size}-instruction store`);
+  }
+  const dv = new DataView(mem.ustore.buffer, mem.ustore.byteOffset, mem.ustore.byteLength);
+  const words = Array.from({ length: count }, (_, i) => dv.getBigUint64((start + i) * NFP_USTORE_WORD, true));
+  return loadImage(words, { base: start });
 }
 
 /**
@@ -409,16 +437,24 @@ export const nfpRuntime = {
       }
       case 1: { // read32 (big-endian words) / read32_swap (little-endian, the host's order)
         if (xf + count > NFP_XFER_REGS) throw efault(`read32 of ${count} words overruns the transfer registers at .${c.pc}`);
+        const le = c.swapBytes;
+        if (off + 4 * count <= size) {
+          const dv = region === 0 ? core.ctmDv : region === 1 ? core.imemDv : core.ememDv;
+          if ((off & 3) !== 0) {
+            for (let w = 0; w < count; w++) XI[xf + w] = dv.getInt32(off + 4 * w, le);
+          } else if (region === 0) {
+            // This context's packet: plain reads.
+            for (let w = 0; w < count; w++) { const v = i32[(off >> 2) + w]!; XI[xf + w] = le ? v : bswap32(v); }
+          } else {
+            // Words other threads may bump atomically are read whole (the host is little-endian).
+            for (let w = 0; w < count; w++) { const v = Atomics.load(i32, (off >> 2) + w); XI[xf + w] = le ? v : bswap32(v); }
+          }
+          break;
+        }
         for (let w = 0; w < count; w++) {
           const p = off + 4 * w;
-          let le: number;
-          if (p + 4 <= size && (p & 3) === 0 && region !== 0) {
-            // Words others may bump atomically are read whole (the host is little-endian).
-            le = Atomics.load(i32, p >> 2);
-          } else {
-            le = (p < size ? u8[p]! : 0xff) | ((p + 1 < size ? u8[p + 1]! : 0xff) << 8) | ((p + 2 < size ? u8[p + 2]! : 0xff) << 16) | ((p + 3 < size ? u8[p + 3]! : 0xff) << 24);
-          }
-          XI[xf + w] = c.swapBytes ? le : bswap32(le);
+          const v = (p < size ? u8[p]! : 0xff) | ((p + 1 < size ? u8[p + 1]! : 0xff) << 8) | ((p + 2 < size ? u8[p + 2]! : 0xff) << 16) | ((p + 3 < size ? u8[p + 3]! : 0xff) << 24);
+          XI[xf + w] = le ? v : bswap32(v);
         }
         break;
       }

@@ -1,19 +1,21 @@
-// The fast NFP engine: a whole image translated to one JavaScript function, compiled once per image
-// (per worker) by V8, for the datapath's cores. It must agree with the reference interpreter in
-// src/nic/core.ts exactly — registers, memories, condition codes, PREV_ALU, and busy/stall cycles — and
-// a random differential test holds it to that.
+// The fast NFP engine: an image translated to JavaScript once (per image, per worker) and compiled by
+// V8, for the datapath's cores. It must agree with the reference interpreter in src/nic/core.ts
+// exactly — registers, memories, condition codes, PREV_ALU, and busy/stall cycles — and a random
+// differential test (test/nic/core-diff.test.ts) holds it to that.
 //
-// Shape of the code (PERFORMANCE.md): one `switch (pc)` over basic blocks inside a loop; blocks are
-// emitted in address order so straight-line code falls from one case into the next and only taken
-// branches go back through the dispatcher. Each block adds its issue cycles once, on entry; a taken
-// branch adds its refill penalty on the taken path; a memory command adds the latency it waited.
-// Condition codes and PREV_ALU live in locals, and an ALU operation computes them only when something
-// in the block can still read them before the next ALU operation overwrites them.
+// Shape of the code (PERFORMANCE.md): basic blocks in address order inside `switch (pc)` in a loop, so
+// straight-line code falls from one case into the next and only taken branches go back through the
+// switch. V8 does not optimize very large functions, so the blocks are cut into chunks of about 128
+// instructions, one function each, and a small dispatcher (`run`) moves between chunks and calls the
+// firmware. Each block adds its issue cycles once, on entry; a taken branch adds its refill penalty on
+// the taken path; a memory command adds the latency it waited. Condition codes and PREV_ALU live in
+// locals, and a dataflow pass over the blocks keeps an ALU operation from computing a condition code
+// (or PREV_ALU) that nothing reads before the next operation overwrites it.
 //
 // A branch group (branch + its defer slots) and a swapping command with its defer slots are emitted as
 // units, the defer slots inline; a jump into a defer slot gets a block of its own. A `rtn` to an address
-// that is not a block start (the translator guesses return addresses from the image's immeds) hands
-// the rest of the run to the interpreter, which gives the same result more slowly.
+// that is not a block start (the translator takes return addresses from the image's immeds) hands the
+// rest of the run to the interpreter, which gives the same result more slowly.
 
 import { BpfError } from '../bpf/errno.js';
 import { disasmInsn } from './asm.js';
@@ -26,17 +28,15 @@ import {
   type NfpAlu, type NfpBrCond, type NfpImmed, type NfpInsn, type NfpLdField, type NfpOp, type NfpReg, type NfpShf,
 } from './isa.js';
 
-type RunFn = (core: NfpCore, x: NfpContext, pc: number) => number;
+type ChunkFn = (core: NfpCore, x: NfpContext, pc: number, lim: number) => number;
 
-/** What the generated code calls: the shared runtime, the firmware, the interpreter for odd entries. */
+/** What the generated code calls: the shared runtime (the dispatcher in `run` does the firmware). */
 interface GenRuntime {
   readonly mulStep: typeof nfpRuntime.mulStep;
   readonly csrRead: typeof nfpRuntime.csrRead;
   readonly csrWrite: typeof nfpRuntime.csrWrite;
   readonly ctxArb: typeof nfpRuntime.ctxArb;
   readonly cmd: typeof nfpRuntime.cmd;
-  fw(core: NfpCore, x: NfpContext, pc: number): number;
-  resume(core: NfpCore, x: NfpContext, pc: number): number;
   budget(pc: number): never;
 }
 
@@ -166,78 +166,67 @@ const COND_JS: Readonly<Record<NfpBrCond, string>> = {
 const BYTE_MASK = (m: number): number => ((m & 1 ? 0xff : 0) | (m & 2 ? 0xff00 : 0) | (m & 4 ? 0xff0000 : 0) | (m & 8 ? 0xff000000 : 0)) | 0;
 
 // ---------------------------------------------------------------------------------------------------
-// Liveness of the condition codes and PREV_ALU inside a block (block ends: everything live)
+// Liveness of each condition code and of PREV_ALU, across blocks: an ALU operation computes only what
+// a later instruction can read before something overwrites it.
 
-interface Live {
-  readonly flags: boolean;
-  readonly pa: boolean;
-  readonly po: boolean;
-}
+const LZ = 1, LN = 2, LC = 4, LV = 8, LPA = 16, LPO = 32;
+const LFLAGS = LZ | LN | LC | LV;
+const LALL = LFLAGS | LPA | LPO;
 
-interface Effects {
-  readsFlags: boolean;
-  writesFlags: boolean;
-  readsPa: boolean;
-  readsPo: boolean;
-  writesPrev: boolean;
-}
+const COND_READS: Readonly<Record<NfpBrCond, number>> = {
+  beq: LZ, bne: LZ, bmi: LN, bpl: LN, bcs: LC, bcc: LC, bvs: LV, bvc: LV, bge: LN | LV, blt: LN | LV, ble: LZ | LN | LV, bgt: LZ | LN | LV, br: 0,
+};
 
-function effects(x: NfpInsn): Effects {
-  const e: Effects = { readsFlags: false, writesFlags: false, readsPa: false, readsPo: false, writesPrev: false };
+/** [read, written] bits of one instruction. */
+function effects(x: NfpInsn): [number, number] {
   switch (x.op) {
-    case 'alu': e.writesFlags = e.writesPrev = true; e.readsFlags = x.alu === 'add_c' || x.alu === 'sub_c'; break;
-    case 'alu_shf': e.writesFlags = e.writesPrev = true; e.readsPa = x.shift === 'indirect'; e.readsPo = x.shf === 'ashr'; break;
-    case 'immed': e.writesPrev = true; break;
-    case 'ld_field': e.writesPrev = true; e.readsPa = x.shift === 'indirect'; break;
-    case 'br': e.readsFlags = x.cond !== 'br'; break;
-    case 'cmd': e.readsPo = x.indirect; break;
-    default: break;
+    case 'alu': return [x.alu === 'add_c' || x.alu === 'sub_c' ? LC : 0, LALL];
+    case 'alu_shf': return [(x.shift === 'indirect' ? LPA : 0) | (x.shf === 'ashr' ? LPO : 0), LALL];
+    case 'immed': return [0, LPA | LPO];
+    case 'ld_field': return [x.shift === 'indirect' ? LPA : 0, LPA | LPO];
+    case 'br': return [COND_READS[x.cond], 0];
+    case 'cmd': return [x.indirect ? LPO : 0, 0];
+    default: return [0, 0];
   }
-  return e;
 }
 
-/** For a sequence of instruction indexes in execution order: what must be kept after each. */
-function liveness(insns: readonly NfpInsn[], seq: readonly number[]): Live[] {
-  const out: Live[] = new Array<Live>(seq.length);
-  let flags = true;
-  let pa = true;
-  let po = true;
+/** What must be kept after each instruction of `seq` (execution order), given what is live at its end. */
+function liveAfter(insns: readonly NfpInsn[], seq: readonly number[], liveOut: number): { after: number[]; liveIn: number } {
+  const after = new Array<number>(seq.length);
+  let live = liveOut;
   for (let k = seq.length - 1; k >= 0; k--) {
-    out[k] = { flags, pa, po };
-    const e = effects(insns[seq[k]!]!);
-    if (e.writesFlags) flags = false;
-    if (e.readsFlags) flags = true;
-    if (e.writesPrev) { pa = false; po = false; }
-    if (e.readsPa) pa = true;
-    if (e.readsPo) po = true;
+    after[k] = live;
+    const [r, w] = effects(insns[seq[k]!]!);
+    live = (live & ~w) | r;
   }
-  return out;
+  return { after, liveIn: live };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Code for instructions (one generator per instruction of the table)
 
-type InsnGen<T extends NfpInsn> = (g: Gen, x: T, i: number, live: Live) => string;
+type InsnGen<T extends NfpInsn> = (g: Gen, x: T, i: number, live: number) => string;
 
-const zn = 'fz = s === 0 ? 1 : 0; fn = s >>> 31; ';
-
-function aluExpr(op: NfpAlu['alu'], live: boolean): [string, string] {
-  // [value of s, flag statements]
+/** Statements updating the live condition codes after `s = l op r` (C and V per operator; logical ops clear them). */
+function aluFlags(op: NfpAlu['alu'], live: number): string {
+  let c = '0';
+  let v = '0';
   switch (op) {
-    case 'none': return ['r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'not': return ['~r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'and': return ['l & r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'and_not_a': return ['~l & r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'and_not_b': return ['l & ~r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'or': return ['l | r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'xor': return ['l ^ r', live ? `${zn}fc = 0; fv = 0; ` : ''];
-    case 'add': return ['(l + r) | 0', live ? `${zn}fc = (l >>> 0) + (r >>> 0) > 4294967295 ? 1 : 0; fv = (~(l ^ r) & (l ^ s)) >>> 31; ` : ''];
-    case 'add_c': return ['(l + r + fc) | 0', live ? `${zn}fc = (l >>> 0) + (r >>> 0) + fc > 4294967295 ? 1 : 0; fv = (~(l ^ r) & (l ^ s)) >>> 31; ` : ''];
-    case 'sub': return ['(l - r) | 0', live ? `${zn}fc = (l >>> 0) >= (r >>> 0) ? 1 : 0; fv = ((l ^ r) & (l ^ s)) >>> 31; ` : ''];
-    case 'sub_c': return ['(l - r - (1 - fc)) | 0', live ? `${zn}fc = (l >>> 0) - (r >>> 0) - (1 - fc) >= 0 ? 1 : 0; fv = ((l ^ r) & (l ^ s)) >>> 31; ` : ''];
-    case 'add_2b': return ['u & 65535', live ? `${zn}fc = u >>> 16; fv = 0; ` : ''];
+    case 'add': c = '(l >>> 0) + (r >>> 0) > 4294967295 ? 1 : 0'; v = '(~(l ^ r) & (l ^ s)) >>> 31'; break;
+    case 'add_c': c = '(l >>> 0) + (r >>> 0) + fc > 4294967295 ? 1 : 0'; v = '(~(l ^ r) & (l ^ s)) >>> 31'; break;
+    case 'sub': c = '(l >>> 0) >= (r >>> 0) ? 1 : 0'; v = '((l ^ r) & (l ^ s)) >>> 31'; break;
+    case 'sub_c': c = '(l >>> 0) - (r >>> 0) - (1 - fc) >= 0 ? 1 : 0'; v = '((l ^ r) & (l ^ s)) >>> 31'; break;
+    case 'add_2b': c = 'u >>> 16'; break;
+    default: break;
   }
+  // fc last: add_c/sub_c read the incoming carry on its right-hand side.
+  return `${live & LZ ? 'fz = s === 0 ? 1 : 0; ' : ''}${live & LN ? 'fn = s >>> 31; ' : ''}${live & LV ? `fv = ${v}; ` : ''}${live & LC ? `fc = ${c}; ` : ''}`;
 }
+
+const ALU_JS: Readonly<Record<NfpAlu['alu'], string>> = {
+  none: 'r', not: '~r', and: 'l & r', and_not_a: '~l & r', and_not_b: 'l & ~r', or: 'l | r', xor: 'l ^ r',
+  add: '(l + r) | 0', add_c: '(l + r + fc) | 0', sub: '(l - r) | 0', sub_c: '(l - r - (1 - fc)) | 0', add_2b: 'u & 65535',
+};
 
 function immedValue(x: NfpImmed): number {
   let v = x.imm << (8 * x.shift);
@@ -249,10 +238,9 @@ const GENS: { readonly [K in NfpOp]: InsnGen<Extract<NfpInsn, { op: K }>> } = {
   alu(g, x, _i, live) {
     const [pa, a] = g.src(x.a);
     const [pb, b] = g.src(x.b);
-    const [s, flags] = aluExpr(x.alu, live.flags);
     const u = x.alu === 'add_2b' ? 'const u = (l & 65535) + (r & 65535); ' : '';
     const bOnly = NFP_ALU_OPS[x.alu].bOnly;
-    return `{ ${pa}${pb}const l = ${a}, r = ${b}; ${u}const s = ${s}; ${flags}${g.dst(x.dst, 's')}${live.pa ? `pa = ${bOnly ? '0' : 'l'}; ` : ''}${live.po ? 'po = s; ' : ''}}`;
+    return `{ ${pa}${pb}const l = ${a}, r = ${b}; ${u}const s = ${ALU_JS[x.alu]}; ${aluFlags(x.alu, live)}${g.dst(x.dst, 's')}${live & LPA ? `pa = ${bOnly ? '0' : 'l'}; ` : ''}${live & LPO ? 'po = s; ' : ''}}`;
   },
   alu_shf(g, x, _i, live) {
     const [pa, a] = g.src(x.a);
@@ -267,13 +255,13 @@ const GENS: { readonly [K in NfpOp]: InsnGen<Extract<NfpInsn, { op: K }>> } = {
       const sh = shiftExpr(x.sc, 'a', 'b', x.shift);
       s = { none: sh, not: `~${sh}`, and: `a & ${sh}`, and_not_a: `~a & ${sh}`, and_not_b: `a & ~${sh}`, or: `a | ${sh}` }[x.shf];
     }
-    const flags = live.flags ? `${zn}fc = 0; fv = 0; ` : '';
-    return `{ ${pa}${pb}const a = ${a}, b = ${b}; const s = ${s}; ${flags}${g.dst(x.dst, 's')}${live.pa ? 'pa = a; ' : ''}${live.po ? 'po = s; ' : ''}}`;
+    const flags = `${live & LZ ? 'fz = s === 0 ? 1 : 0; ' : ''}${live & LN ? 'fn = s >>> 31; ' : ''}${live & LV ? 'fv = 0; ' : ''}${live & LC ? 'fc = 0; ' : ''}`;
+    return `{ ${pa}${pb}const a = ${a}, b = ${b}; const s = ${s}; ${flags}${g.dst(x.dst, 's')}${live & LPA ? 'pa = a; ' : ''}${live & LPO ? 'po = s; ' : ''}}`;
   },
   immed(g, x, _i, live) {
     if (x.width === 'all') {
       const v = immedValue(x);
-      return `{ const s = ${v}; ${g.dst(x.dst, 's')}${live.pa ? 'pa = s; ' : ''}${live.po ? 'po = s; ' : ''}}`;
+      return `{ const s = ${v}; ${g.dst(x.dst, 's')}${live & LPA ? 'pa = s; ' : ''}${live & LPO ? 'po = s; ' : ''}}`;
     }
     // immed_b/immed_w write only their bytes of each register file the destination names.
     const mask = ((x.width === 'byte' ? 0xff : 0xffff) << (8 * x.shift)) | 0;
@@ -295,7 +283,7 @@ const GENS: { readonly [K in NfpOp]: InsnGen<Extract<NfpInsn, { op: K }>> } = {
       }
       default: code = `const s = ${v};`;
     }
-    return `{ ${code} ${live.pa ? 'pa = s; ' : ''}${live.po ? 'po = s; ' : ''}}`;
+    return `{ ${code} ${live & LPA ? 'pa = s; ' : ''}${live & LPO ? 'po = s; ' : ''}}`;
   },
   ld_field(g, x, _i, live) {
     return ldFieldCode(g, x, live);
@@ -324,153 +312,243 @@ const GENS: { readonly [K in NfpOp]: InsnGen<Extract<NfpInsn, { op: K }>> } = {
   cmd() { return ''; },
 };
 
-function ldFieldCode(g: Gen, x: NfpLdField, live: Live): string {
+function ldFieldCode(g: Gen, x: NfpLdField, live: number): string {
   const inB = (x.dst.type === 'gpr' && x.dst.bank === 'b') || (x.src.type === 'gpr' && x.src.bank === 'a');
   const [ps, src] = g.src(x.src);
   const [po, old] = x.zero ? ['', '0'] : g.old(x.dst, inB);
   const m = BYTE_MASK(x.bmask);
-  return `{ ${ps}const v = ${shiftExpr(x.sc, '0', src, x.shift)}; ${po}const s = (${old} & ${~m}) | (v & ${m}); ${g.dst(x.dst, 's')}${live.pa ? 'pa = s; ' : ''}${live.po ? 'po = s; ' : ''}}`;
+  return `{ ${ps}const v = ${shiftExpr(x.sc, '0', src, x.shift)}; ${po}const s = (${old} & ${~m}) | (v & ${m}); ${g.dst(x.dst, 's')}${live & LPA ? 'pa = s; ' : ''}${live & LPO ? 'po = s; ' : ''}}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Blocks and the function
 
-function genBlock(g: Gen, p: Plan, start: number, nextLabel: number | undefined): string {
-  const { base, insns } = g.image;
+interface Block {
+  readonly start: number;
+  /** Instruction indexes in execution order (defer slots inline). */
+  readonly seq: readonly number[];
+  /** Where control may go next: block starts, or undefined when it cannot be known (rtn, firmware). */
+  readonly succs: readonly number[] | undefined;
+  /** The PC after the block when it does not branch. */
+  readonly after: number;
+}
+
+function buildBlock(image: NfpImage, p: Plan, start: number): Block {
+  const { base, insns } = image;
   const end = base + insns.length;
-  // The units of the block, in execution order.
   const seq: number[] = [];
   let i = start - base;
   for (;;) {
     const n = unitLength(insns, i);
     for (let k = 0; k < n; k++) seq.push(i + k);
-    if (endsBlock(insns[i]!)) { i += n; break; }
+    const x = insns[i]!;
     i += n;
-    if (base + i >= end || p.isLeader.has(base + i)) break;
+    if (endsBlock(x)) {
+      const after = base + i;
+      if (x.op === 'rtn') return { start, seq, succs: undefined, after };
+      const inImage = x.target >= base && x.target < end;
+      if (!inImage) return { start, seq, succs: undefined, after };
+      const succs = x.op === 'br' && x.cond === 'br' ? [x.target] : [x.target, after];
+      return { start, seq, succs: succs.every((t) => p.isLeader.has(t)) ? succs : undefined, after };
+    }
+    if (base + i >= end) return { start, seq, succs: undefined, after: base + i };
+    if (p.isLeader.has(base + i)) return { start, seq, succs: [base + i], after: base + i };
   }
-  const live = liveness(insns, seq);
-  let code = `case ${start}: {\n  cy += ${seq.length};\n`;
+}
+
+/** Live-out of every block: the usual backward dataflow; unknown successors keep everything live. */
+function solveLiveness(insns: readonly NfpInsn[], blocks: readonly Block[]): Map<number, number> {
+  const liveIn = new Map<number, number>(blocks.map((b) => [b.start, 0]));
+  const liveOut = new Map<number, number>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let k = blocks.length - 1; k >= 0; k--) {
+      const b = blocks[k]!;
+      const out = b.succs === undefined ? LALL : b.succs.reduce((m, t) => m | liveIn.get(t)!, 0);
+      liveOut.set(b.start, out);
+      const { liveIn: inn } = liveAfter(insns, b.seq, out);
+      if (inn !== liveIn.get(b.start)) {
+        liveIn.set(b.start, inn);
+        changed = true;
+      }
+    }
+  }
+  return liveOut;
+}
+
+function genBlock(g: Gen, b: Block, liveOut: number, nextLabel: number | undefined): string {
+  const { base, insns } = g.image;
+  const seq = b.seq;
+  const { after: live } = liveAfter(insns, seq, liveOut);
+  let code = `case ${b.start}: {\n  cy += ${seq.length};\n`;
   const comment = (k: number): string => `/* .${base + k} ${disasmInsn(insns[k]!).replace(/\*\//g, '* /')} */ `;
+  const one = (s: number): string => `  ${comment(seq[s]!)}${(GENS[insns[seq[s]!]!.op] as InsnGen<NfpInsn>)(g, insns[seq[s]!]!, seq[s]!, live[s]!)}\n`;
   let s = 0;
   while (s < seq.length) {
     const k = seq[s]!;
     const x = insns[k]!;
-    const n = unitLength(insns, k);
-    const inner = (from: number, count: number): string => {
-      let c = '';
-      for (let d = 0; d < count; d++) c += `  ${comment(seq[from + d]!)}${(GENS[insns[seq[from + d]!]!.op] as InsnGen<NfpInsn>)(g, insns[seq[from + d]!]!, seq[from + d]!, live[from + d]!)}\n`;
-      return c;
-    };
     if (x.op === 'local_csr_rd') {
       const imm = insns[k + 1] as NfpImmed;
       const l = live[s + 1]!;
-      code += `  ${comment(k)}${comment(k + 1)}{ const s = rt.csrRead(core, x, ${JSON.stringify(x.csr)}); ${g.dst(imm.dst, 's')}${l.pa ? 'pa = s; ' : ''}${l.po ? 'po = s; ' : ''}}\n`;
+      code += `  ${comment(k)}${comment(k + 1)}{ const s = rt.csrRead(core, x, ${JSON.stringify(x.csr)}); ${g.dst(imm.dst, 's')}${l & LPA ? 'pa = s; ' : ''}${l & LPO ? 'po = s; ' : ''}}\n`;
+      s += 2;
     } else if (x.op === 'cmd') {
       const [pa, a] = g.src(x.a);
-      const [pb, b] = g.src(x.b);
+      const [pb, bb] = g.src(x.b);
       if (x.swap && x.defer > 0) {
-        code += `  ${comment(k)}{ ${pa}${pb}const ca = ${a}, cb = ${b}, cp = po;\n${inner(s + 1, x.defer)}  st += rt.cmd(core, x, K[${k}], ca, cb, cp); }\n`;
+        code += `  ${comment(k)}{ ${pa}${pb}const ca = ${a}, cb = ${bb}, cp = po;\n`;
+        for (let d = 1; d <= x.defer; d++) code += one(s + d);
+        code += `  st += rt.cmd(core, x, K[${k}], ca, cb, cp); }\n`;
       } else {
-        code += `  ${comment(k)}{ ${pa}${pb}st += rt.cmd(core, x, K[${k}], ${a}, ${b}, po); }\n`;
+        code += `  ${comment(k)}{ ${pa}${pb}st += rt.cmd(core, x, K[${k}], ${a}, ${bb}, po); }\n`;
       }
+      s += 1 + (x.swap ? x.defer : 0);
     } else if (endsBlock(x)) {
       const d = nfpDeferOf(x);
       let cond: string;
       let to: string;
+      code += `  ${comment(k)}`;
       if (x.op === 'br') {
         cond = COND_JS[x.cond];
         to = `${x.target}`;
       } else if (x.op === 'rtn') {
         const [pr, r] = g.src(x.src);
-        code += `  ${comment(k)}${pr}const to = ${r} & ${NFP_MAX_CODE_ADDR - 1};\n`;
+        code += `${pr}const to = ${r} & ${NFP_MAX_CODE_ADDR - 1};\n`;
         cond = 'true';
         to = 'to';
       } else {
         const [pr, r] = g.src(x.src);
-        code += `  ${comment(k)}${pr}`;
+        code += pr;
         cond = x.op === 'br_bit'
           ? `((${r} >>> ${x.bit}) & 1) === ${x.set ? 1 : 0}`
           : `(((${r} >>> ${8 * x.byte}) & 255) === ${x.value}) === ${x.eq}`;
         to = `${x.target}`;
       }
-      if (x.op === 'br') code += `  ${comment(k)}`;
-      code += `const t = ${cond};\n${inner(s + 1, d)}`;
+      code += cond === 'true' ? '\n' : `const t = ${cond};\n`;
+      for (let dd = 1; dd <= d; dd++) code += one(s + dd);
       const pen = Math.max(0, NFP_BRANCH_PENALTY - d);
-      const after = base + k + 1 + d;
       const taken = `cy += ${pen}; pc = ${to}; continue;`;
-      code += cond === 'true' ? `  ${taken}\n` : `  if (t) { ${taken} }\n${after === nextLabel ? '' : `  pc = ${after}; continue;\n`}`;
+      code += cond === 'true' ? `  ${taken}\n` : `  if (t) { ${taken} }\n${b.after === nextLabel ? '' : `  pc = ${b.after}; continue;\n`}`;
       return `${code}}\n`;
     } else {
-      code += inner(s, 1);
+      code += one(s);
       s += 1;
-      continue;
     }
-    s += n;
   }
-  const after = base + i;
-  if (after !== nextLabel) code += `  pc = ${after}; continue;\n`;
+  if (b.after !== nextLabel) code += `  pc = ${b.after}; continue;\n`;
   return `${code}}\n`;
 }
 
-function generate(image: NfpImage, p: Plan, maxCycles: number): string {
+/**
+ * V8 does not optimize very large functions, so the blocks are cut, in address order, into chunks of
+ * at most this many instructions, each its own function; control crossing chunks goes through a small
+ * dispatcher. Loops rarely straddle a cut, since blocks stay in address order.
+ */
+export const NFP_JS_CHUNK_INSNS = 128;
+
+interface Generated {
+  /** One function body per chunk: (core, x, pc, lim) -> the PC where control leaves the chunk. */
+  readonly chunks: readonly string[];
+  /** For each instruction of the image: the chunk holding the block that starts there, or -1. */
+  readonly chunkOf: Int16Array;
+}
+
+function generate(image: NfpImage, p: Plan, chunkInsns: number): Generated {
   const g = new Gen(image);
-  const end = image.base + image.insns.length;
-  let cases = '';
-  p.leaders.forEach((l, k) => { cases += genBlock(g, p, l, p.leaders[k + 1]); });
-  const flush = 'x.z = fz; x.n = fn; x.c = fc; x.v = fv; x.prevAluA = pa; x.prevAlu = po; x.busy += cy; x.stall += st; cy = 0; st = 0;';
-  return `'use strict';
-return function nfp_image_${image.base}(core, x, pc) {
+  const blocks = p.leaders.map((l) => buildBlock(image, p, l));
+  const liveOut = solveLiveness(image.insns, blocks);
+  const chunkOf = new Int16Array(image.insns.length).fill(-1);
+  const groups: Block[][] = [];
+  let size = 0;
+  for (const b of blocks) {
+    if (groups.length === 0 || size + b.seq.length > chunkInsns) {
+      groups.push([]);
+      size = 0;
+    }
+    groups[groups.length - 1]!.push(b);
+    size += b.seq.length;
+    chunkOf[b.start - image.base] = groups.length - 1;
+  }
+  const flush = 'x.z = fz; x.n = fn; x.c = fc; x.v = fv; x.prevAluA = pa; x.prevAlu = po; x.busy += cy; x.stall += st;';
+  const chunks = groups.map((bs, c) => {
+    let cases = '';
+    bs.forEach((b, k) => { cases += genBlock(g, b, liveOut.get(b.start)!, bs[k + 1]?.start); });
+    return `'use strict';
+return function nfp_image_${image.base}_${c}(core, x, pc, lim) {
   const A = x.gprA, B = x.gprB, XI = x.xferIn, XO = x.xferOut, LP = x.lmAddr, LM = core.lm;
   const WM = core.lmWordMask, BM = core.lmByteMask;
   let fz = x.z, fn = x.n, fc = x.c, fv = x.v, pa = x.prevAluA, po = x.prevAlu;
   let cy = 0, st = 0;
-  const lim = x.busy + ${maxCycles};
+  const left = lim - x.busy;
   for (;;) {
-    if (x.busy + cy > lim) rt.budget(pc);
+    if (cy > left) rt.budget(pc);
     switch (pc) {
 ${cases}    default:
       ${flush}
-      if (pc >= ${image.base} && pc < ${end}) return rt.resume(core, x, pc);
-      pc = rt.fw(core, x, pc);
-      if (pc === ${NFP_RUN_EXIT}) return x.exitPc;
-      fz = x.z; fn = x.n; fc = x.c; fv = x.v; pa = x.prevAluA; po = x.prevAlu;
+      return pc;
     }
   }
 };
 `;
+  });
+  return { chunks, chunkOf };
 }
 
-/** The JavaScript engine: the image compiled to a function once; `run` calls it. */
+/** The JavaScript engine: the image compiled to functions once; `run` enters them. */
 export class NfpJsEngine implements NfpEngine {
   readonly kind = 'js' as const;
-  /** The generated JavaScript (for debugging and for reading what V8 gets). */
+  /** The generated JavaScript, one function per chunk (for debugging and for reading what V8 gets). */
   readonly source: string;
-  /** Basic blocks the translator found. */
+  /** Basic blocks the translator found, and the chunks (functions) they were cut into. */
   readonly blocks: number;
-  private readonly fn: RunFn;
+  readonly chunks: number;
+  private readonly fns: readonly ChunkFn[];
+  private readonly chunkOf: Int16Array;
+  private readonly hooks: NfpHooks;
+  private readonly interp: NfpInterpreter;
+  private readonly maxCycles: number;
 
-  constructor(readonly image: NfpImage, hooks: NfpHooks, opts: NfpEngineOptions = {}) {
+  constructor(readonly image: NfpImage, hooks: NfpHooks, opts: NfpEngineOptions & { chunkInsns?: number } = {}) {
     const targets = validateImage(image, hooks);
-    const maxCycles = opts.maxCycles ?? NFP_DEFAULT_MAX_CYCLES;
+    this.maxCycles = opts.maxCycles ?? NFP_DEFAULT_MAX_CYCLES;
     const p = plan(image, targets);
     this.blocks = p.leaders.length;
-    this.source = generate(image, p, maxCycles);
-    const interp = new NfpInterpreter(image, hooks, opts);
+    const gen = generate(image, p, opts.chunkInsns ?? NFP_JS_CHUNK_INSNS);
+    this.chunks = gen.chunks.length;
+    this.chunkOf = gen.chunkOf;
+    this.source = gen.chunks.join('\n');
+    this.hooks = hooks;
+    this.interp = new NfpInterpreter(image, hooks, opts);
+    const maxCycles = this.maxCycles;
     const rt: GenRuntime = {
       mulStep: nfpRuntime.mulStep,
       csrRead: nfpRuntime.csrRead,
       csrWrite: nfpRuntime.csrWrite,
       ctxArb: nfpRuntime.ctxArb,
       cmd: nfpRuntime.cmd,
-      fw: (core, x, pc) => nfpFirmwareCall(hooks, core, x, pc),
-      resume: (core, x, pc) => interp.runFrom(core, x, pc),
       budget: (pc) => { throw nfpBudgetExceeded(pc, maxCycles); },
     };
-    this.fn = new Function('rt', 'K', this.source)(rt, image.cmds) as RunFn;
+    this.fns = gen.chunks.map((src) => new Function('rt', 'K', src)(rt, image.cmds) as ChunkFn);
   }
 
   run(core: NfpCore, x: NfpContext, entry: number): number {
-    return this.fn(core, x, entry);
+    const { base } = this.image;
+    const end = base + this.image.insns.length;
+    const lim = x.busy + this.maxCycles;
+    let pc = entry;
+    for (;;) {
+      if (pc >= base && pc < end) {
+        const c = this.chunkOf[pc - base]!;
+        // An address the translator did not take for a block start (a computed rtn target): the
+        // interpreter finishes the run, with the same result.
+        if (c < 0) return this.interp.runFrom(core, x, pc);
+        pc = this.fns[c]!(core, x, pc, lim);
+      } else {
+        if (x.busy > lim) throw nfpBudgetExceeded(pc, this.maxCycles);
+        pc = nfpFirmwareCall(this.hooks, core, x, pc);
+        if (pc === NFP_RUN_EXIT) return x.exitPc;
+      }
+    }
   }
 }
 

@@ -5,9 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/bpf/errno.js';
 import { nfp_atomic_read_be32, nfp_atomic_read_be64 } from '../../src/nic/atomic.js';
-import { assemble, buildImage } from '../../src/nic/asm.js';
+import { assemble, buildImage, disasmInsn, nfp_ustore_calc_ecc_insn } from '../../src/nic/asm.js';
 import {
-  NFP_RUN_EXIT, NfpCore, NfpInterpreter, loadImage, nfpAddr40, nfpCoreCycles, type NfpContext, type NfpEngine, type NfpHook,
+  NFP_RUN_EXIT, NfpCore, NfpInterpreter, loadImage, nfpAddr40, nfpCoreCycles, nfpImageFromCodeStore, nfpWriteCodeStore,
+  type NfpContext, type NfpEngine, type NfpHook,
 } from '../../src/nic/core.js';
 import { NfpJsEngine } from '../../src/nic/exec-js.js';
 import {
@@ -725,6 +726,21 @@ describe('running packets on a core (the shape of the firmware datapath loop)', 
     const cycles = nfpCoreCycles(a.busy, a.stall, 4);
     expect(cycles).toBe(Math.max(a.busy, (a.busy + a.stall) / 4));
     expect(cycles / 90).toBeGreaterThan(10);
+  });
+});
+
+describe('the code store', () => {
+  it('holds the image the driver writes (with ECC) and gives it back to the cores', () => {
+    const mem = makeNic();
+    const words = buildImage(assemble(`immed[gprA_1, 0x2a], gpr_wrboth\nbr[.${EXIT}]`));
+    nfpWriteCodeStore(mem, BASE, words.map(nfp_ustore_calc_ecc_insn));
+    const image = nfpImageFromCodeStore(mem, BASE, words.length);
+    expect(image.insns.map(disasmInsn).slice(0, 2)).toEqual(['immed[gprA_1, 0x2a], gpr_wrboth', `br[.${EXIT}]`]);
+    const core = NfpCore.fromNic(mem, 1);
+    new NfpJsEngine(image, defaultHooks()).run(core, core.contexts[2]!, BASE);
+    expect(core.contexts[2]!.gprB[1]).toBe(0x2a);
+    expect(() => nfpWriteCodeStore(mem, LAYOUT.codeStoreInsns - 2, words)).toThrow(/do not fit the 8192-instruction code store/);
+    expect(() => nfpImageFromCodeStore(mem, 8000, 500)).toThrow(/outside the 8192-instruction store/);
   });
 });
 
