@@ -18,7 +18,7 @@
 
 import { BpfError } from '../bpf/errno.js';
 import { bswap32, nfp_atomic_add_be32, nfp_atomic_add_be64 } from './atomic.js';
-import { decodeWord } from './asm.js';
+import { decodeWord, nfp_ustore_calc_ecc_insn } from './asm.js';
 import {
   CMD_OVE_DATA_SHIFT, CMD_OVE_LEN, CMD_OV_LEN_SHIFT, NFP_ALU_OPS, NFP_BRANCH_PENALTY, NFP_BR_CONDS, NFP_CMDS, NFP_CMD_MODES, NFP_CONTEXTS,
   NFP_CSRS, NFP_GPRS_PER_BANK, NFP_LM_CSR_WRITE_LATENCY, NFP_LM_POINTERS, NFP_MAX_CODE_ADDR, NFP_MEM_LATENCY, NFP_MUL_STEPS, NFP_OPS,
@@ -232,6 +232,11 @@ export function loadImage(words: readonly bigint[], opts: { base?: number } = {}
     throw new BpfError('EINVAL', `nfp: an image of ${words.length} instructions at ${base} does not fit the ${NFP_MAX_CODE_ADDR}-word address space`);
   }
   const insns = words.map((w, i) => {
+    // A code store word carries ECC in bits 45..51 (nfp_ustore_calc_ecc_insn); a word without it is
+    // an image not loaded yet, which is fine, but a wrong one is a corrupted store.
+    if ((w >> 45n) !== 0n && (w >> 52n) === 0n && nfp_ustore_calc_ecc_insn(w) !== w) {
+      throw new BpfError('EIO', `nfp: ustore ECC error in instruction ${base + i} (0x${w.toString(16)})`);
+    }
     try {
       return decodeWord(w);
     } catch (e) {

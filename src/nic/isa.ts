@@ -447,27 +447,44 @@ export interface NfpOpInfo {
   readonly cycles: number;
   /** May execute in a defer slot (no control flow, no context swap). */
   readonly deferSlot: boolean;
+  /**
+   * The operand fields: unrestricted (10 bits: immediates to 0xff, LM offsets to 15, post-increment)
+   * or restricted (8 bits: immediates to 0x7f, or 0xff through the shared i8 bit, LM offsets to 7).
+   */
+  readonly operands: 'unrestricted' | 'restricted' | 'none';
   readonly summary: string;
 }
 
 /** THE table: one entry per modeled instruction; everything that handles instructions is typed Record<NfpOp, ...>. */
 export const NFP_OPS: Readonly<Record<NfpOp, NfpOpInfo>> = {
-  alu: { op: 'alu', format: 'alu', mnemonics: ['alu'], class: 'alu', cycles: 1, deferSlot: true, summary: '32-bit ALU operation on two operands, sets the condition codes' },
-  alu_shf: { op: 'alu_shf', format: 'alu_shf', mnemonics: ['alu_shf', 'dbl_shf', 'asr'], class: 'alu', cycles: 1, deferSlot: true, summary: 'logical operation with a shifted or rotated B operand; 64-bit double shift; arithmetic shift' },
-  immed: { op: 'immed', format: 'immed', mnemonics: ['immed', 'immed_b0', 'immed_b1', 'immed_b2', 'immed_w0', 'immed_w1', 'nop'], class: 'alu', cycles: 1, deferSlot: true, summary: 'load a 16-bit immediate, shifted, inverted, or into one byte/word (nop: immed to no destination)' },
-  ld_field: { op: 'ld_field', format: 'ld_field', mnemonics: ['ld_field', 'ld_field_w_clr'], class: 'alu', cycles: 1, deferSlot: true, summary: 'merge bytes of a shifted operand into a register under a byte mask' },
-  mul_step: { op: 'mul_step', format: 'mul', mnemonics: ['mul_step'], class: 'alu', cycles: 1, deferSlot: true, summary: 'one step of a 16x16 or 32x32 multiply' },
-  br: { op: 'br', format: 'br', mnemonics: Object.keys(NFP_BR_CONDS), class: 'branch', cycles: 1, deferSlot: false, summary: 'branch on the condition codes, with defer slots' },
-  br_bit: { op: 'br_bit', format: 'br_bit', mnemonics: ['br_bset', 'br_bclr'], class: 'branch', cycles: 1, deferSlot: false, summary: 'branch on one bit of a register' },
-  br_byte: { op: 'br_byte', format: 'br_byte', mnemonics: ['br=byte', 'br!=byte'], class: 'branch', cycles: 1, deferSlot: false, summary: 'branch on one byte of a register equal to an immediate' },
-  rtn: { op: 'rtn', format: 'br_alu', mnemonics: ['rtn'], class: 'branch', cycles: 1, deferSlot: false, summary: 'jump to the code address held in a register (return)' },
-  local_csr_rd: { op: 'local_csr_rd', format: 'local_csr', mnemonics: ['local_csr_rd'], class: 'csr', cycles: 1, deferSlot: false, summary: 'read a local CSR into the immed that follows' },
-  local_csr_wr: { op: 'local_csr_wr', format: 'local_csr', mnemonics: ['local_csr_wr'], class: 'csr', cycles: 1, deferSlot: true, summary: 'write a local CSR (LM address pointers, pseudo-random seed)' },
-  ctx_arb: { op: 'ctx_arb', format: 'ctx_arb', mnemonics: ['ctx_arb'], class: 'ctx', cycles: 1, deferSlot: false, summary: 'swap the context out: voluntarily or until signals arrive' },
-  cmd: { op: 'cmd', format: 'cmd', mnemonics: ['mem'], class: 'mem', cycles: 1, deferSlot: false, summary: 'memory command to CTM/IMEM/EMEM through transfer registers, with its latency' },
+  alu: { op: 'alu', format: 'alu', mnemonics: ['alu'], class: 'alu', cycles: 1, deferSlot: true, operands: 'unrestricted', summary: '32-bit ALU operation on two operands, sets the condition codes' },
+  alu_shf: { op: 'alu_shf', format: 'alu_shf', mnemonics: ['alu_shf', 'dbl_shf', 'asr'], class: 'alu', cycles: 1, deferSlot: true, operands: 'restricted', summary: 'logical operation with a shifted or rotated B operand; 64-bit double shift; arithmetic shift' },
+  immed: { op: 'immed', format: 'immed', mnemonics: ['immed', 'immed_b0', 'immed_b1', 'immed_b2', 'immed_w0', 'immed_w1', 'nop'], class: 'alu', cycles: 1, deferSlot: true, operands: 'unrestricted', summary: 'load a 16-bit immediate, shifted, inverted, or into one byte/word (nop: immed to no destination)' },
+  ld_field: { op: 'ld_field', format: 'ld_field', mnemonics: ['ld_field', 'ld_field_w_clr'], class: 'alu', cycles: 1, deferSlot: true, operands: 'restricted', summary: 'merge bytes of a shifted operand into a register under a byte mask' },
+  mul_step: { op: 'mul_step', format: 'mul', mnemonics: ['mul_step'], class: 'alu', cycles: 1, deferSlot: true, operands: 'unrestricted', summary: 'one step of a 16x16 or 32x32 multiply' },
+  br: { op: 'br', format: 'br', mnemonics: Object.keys(NFP_BR_CONDS), class: 'branch', cycles: 1, deferSlot: false, operands: 'none', summary: 'branch on the condition codes, with defer slots' },
+  br_bit: { op: 'br_bit', format: 'br_bit', mnemonics: ['br_bset', 'br_bclr'], class: 'branch', cycles: 1, deferSlot: false, operands: 'restricted', summary: 'branch on one bit of a register' },
+  br_byte: { op: 'br_byte', format: 'br_byte', mnemonics: ['br=byte', 'br!=byte'], class: 'branch', cycles: 1, deferSlot: false, operands: 'restricted', summary: 'branch on one byte of a register equal to an immediate' },
+  rtn: { op: 'rtn', format: 'br_alu', mnemonics: ['rtn'], class: 'branch', cycles: 1, deferSlot: false, operands: 'unrestricted', summary: 'jump to the code address held in a register (return)' },
+  local_csr_rd: { op: 'local_csr_rd', format: 'local_csr', mnemonics: ['local_csr_rd'], class: 'csr', cycles: 1, deferSlot: false, operands: 'none', summary: 'read a local CSR into the immed that follows' },
+  local_csr_wr: { op: 'local_csr_wr', format: 'local_csr', mnemonics: ['local_csr_wr'], class: 'csr', cycles: 1, deferSlot: true, operands: 'unrestricted', summary: 'write a local CSR (LM address pointers, pseudo-random seed)' },
+  ctx_arb: { op: 'ctx_arb', format: 'ctx_arb', mnemonics: ['ctx_arb'], class: 'ctx', cycles: 1, deferSlot: false, operands: 'none', summary: 'swap the context out: voluntarily or until signals arrive' },
+  cmd: { op: 'cmd', format: 'cmd', mnemonics: ['mem'], class: 'mem', cycles: 1, deferSlot: false, operands: 'restricted', summary: 'memory command to CTM/IMEM/EMEM through transfer registers, with its latency' },
 };
 
 export const NFP_OP_NAMES = Object.keys(NFP_OPS) as readonly NfpOp[];
+
+/**
+ * Whether `value` can be an immediate operand of `op` (ur_load_imm_any / re_load_imm_any decide this
+ * in jit.c; a larger value goes through `immed` into a scratch register). Restricted operands reach
+ * 0xff only through the i8 bit, which commands and br_bit do not have.
+ */
+export function nfpImmFits(op: NfpOp, value: number): boolean {
+  const o = NFP_OPS[op].operands;
+  if (!Number.isInteger(value) || value < 0 || o === 'none') return false;
+  if (o === 'unrestricted') return value <= UR_REG_IMM_MAX;
+  return value <= (op === 'cmd' || op === 'br_bit' ? RE_REG_IMM_MAX : UR_REG_IMM_MAX);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Builders: the JIT's emit_* in logical form. They check ranges; the encoder checks operand placement.

@@ -740,6 +740,9 @@ describe('the code store', () => {
     new NfpJsEngine(image, defaultHooks()).run(core, core.contexts[2]!, BASE);
     expect(core.contexts[2]!.gprB[1]).toBe(0x2a);
     expect(() => nfpWriteCodeStore(mem, LAYOUT.codeStoreInsns - 2, words)).toThrow(/do not fit the 8192-instruction code store/);
+    // A flipped bit under a valid ECC is a corrupted store.
+    nfpWriteCodeStore(mem, BASE, [nfp_ustore_calc_ecc_insn(words[0]!) ^ (1n << 3n)]);
+    expect(() => nfpImageFromCodeStore(mem, BASE, 1)).toThrow(/ustore ECC error in instruction 256/);
     expect(() => nfpImageFromCodeStore(mem, 8000, 500)).toThrow(/outside the 8192-instruction store/);
   });
 });

@@ -9,7 +9,7 @@ import {
 } from '../../src/nic/asm.js';
 import {
   NFP_ALU_OPS, NFP_BR_CONDS, NFP_CMDS, NFP_CMD_MODES, NFP_CSRS, NFP_FORMATS, NFP_MUL_STEPS, NFP_OPS, NFP_OP_NAMES, NFP_SHF_OPS,
-  NFP_USTORE_PREFETCH_WINDOW, nfpAlu, nfpBr, nfpBrBit, nfpBrByte, nfpCmd, nfpCsrRd, nfpCsrWr, nfpCtxArb, nfpImmed, nfpLdField, nfpMov,
+  NFP_USTORE_PREFETCH_WINDOW, nfpAlu, nfpImmFits, nfpBr, nfpBrBit, nfpBrByte, nfpCmd, nfpCsrRd, nfpCsrWr, nfpCtxArb, nfpImmed, nfpLdField, nfpMov,
   nfpMul, nfpMulLast, nfpNop, nfpRtn, nfpShf, packImmed, reg_a, reg_b, reg_both, reg_imm, reg_lm, reg_lm_dec, reg_lm_inc, reg_none,
   reg_xfer, wrpImmed,
   type NfpAluOp, type NfpBrCond, type NfpCmdMode, type NfpCmdName, type NfpCsr, type NfpInsn, type NfpMulStep, type NfpOp, type NfpShfOp,
@@ -105,6 +105,17 @@ describe('the NFP instruction table', () => {
   it('round-trips 8000 random instructions', () => {
     const g = new Gen(rng(0x5eed));
     for (let i = 0; i < 8000; i++) roundTrip(g.any());
+  });
+
+  it('says which immediates fit an operand field (jit.c ur_load_imm_any / re_load_imm_any)', () => {
+    expect([nfpImmFits('alu', 0xff), nfpImmFits('alu', 0x100), nfpImmFits('alu_shf', 0xff), nfpImmFits('cmd', 0x7f), nfpImmFits('cmd', 0x80), nfpImmFits('br', 1)])
+      .toEqual([true, false, true, true, false, false]);
+    for (const op of NFP_OP_NAMES) {
+      expect(['unrestricted', 'restricted', 'none']).toContain(NFP_OPS[op].operands);
+      const w = NFP_FORMATS[NFP_OPS[op].format].fields;
+      if (NFP_OPS[op].operands === 'unrestricted') expect((w as Record<string, readonly [number, number]>)['a_src']?.[1], op).toBe(10);
+      if (NFP_OPS[op].operands === 'restricted') expect((w as Record<string, readonly [number, number]>)['a_src']?.[1], op).toBe(8);
+    }
   });
 
   it('only lets plain ALU-class instructions sit in defer slots', () => {
