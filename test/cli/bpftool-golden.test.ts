@@ -160,7 +160,7 @@ interface Mismatch {
 }
 
 /** Replay a golden file on a fresh emulated host; every difference after masking. */
-function replay(steps: readonly Step[]): Mismatch[] {
+async function replay(steps: readonly Step[]): Promise<Mismatch[]> {
   const kernel = new Kernel();
   const made: string[] = [];
   const bad: Mismatch[] = [];
@@ -172,7 +172,7 @@ function replay(steps: readonly Step[]): Mismatch[] {
       }
       let stdout = '';
       let stderr = '';
-      const status = runBpftool(s.args!, { kernel, cwd: ROOT, stdout: { write: (x: string) => { stdout += x; } }, stderr: { write: (x: string) => { stderr += x; } } });
+      const status = await runBpftool(s.args!, { kernel, cwd: ROOT, stdout: { write: (x: string) => { stdout += x; } }, stderr: { write: (x: string) => { stderr += x; } } });
       const diffs: Mismatch[] = [];
       const cmp = (what: string, expected: string, actual: string): void => {
         const e = normalize(expected, s.masks, s.unordered);
@@ -199,11 +199,11 @@ const goldens = readdirSync(GOLDEN).filter((f) => f.endsWith('.golden')).sort();
 
 describe('the emulated bpftool prints what bpftool v7.1 printed (test/cli/bpftool-golden)', () => {
   for (const f of goldens) {
-    it(f.replace(/\.golden$/, ''), () => {
+    it(f.replace(/\.golden$/, ''), async () => {
       const steps = parseGolden(readFileSync(join(GOLDEN, f), 'utf8'));
       const commands = steps.filter((s) => s.args !== undefined).length;
       expect(commands).toBeGreaterThan(0);
-      const bad = replay(steps);
+      const bad = await replay(steps);
       // BPFTOOL_GOLDEN_DIFF=FILE writes every difference there, for working through them.
       if (process.env.BPFTOOL_GOLDEN_DIFF !== undefined) writeFileSync(`${process.env.BPFTOOL_GOLDEN_DIFF}.${f}`, report(bad, Infinity));
       expect(bad.length, `${bad.length} differences in ${commands} commands:\n${report(bad)}`).toBe(0);

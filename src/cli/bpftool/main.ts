@@ -38,9 +38,9 @@ function helpPrinter(text: (bin: string, obj: string) => string, obj: string): (
 }
 
 /** cmd_select(): the first command the word abbreviates; none is the help, and -1. */
-function cmdSelect(b: Bpftool, cmds: readonly Cmd[], argv: readonly string[], help: (b: Bpftool) => void): number {
+async function cmdSelect(b: Bpftool, cmds: readonly Cmd[], argv: readonly string[], help: (b: Bpftool) => void): Promise<number> {
   b.lastHelp = help;
-  if (argv.length < 1) return cmds[0]![1](b, new Args([], b));
+  if (argv.length < 1) return await cmds[0]![1](b, new Args([], b));
   for (const [name, fn] of cmds) {
     if (isPrefix(argv[0], name)) {
       if (name === 'help') {
@@ -49,7 +49,7 @@ function cmdSelect(b: Bpftool, cmds: readonly Cmd[], argv: readonly string[], he
       }
       const a = new Args(argv, b);
       a.next();
-      return fn(b, a);
+      return await fn(b, a);
     }
   }
   help(b);
@@ -57,7 +57,7 @@ function cmdSelect(b: Bpftool, cmds: readonly Cmd[], argv: readonly string[], he
 }
 
 /** An object of bpftool the emulated host has nothing for. */
-function notEmulated(obj: string): Cmd[1] {
+function notEmulated(obj: string): (b: Bpftool, a: Args) => number {
   return (b) => {
     b.p_err(`'${obj}' is not supported by the emulated bpftool`);
     return -1;
@@ -120,12 +120,12 @@ const CMDS: readonly Cmd[] = [
   ['version', (b) => doVersion(b)],
 ];
 
-function topSelect(b: Bpftool, argv: readonly string[]): number {
+async function topSelect(b: Bpftool, argv: readonly string[]): Promise<number> {
   if (argv.length < 1) {
     mainHelp(b);
     return 0;
   }
-  return cmdSelect(b, CMDS, argv, mainHelp);
+  return await cmdSelect(b, CMDS, argv, mainHelp);
 }
 
 const BATCH_LINE_LEN_MAX = 65536;
@@ -179,7 +179,7 @@ const stripComment = (s: string): string => {
   return h < 0 ? s : s.slice(0, h);
 };
 
-function doBatch(b: Bpftool, a: Args): number {
+async function doBatch(b: Bpftool, a: Args): Promise<number> {
   if (a.count < 2) {
     b.p_err('too few parameters for batch');
     return -1;
@@ -242,7 +242,7 @@ function doBatch(b: Bpftool, a: Args): number {
       jw.endArray();
       jw.name('output');
     }
-    err = topSelect(b, argv);
+    err = await topSelect(b, argv);
     if (b.jsonOutput) b.jw.endObject();
     if (err) break;
     lines++;
@@ -379,8 +379,12 @@ export function syscallFor(kernel: Kernel): BpfSyscall {
   return sys;
 }
 
-/** One bpftool process: main(argc, argv) with argv[0] dropped. Resolves to the exit status. */
-export function runBpftool(argv: readonly string[], opts: BpftoolOptions): number {
+/**
+ * One bpftool process: main(argc, argv) with argv[0] dropped. Resolves to the exit status. It is
+ * asynchronous because some bpf() commands wait for a device (offloaded maps and programs), as the
+ * real process sleeps in the syscall; the output is the same whether or not a command waited.
+ */
+export async function runBpftool(argv: readonly string[], opts: BpftoolOptions): Promise<number> {
   const kernel = opts.kernel ?? new Kernel();
   const sys = opts.sys ?? syscallFor(kernel);
   const out = new Stdio(opts);
@@ -388,7 +392,7 @@ export function runBpftool(argv: readonly string[], opts: BpftoolOptions): numbe
   b.lastHelp = mainHelp;
   let status: number;
   try {
-    const r = main(b, argv);
+    const r = await main(b, argv);
     status = r.status & 0xff;
     if (b.json !== undefined && r.closeJson) b.json.destroy();
   } catch (e) {
@@ -428,7 +432,7 @@ function abort(b: Bpftool, e: JsonDepthAssertion): number {
 }
 
 /** main(); closeJson is false where bpftool returns before jsonw_destroy() (-V, -h). */
-function main(b: Bpftool, argv: readonly string[]): { status: number; closeJson: boolean } {
+async function main(b: Bpftool, argv: readonly string[]): Promise<{ status: number; closeJson: boolean }> {
   const { opts, operands } = getopt(argv);
   for (const o of opts) {
     if (!o.ok) {
@@ -472,7 +476,7 @@ function main(b: Bpftool, argv: readonly string[]): { status: number; closeJson:
         break;
     }
   }
-  return { status: topSelect(b, operands), closeJson: true };
+  return { status: await topSelect(b, operands), closeJson: true };
 }
 
 /** `nfp-emu bpftool ...`: every word after `bpftool` goes to bpftool's own parser; its status is the CLI's. */
@@ -484,7 +488,7 @@ export function registerBpftool(program: Command, io: BpftoolOutput, state: { ex
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[args...]')
-    .action((args: string[]) => {
-      state.exitCode = runBpftool(args, io);
+    .action(async (args: string[]) => {
+      state.exitCode = await runBpftool(args, io);
     });
 }

@@ -965,7 +965,8 @@ export const PROG_HELP = (bin: string, obj: string): string => `Usage: ${bin} ${
                     {-L|--use-loader} }
 `;
 
-export type Cmd = readonly [name: string, fn: (b: Bpftool, a: Args) => number];
+/** A command: its return value is the exit status; a Promise where it waits for a device. */
+export type Cmd = readonly [name: string, fn: (b: Bpftool, a: Args) => number | Promise<number>];
 
 export const PROG_CMDS: readonly Cmd[] = [
   ['show', doShow],
