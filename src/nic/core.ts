@@ -61,7 +61,13 @@ export class NfpContext {
   n = 0;
   c = 0;
   v = 0;
-  /** PREV_ALU: the last ALU-class result, and the A operand it read (indirect shift amounts). */
+  /**
+   * PREV_ALU (model): alu and alu_shf leave their result and their A operand (0 for the B-only
+   * operators); immed and ld_field leave their result in both. An indirect shift takes its amount from
+   * the A operand's bits 4:0 and asr its sign from the result's bit 31 (jit.c: "the first insn will
+   * set both indirect shift amount (source A) and signedness bit (MSB of result)"); an indirect_ref
+   * command takes its overrides from the result.
+   */
   prevAlu = 0;
   prevAluA = 0;
   /** The multiplier: operands latched by `start`, the type and steps done (-1: no sequence). */

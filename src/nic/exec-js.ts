@@ -139,7 +139,7 @@ class Gen {
   }
 }
 
-/** The shifter on B (`a` is the double shift's high word); `k` is an expression for the amount. */
+/** The shifter on B (`a` is the double shift's high word); an indirect amount is PREV_ALU's A operand, bits 4:0. */
 function shiftExpr(sc: NfpShf['sc'], a: string, b: string, amount: number | 'indirect'): string {
   if (amount === 'indirect') {
     switch (sc) {
