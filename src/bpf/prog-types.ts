@@ -67,8 +67,11 @@ export const BPF_F_MMAPABLE = 1 << 10;
 // ---- prog_flags (BPF_PROG_LOAD) ----
 export const BPF_F_STRICT_ALIGNMENT = 1 << 0;
 export const BPF_F_ANY_ALIGNMENT = 1 << 1;
+export const BPF_F_TEST_RND_HI32 = 1 << 2;
+export const BPF_F_TEST_STATE_FREQ = 1 << 3;
 export const BPF_F_SLEEPABLE = 1 << 4;
 export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+export const BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6;
 
 // ---- libbpf's sec_def_flags (the cookie of each section_defs[] entry) ----
 export const SEC_NONE = 0;

@@ -227,6 +227,7 @@ export class Kernel implements ExecEnv {
   registerProg(prog: BpfProg): void {
     prog.id = this.progs.alloc(prog);
     prog.onFree = (p) => {
+      if (p.offload !== null) this.offload.bpf_prog_dev_bound_destroy(p.offload);
       this.progs.remove(p.id);
       for (const m of p.usedMaps) m.put();
       if (p.funcRegion !== undefined) this.mem.unmap(p.funcRegion);

@@ -15,19 +15,26 @@
 // (BPF_OFFLOAD_MAP_FREE), lose their id, and stay behind as orphans whose every operation returns
 // ENODEV, as the kernel's do. With another port of the same ASIC still registered, they move there.
 //
-// Programs (bpf_prog_offload_*) come with the program-offload stage; BpfOffloadDev.ops is where their
-// bpf_prog_offload_ops will go.
+// Programs bound to a device (BPF_PROG_LOAD with prog_ifindex) get a struct bpf_prog_offload: the
+// device's bpf_prog_offload_ops prepare the driver's state, see every instruction of every path inside
+// the one verifier walk (insn_hook), check the whole program (finalize), follow the verifier's dead-code
+// rewrites (replace_insn, remove_insns), and translate the program to the device's image. The host never
+// runs such a program. When the device goes away the program is orphaned like a map (ENODEV for info).
 
 import { BpfError } from '../bpf/errno.js';
 import type { Kernel } from './kernel.js';
+import { BPF_F_XDP_DEV_BOUND_ONLY, BPF_F_XDP_HAS_FRAGS, BPF_PROG_TYPE } from '../bpf/prog-types.js';
 import { bpf_map_alloc_check } from './maps/create.js';
 import {
-  BPF_EXIST, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BpfMap, EOPNOTSUPP, bpf_map_init_from_attr, bpf_map_type_name,
+  BPF_EXIST, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY, BpfMap, EOPNOTSUPP, bpf_map_init_from_attr, bpf_map_type_name,
   type BpfMapCreateAttr, type BpfMapDesc, type BpfMapShared,
 } from './maps/map.js';
+import type { Insn } from '../bpf/insn.js';
 import type { NetlinkExtAck } from './net/extack.js';
 import type { NetDevice } from './net/netdev.js';
 import type { BpfProg } from './prog.js';
+import type { TestRunAttr, TestRunResult } from './syscall.js';
+import type { BpfOffloadOps, VerifierEnv } from './verifier/verifier.js';
 import type { Rcu } from './rcu.js';
 
 /** enum bpf_netdev_command: the commands of ndo_bpf (XDP_SETUP_XSK_POOL is not modeled). */
@@ -57,12 +64,37 @@ export interface BpfMapDevOps {
  */
 export type NdoBpf = (netdev: NetDevice, bpf: NetdevBpf) => Promise<void>;
 
+/**
+ * struct bpf_prog_offload_ops: the driver's side of loading a program for its device. The verifier
+ * callbacks run synchronously inside the walk (a thrown BpfError refuses the load with its errno; the
+ * driver writes its reason to env.log first, as the kernel's drivers do with bpf_verifier_log_write).
+ * `offload` is what the kernel reaches as env->prog->aux->offload.
+ */
+export interface BpfProgOffloadOps {
+  insn_hook(offload: BpfProgOffload, env: VerifierEnv, insn_idx: number, prev_insn_idx: number): void;
+  finalize(offload: BpfProgOffload, env: VerifierEnv): void;
+  /** opt_hard_wire_dead_code_branches() turned a conditional jump at `off` into `insn`. */
+  replace_insn(offload: BpfProgOffload, env: VerifierEnv, off: number, insn: Insn): void;
+  /** opt_remove_dead_code() / opt_remove_nops() removed `cnt` instructions at `off`. */
+  remove_insns(offload: BpfProgOffload, env: VerifierEnv, off: number, cnt: number): void;
+  /** Before the walk: allocate offload.dev_priv (the kernel's prepare runs after resolve_pseudo_ldimm64). */
+  prepare(offload: BpfProgOffload, env: VerifierEnv): void;
+  /** After verification: set offload.jited_image, or throw (the load fails with that errno). */
+  translate(offload: BpfProgOffload, prog: BpfProg): void;
+  destroy(offload: BpfProgOffload): void;
+  /**
+   * nfp-emu's addition: BPF_PROG_TEST_RUN on the device. The kernel has none (aux->ops is
+   * bpf_offload_prog_ops, without test_run: ENOTSUPP); with an emulated NIC the program can run there.
+   */
+  test_run?(offload: BpfProgOffload, prog: BpfProg, attr: TestRunAttr): Promise<TestRunResult>;
+}
+
 /** struct bpf_offload_dev: one per ASIC; `priv` is the driver's (bpf_offload_dev_priv()). */
 export class BpfOffloadDev<Priv = unknown> {
   /** The registered net devices (ports), newest first as list_add() leaves them. */
   readonly netdevs: BpfOffloadNetdev[] = [];
 
-  constructor(readonly ops: unknown, readonly priv: Priv) {}
+  constructor(readonly ops: BpfProgOffloadOps | null, readonly priv: Priv) {}
 }
 
 /** struct bpf_offload_netdev. */
@@ -70,7 +102,48 @@ export interface BpfOffloadNetdev {
   readonly netdev: NetDevice;
   readonly offdev: BpfOffloadDev;
   readonly maps: Set<BpfOffloadedMap>;
+  readonly progs: Set<BpfProgOffload>;
 }
+
+/** struct bpf_prog_offload: a program's binding to a device. */
+export class BpfProgOffload {
+  /** The program, once the load got that far (translate). */
+  prog: BpfProg | null = null;
+  /** The driver's state (nfp_prog), set by prepare. */
+  dev_priv: unknown = null;
+  /** prepare succeeded: destroy must run. */
+  dev_state = false;
+  opt_failed = false;
+  /** The device image, as bpf_prog_info.jited_prog_insns gives it to user space. */
+  jited_image: Uint8Array | null = null;
+
+  constructor(public netdev: NetDevice, readonly offdev: BpfOffloadDev) {}
+
+  get jited_len(): number {
+    return this.jited_image?.length ?? 0;
+  }
+}
+
+/** bpf_prog_is_dev_bound(): loaded with prog_ifindex (offloaded, or XDP with BPF_F_XDP_DEV_BOUND_ONLY). */
+export function bpf_prog_is_dev_bound(prog: BpfProg): boolean {
+  return prog.devBound;
+}
+
+/** bpf_prog_is_offloaded(): the device runs it (prog->aux->offload_requested). */
+export function bpf_prog_is_offloaded(prog: BpfProg): boolean {
+  return prog.offloadRequested;
+}
+
+/** bpf_map_offload_neutral(): a map an offloaded program may use from the host side (perf events). */
+export function bpf_map_offload_neutral(map: BpfMap): boolean {
+  return map.map_type === BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+}
+
+/**
+ * The network namespace of every device here (init_net) as bpf_*_info reports it: the nsfs device and
+ * inode of /proc/self/ns/net (PROC_NET_INIT_INO; nsfs is device 0:4 on the kernels this models).
+ */
+export const INIT_NET_NS = { netns_dev: 4n, netns_ino: 0xf0000000n } as const;
 
 function enodev(what: string): BpfError {
   return new BpfError('ENODEV', `${what}: the map's device is gone`);
@@ -245,7 +318,7 @@ export class BpfOffload {
 
   // ---------------------------------------------------------------- offload devices
 
-  bpf_offload_dev_create<Priv>(ops: unknown, priv: Priv): BpfOffloadDev<Priv> {
+  bpf_offload_dev_create<Priv>(ops: BpfProgOffloadOps | null, priv: Priv): BpfOffloadDev<Priv> {
     return new BpfOffloadDev(ops, priv);
   }
 
@@ -262,7 +335,7 @@ export class BpfOffload {
     await this.bpf_devs_lock.down_write();
     try {
       if (this.offdevs.has(netdev)) throw new BpfError('EEXIST', `${netdev.name}: failed to register for BPF offload`);
-      const ondev: BpfOffloadNetdev = { netdev, offdev, maps: new Set() };
+      const ondev: BpfOffloadNetdev = { netdev, offdev, maps: new Set(), progs: new Set() };
       this.offdevs.set(netdev, ondev);
       offdev.netdevs.unshift(ondev);
     } finally {
@@ -286,13 +359,19 @@ export class BpfOffload {
       offdev.netdevs.splice(offdev.netdevs.indexOf(ondev), 1);
       const altdev = offdev.netdevs[0];
       if (altdev !== undefined) {
+        for (const offload of ondev.progs) {
+          offload.netdev = altdev.netdev;
+          altdev.progs.add(offload);
+        }
         for (const m of ondev.maps) {
           m.netdev = altdev.netdev;
           altdev.maps.add(m);
         }
       } else {
+        for (const offload of [...ondev.progs]) this.__bpf_prog_offload_destroy(offload);
         for (const m of [...ondev.maps]) await this.__bpf_map_offload_destroy(m);
       }
+      ondev.progs.clear();
       ondev.maps.clear();
     } finally {
       this.bpf_devs_lock.up_write();
@@ -309,6 +388,130 @@ export class BpfOffload {
     if (a === b) return true;
     const x = this.offdevs.get(a), y = this.offdevs.get(b);
     return x !== undefined && y !== undefined && x.offdev === y.offdev;
+  }
+
+  // ---------------------------------------------------------------- programs
+
+  /**
+   * bpf_prog_dev_bound_init(): BPF_PROG_LOAD with prog_ifindex binds the program to the device before
+   * the verifier runs. Only XDP and TC programs, no load flags but DEV_BOUND_ONLY and HAS_FRAGS (frags
+   * only when not offloading), a net device that exists and, for offload, is registered with an offload
+   * device: EINVAL otherwise. Runs with bpf_devs_lock held for writing (EAGAIN-free: the caller holds it).
+   */
+  bpf_prog_dev_bound_init(progType: number, progFlags: number, ifindex: number): BpfProgOffload {
+    const why = (msg: string): never => {
+      throw new BpfError('EINVAL', `BPF_PROG_LOAD: ${msg}`);
+    };
+    if (progType !== BPF_PROG_TYPE.SCHED_CLS && progType !== BPF_PROG_TYPE.XDP) why('only XDP and TC programs can be bound to a device (prog_ifindex)');
+    if ((progFlags & ~(BPF_F_XDP_DEV_BOUND_ONLY | BPF_F_XDP_HAS_FRAGS)) !== 0) why(`prog_flags 0x${progFlags.toString(16)} on a device-bound program`);
+    if ((progFlags & BPF_F_XDP_HAS_FRAGS) !== 0 && (progFlags & BPF_F_XDP_DEV_BOUND_ONLY) === 0) why('BPF_F_XDP_HAS_FRAGS on an offloaded program');
+    if (progType === BPF_PROG_TYPE.SCHED_CLS && (progFlags & BPF_F_XDP_DEV_BOUND_ONLY) !== 0) why('BPF_F_XDP_DEV_BOUND_ONLY on a TC program');
+    const netdev = this.k.netdevs.dev_get_by_index(ifindex);
+    if (netdev === undefined) why(`no net device with ifindex ${ifindex}`);
+    const ondev = this.offdevs.get(netdev!);
+    const offloaded = (progFlags & BPF_F_XDP_DEV_BOUND_ONLY) === 0;
+    if (ondev === undefined && offloaded) why(`${netdev!.name} is not registered for BPF offload`);
+    // A dev-bound-only program on a device without offload gets an entry of its own in the kernel
+    // (__bpf_offload_dev_netdev_register(NULL, netdev)); it only restricts where the program attaches.
+    const offload = new BpfProgOffload(netdev!, ondev?.offdev ?? new BpfOffloadDev(null, null));
+    ondev?.progs.add(offload);
+    return offload;
+  }
+
+  /** The device ops as the verifier calls them for one load (verifier_prep, verify_insn, finalize). */
+  bpf_prog_offload_verifier_ops(offload: BpfProgOffload): BpfOffloadOps {
+    const ops = this.progOps(offload);
+    return {
+      prepare: (env) => {
+        ops.prepare(offload, env);
+        offload.dev_state = true;
+      },
+      insn_hook: (env, insnIdx, prevInsnIdx) => ops.insn_hook(offload, env, insnIdx, prevInsnIdx),
+      finalize: (env) => ops.finalize(offload, env),
+    };
+  }
+
+  /** bpf_prog_offload_replace_insn / remove_insns: a driver that cannot follow stops being told. */
+  bpf_prog_offload_rewrites(offload: BpfProgOffload, env: VerifierEnv): { replaceInsn(off: number, insn: Insn): void; removeInsns(off: number, cnt: number): void } {
+    const ops = this.progOps(offload);
+    const guard = (f: () => void): void => {
+      if (offload.opt_failed) return;
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof BpfError)) throw e;
+        offload.opt_failed = true;
+      }
+    };
+    return {
+      replaceInsn: (off, insn) => guard(() => ops.replace_insn(offload, env, off, insn)),
+      removeInsns: (off, cnt) => guard(() => ops.remove_insns(offload, env, off, cnt)),
+    };
+  }
+
+  /** bpf_prog_offload_compile(): the driver translates the verified program (its errno fails the load). */
+  bpf_prog_offload_compile(offload: BpfProgOffload, prog: BpfProg): void {
+    offload.prog = prog;
+    if (offload.netdev === null) throw new BpfError('ENODEV', 'BPF_PROG_LOAD: the offload device is gone');
+    this.progOps(offload).translate(offload, prog);
+    if (offload.jited_image === null) throw new Error(`BUG: ${offload.netdev.name}'s translate left no image`);
+  }
+
+  /** bpf_prog_dev_bound_destroy(): the program is freed (or its load failed). */
+  bpf_prog_dev_bound_destroy(offload: BpfProgOffload): void {
+    this.__bpf_prog_offload_destroy(offload);
+  }
+
+  private __bpf_prog_offload_destroy(offload: BpfProgOffload): void {
+    if (offload.dev_state) offload.offdev.ops?.destroy(offload);
+    offload.dev_state = false;
+    for (const ondev of this.offdevs.values()) ondev.progs.delete(offload);
+    if (offload.prog !== null) offload.prog.offload = null;
+  }
+
+  private progOps(offload: BpfProgOffload): BpfProgOffloadOps {
+    const ops = offload.offdev.ops;
+    if (ops === null) throw new BpfError('EOPNOTSUPP', `BPF_PROG_LOAD: ${offload.netdev.name} cannot run BPF programs (its driver has no bpf_prog_offload_ops)`);
+    return ops;
+  }
+
+  /** __bpf_offload_dev_match(): is the program bound to this device, or to another port of its ASIC? */
+  bpf_offload_dev_match(prog: BpfProg, netdev: NetDevice): boolean {
+    const offload = prog.offload;
+    if (!bpf_prog_is_dev_bound(prog) || offload === null) return false;
+    return this.bpf_offload_same_dev(offload.netdev, netdev);
+  }
+
+  /**
+   * bpf_offload_prog_map_match(): may a program bound to `offload` (null: a host program) use this
+   * map? Offloaded maps only on the same device; host maps only when offload-neutral.
+   */
+  bpf_offload_prog_map_match(offload: BpfProgOffload | null, map: BpfMap): boolean {
+    if (!bpf_map_is_offloaded(map)) return bpf_map_offload_neutral(map);
+    if (offload === null || map.netdev === null) return false;
+    return this.bpf_offload_same_dev(offload.netdev, map.netdev);
+  }
+
+  /** bpf_prog_offload_info_fill(): the device and the image, or ENODEV once the device is gone. */
+  bpf_prog_offload_info_fill(prog: BpfProg): { ifindex: number; netns_dev: bigint; netns_ino: bigint; jited_prog_insns: Uint8Array } {
+    const offload = prog.offload;
+    if (offload === null) throw new BpfError('ENODEV', `BPF_OBJ_GET_INFO_BY_FD: program ${prog.id}'s device is gone`);
+    return { ifindex: offload.netdev.ifindex, ...INIT_NET_NS, jited_prog_insns: offload.jited_image ?? new Uint8Array(0) };
+  }
+
+  /** BPF_PROG_TEST_RUN of a device-bound program: on the device, where its driver can run it. */
+  async bpf_prog_offload_test_run(prog: BpfProg, attr: TestRunAttr): Promise<TestRunResult> {
+    const offload = prog.offload;
+    if (offload === null) throw new BpfError('ENODEV', 'BPF_PROG_TEST_RUN: the program\'s device is gone');
+    const run = offload.offdev.ops?.test_run;
+    if (run === undefined) throw new BpfError('ENOTSUPP', `BPF_PROG_TEST_RUN: ${offload.netdev.name} cannot test-run offloaded programs`);
+    const wait = this.enter('bpf_prog_offload_test_run');
+    if (wait !== undefined) await wait;
+    try {
+      return await run.call(offload.offdev.ops, offload, prog, attr);
+    } finally {
+      this.bpf_devs_lock.up_read();
+    }
   }
 
   // ---------------------------------------------------------------- maps
@@ -451,9 +654,9 @@ export class BpfOffload {
     return next;
   }
 
-  /** bpf_map_offload_info_fill(): the map's device ifindex, or ENODEV for an orphan. */
-  bpf_map_offload_info_fill(map: BpfOffloadedMap): { ifindex: number } {
+  /** bpf_map_offload_info_fill(): the map's device ifindex and namespace, or ENODEV for an orphan. */
+  bpf_map_offload_info_fill(map: BpfOffloadedMap): { ifindex: number; netns_dev: bigint; netns_ino: bigint } {
     if (map.netdev === null) throw new BpfError('ENODEV', `BPF_OBJ_GET_INFO_BY_FD: map's device is gone`);
-    return { ifindex: map.netdev.ifindex };
+    return { ifindex: map.netdev.ifindex, ...INIT_NET_NS };
   }
 }

@@ -7,6 +7,7 @@ import type { ExecProgram } from './exec/context.js';
 import type { JitProgram } from './exec/jit.js';
 import type { Region } from './exec/memory.js';
 import type { BpfMap, RefCounted } from './maps/map.js';
+import type { BpfProgOffload } from './offload.js';
 import type { InsnAux } from './verifier/verifier.js';
 
 export class BpfProg implements RefCounted, ExecProgram {
@@ -22,6 +23,12 @@ export class BpfProg implements RefCounted, ExecProgram {
   aux: readonly InsnAux[] | undefined;
   /** Called once when the last reference goes: the kernel frees the id and the used maps. */
   onFree: ((prog: BpfProg) => void) | undefined;
+  /** prog->aux->offload: the device binding (prog_ifindex); null for host programs and orphans. */
+  offload: BpfProgOffload | null = null;
+  /** prog->aux->dev_bound: loaded with prog_ifindex (stays true when the device goes away). */
+  devBound = false;
+  /** prog->aux->offload_requested: the device runs it (not BPF_F_XDP_DEV_BOUND_ONLY). */
+  offloadRequested = false;
 
   constructor(
     readonly type: number,
@@ -44,8 +51,6 @@ export class BpfProg implements RefCounted, ExecProgram {
     readonly lineInfo: readonly BpfLineInfo[],
     /** Instructions the verifier processed (bpf_prog_info.verified_insns). */
     readonly verifiedInsns: number,
-    /** Net device the program is bound to (prog_ifindex), 0 for host programs. */
-    readonly ifindex: number,
   ) {}
 
   get(): void {

@@ -9,6 +9,10 @@ import {
   BPF_DW, BPF_IMM, BPF_LD, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
   BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
 } from '../bpf/opcodes.js';
+import {
+  BPF_F_ANY_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_RND_HI32, BPF_F_TEST_STATE_FREQ, BPF_F_XDP_DEV_BOUND_ONLY,
+  BPF_F_XDP_HAS_FRAGS,
+} from '../bpf/prog-types.js';
 import { progTag, tagDigestForKernel } from '../bpf/tag.js';
 import type { Btf, BpfFuncInfo, BpfLineInfo } from '../bpf/btf.js';
 import { jitCompile } from './exec/jit.js';
@@ -57,13 +61,10 @@ const LOADABLE_PROG_TYPES = new Set([BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_
 /** BPF_COMPLEXITY_LIMIT_INSNS: the most instructions a privileged load may have. */
 export const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 
-export const BPF_F_STRICT_ALIGNMENT = 1 << 0;
-export const BPF_F_ANY_ALIGNMENT = 1 << 1;
-export const BPF_F_TEST_RND_HI32 = 1 << 2;
-export const BPF_F_TEST_STATE_FREQ = 1 << 3;
-export const BPF_F_SLEEPABLE = 1 << 4;
-export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
-export const BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6;
+export {
+  BPF_F_ANY_ALIGNMENT, BPF_F_SLEEPABLE, BPF_F_STRICT_ALIGNMENT, BPF_F_TEST_RND_HI32, BPF_F_TEST_STATE_FREQ, BPF_F_XDP_DEV_BOUND_ONLY,
+  BPF_F_XDP_HAS_FRAGS,
+} from '../bpf/prog-types.js';
 const PROG_LOAD_FLAGS = BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ
   | BPF_F_SLEEPABLE | BPF_F_XDP_HAS_FRAGS | BPF_F_XDP_DEV_BOUND_ONLY;
 
@@ -126,6 +127,8 @@ export interface BpfProgInfo {
   id: number;
   tag: string;
   jited_prog_len: number;
+  /** A device program's image (bpftool prog dump jited); host programs' JIT output is JavaScript. */
+  jited_prog_insns?: Uint8Array;
   xlated_prog_len: number;
   load_time: bigint;
   created_by_uid: number;
@@ -304,14 +307,40 @@ export class BpfSyscall {
 
   // ------------------------------------------------------------------------------------- programs
 
-  /** BPF_PROG_LOAD: returns the program fd; the verifier log (if asked for) is left in attr.log_buf. */
+  /**
+   * BPF_PROG_LOAD: returns the program fd; the verifier log (if asked for) is left in attr.log_buf.
+   * A device-bound load (prog_ifindex) takes bpf_devs_lock; when a device operation in flight holds
+   * it, the load has to wait, which only progLoadAsync can do (EAGAIN here).
+   */
   progLoad(attr: ProgLoadAttr): number {
+    if ((attr.prog_ifindex ?? 0) === 0) return this.bpf_prog_load(attr);
+    const lock = this.k.offload.bpf_devs_lock;
+    if (!lock.tryDownRead()) throw new BpfError('EAGAIN', 'BPF_PROG_LOAD: an offload device operation is in flight; a device-bound load must wait for it (progLoadAsync)');
+    try {
+      return this.bpf_prog_load(attr);
+    } finally {
+      lock.up_read();
+    }
+  }
+
+  /** BPF_PROG_LOAD that waits for bpf_devs_lock, as a device-bound load in the kernel sleeps on it. */
+  async progLoadAsync(attr: ProgLoadAttr): Promise<number> {
+    if ((attr.prog_ifindex ?? 0) === 0) return this.bpf_prog_load(attr);
+    const lock = this.k.offload.bpf_devs_lock;
+    await lock.down_write();
+    try {
+      return this.bpf_prog_load(attr);
+    } finally {
+      lock.up_write();
+    }
+  }
+
+  private bpf_prog_load(attr: ProgLoadAttr): number {
     const k = this.k;
     const log = new VerifierLog(attr.log_level ?? 0, attr.log_size ?? 0);
     const flags = attr.prog_flags ?? 0;
     if ((flags & ~PROG_LOAD_FLAGS) !== 0) throw new BpfError('EINVAL', `BPF_PROG_LOAD: unknown prog_flags 0x${flags.toString(16)}`);
     if (!LOADABLE_PROG_TYPES.has(attr.prog_type)) throw new BpfError('EINVAL', `BPF_PROG_LOAD: unsupported program type ${attr.prog_type}`);
-    if ((attr.prog_ifindex ?? 0) !== 0) throw new BpfError('EINVAL', 'BPF_PROG_LOAD: no offload device for prog_ifindex (offload needs a NIC)');
     const name = objNameCpy(attr.prog_name, 'BPF_PROG_LOAD');
     if (typeof attr.license !== 'string') throw new BpfError('EFAULT', 'BPF_PROG_LOAD: no license');
 
@@ -331,6 +360,9 @@ export class BpfSyscall {
     // The tag is taken before anything is rewritten (bpf_prog_calc_tag in resolve_pseudo_ldimm64).
     const tag = progTag(insns, tagDigestForKernel(...KERNEL_VERSION));
 
+    // bpf_prog_dev_bound_init(): bound to the device before the verifier runs, so the device hook sees it.
+    const dev = (attr.prog_ifindex ?? 0) !== 0 ? k.offload.bpf_prog_dev_bound_init(attr.prog_type, flags, attr.prog_ifindex!) : null;
+    const offloaded = dev !== null && (flags & BPF_F_XDP_DEV_BOUND_ONLY) === 0;
     const usedMaps: BpfMap[] = [];
     const ldImm = new Map<number, LdImmMap>();
     let funcRegion: BpfProg['funcRegion'];
@@ -358,9 +390,23 @@ export class BpfSyscall {
               throw new BpfError('EBADF', `BPF_PROG_LOAD: fd ${fd ?? x.imm} is not pointing to valid bpf_map`);
             }
             const map = f.obj as BpfMap;
-            const regions = k.regionsOf(map);
+            // check_map_prog_compatibility(): device maps only for programs on that device, and
+            // device programs use host maps only when those are offload-neutral (perf events).
+            if ((offloaded || bpf_map_is_offloaded(map)) && !k.offload.bpf_offload_prog_map_match(offloaded ? dev : null, map)) {
+              log.write('offload device mismatch between prog and map\n');
+              throw new BpfError('EINVAL', `BPF_PROG_LOAD: offload device mismatch between prog and map ${map.id}`);
+            }
             const isValue = x.src === BPF_PSEUDO_MAP_VALUE || x.src === BPF_PSEUDO_MAP_IDX_VALUE;
-            if (isValue) {
+            if (bpf_map_is_offloaded(map)) {
+              // The device program reads the map by id; the host never runs it, so no host pointers.
+              if (isValue) {
+                log.write('no direct value access support for this map type\n');
+                throw new BpfError('EINVAL', 'BPF_PROG_LOAD: no direct value access support for an offloaded map');
+              }
+              xlated[i]!.imm = map.id;
+              ldImm.set(i, { map, valueOff: undefined });
+            } else if (isValue) {
+              const regions = k.regionsOf(map);
               const off = second.imm >>> 0;
               if (map.map_type !== BPF_MAP_TYPE_ARRAY || map.max_entries !== 1) {
                 log.write('map direct value access not supported for this map type\n');
@@ -379,6 +425,7 @@ export class BpfSyscall {
                 log.write('unrecognized bpf_ld_imm64 insn\n');
                 throw new BpfError('EINVAL', 'BPF_PROG_LOAD: unrecognized bpf_ld_imm64 insn');
               }
+              const regions = k.regionsOf(map);
               exec[i]!.src = 0; exec[i]!.imm = 0; exec[i + 1]!.imm = regions.handle.hi;
               xlated[i]!.src = BPF_PSEUDO_MAP_FD; xlated[i]!.imm = map.id;
               ldImm.set(i, { map, valueOff: undefined });
@@ -412,10 +459,11 @@ export class BpfSyscall {
         const { env } = bpfCheck({
           progType: attr.prog_type, expectedAttachType: attr.expected_attach_type ?? 0, insns, ldImm,
           gplCompatible: licenseIsGplCompatible(attr.license), log,
+          ...(offloaded ? { offload: k.offload.bpf_prog_offload_verifier_ops(dev), offloaded } : {}),
         });
         processed = env.insnProcessed;
         aux = env.aux;
-        const fixed = fixupProgram(env, xlated, env.aux);
+        const fixed = fixupProgram(env, xlated, env.aux, offloaded ? k.offload.bpf_prog_offload_rewrites(dev, env) : undefined, offloaded);
         xlated = fixed.xlated;
         lineInfo = rebaseLineInfo(attr.line_info ?? [], fixed.indexMap);
         funcInfo = (attr.func_info ?? []).map((f) => ({ ...f, insnOff: Math.max(0, fixed.indexMap[f.insnOff] ?? f.insnOff) }));
@@ -430,10 +478,16 @@ export class BpfSyscall {
       const prog = new BpfProg(
         attr.prog_type, attr.expected_attach_type ?? 0, name, tag, licenseIsGplCompatible(attr.license),
         k.bootNs(), 0, exec, xlated, usedMaps, funcRegion, btfId, funcInfo, lineInfo,
-        processed, 0,
+        processed,
       );
       prog.aux = aux;
-      if (k.jitEnabled) {
+      prog.devBound = dev !== null;
+      prog.offloadRequested = offloaded;
+      prog.offload = dev;
+      if (offloaded) {
+        // bpf_prog_offload_compile(): the device's JIT; the host has nothing to run.
+        k.offload.bpf_prog_offload_compile(dev, prog);
+      } else if (k.jitEnabled) {
         try {
           prog.jited = jitCompile(prog, k);
         } catch (e) {
@@ -447,6 +501,7 @@ export class BpfSyscall {
     } catch (e) {
       for (const m of usedMaps) m.put();
       if (funcRegion !== undefined) k.mem.unmap(funcRegion);
+      if (dev !== null) k.offload.bpf_prog_dev_bound_destroy(dev);
       attr.log_buf = log.text();
       throw e;
     }
@@ -454,9 +509,25 @@ export class BpfSyscall {
 
   progTestRun(attr: TestRunAttr): TestRunResult {
     const prog = this.k.progOf(attr.prog_fd, 'BPF_PROG_TEST_RUN');
+    if (prog.offloadRequested) throw new BpfError('EAGAIN', 'BPF_PROG_TEST_RUN: an offloaded program runs on its device; use progTestRunAsync');
     const runner = testRunners.get(prog.type);
     if (runner === undefined) throw new BpfError('ENOTSUPP', `BPF_PROG_TEST_RUN: not supported for program type ${prog.type}`);
     return runner(this.k, prog, attr);
+  }
+
+  /**
+   * BPF_PROG_TEST_RUN that may wait for a device: an offloaded program runs on the NIC when its driver
+   * can (the real kernel has no test_run for offloaded programs: ENOTSUPP); host programs as progTestRun.
+   */
+  async progTestRunAsync(attr: TestRunAttr): Promise<TestRunResult> {
+    const prog = this.k.progOf(attr.prog_fd, 'BPF_PROG_TEST_RUN');
+    if (!prog.offloadRequested) return this.progTestRun(attr);
+    prog.get();
+    try {
+      return await this.k.offload.bpf_prog_offload_test_run(prog, attr);
+    } finally {
+      prog.put();
+    }
   }
 
   // ------------------------------------------------------------------------------------- objects
@@ -523,13 +594,16 @@ export class BpfSyscall {
 
   progInfo(fd: number): BpfProgInfo {
     const p = this.k.progOf(fd, 'BPF_OBJ_GET_INFO_BY_FD');
+    // bpf_prog_offload_info_fill(): a device program reports its device and the device's image.
+    const dev = p.offloadRequested ? this.k.offload.bpf_prog_offload_info_fill(p) : undefined;
     return {
       type: p.type, id: p.id, tag: p.tag,
-      jited_prog_len: p.jited?.source.length ?? 0,
+      jited_prog_len: dev?.jited_prog_insns.length ?? p.jited?.source.length ?? 0,
+      ...(dev !== undefined ? { jited_prog_insns: dev.jited_prog_insns } : {}),
       xlated_prog_len: p.xlated.length * 8,
       load_time: p.loadTime, created_by_uid: p.uid,
-      map_ids: p.usedMaps.map((m) => m.id), name: p.name, ifindex: p.ifindex,
-      gpl_compatible: p.gplCompatible, netns_dev: 0n, netns_ino: 0n, btf_id: p.btfId,
+      map_ids: p.usedMaps.map((m) => m.id), name: p.name, ifindex: dev?.ifindex ?? p.offload?.netdev.ifindex ?? 0,
+      gpl_compatible: p.gplCompatible, netns_dev: dev?.netns_dev ?? 0n, netns_ino: dev?.netns_ino ?? 0n, btf_id: p.btfId,
       run_time_ns: BigInt(p.runTimeNs), run_cnt: BigInt(p.runCnt), verified_insns: p.verifiedInsns,
       memlock: p.memlock,
     };
@@ -538,10 +612,10 @@ export class BpfSyscall {
   mapInfo(fd: number): BpfMapInfo {
     const m = this.k.mapOf(fd, 'BPF_OBJ_GET_INFO_BY_FD');
     const extra = this.mapExtra.get(m);
-    const ifindex = bpf_map_is_offloaded(m) ? this.k.offload.bpf_map_offload_info_fill(m).ifindex : 0;
+    const dev = bpf_map_is_offloaded(m) ? this.k.offload.bpf_map_offload_info_fill(m) : { ifindex: 0, netns_dev: 0n, netns_ino: 0n };
     return {
       type: m.map_type, id: m.id, key_size: m.key_size, value_size: m.value_size, max_entries: m.max_entries,
-      map_flags: m.map_flags, name: m.name, ifindex, netns_dev: 0n, netns_ino: 0n,
+      map_flags: m.map_flags, name: m.name, ifindex: dev.ifindex, netns_dev: dev.netns_dev, netns_ino: dev.netns_ino,
       btf_id: extra?.btfId ?? 0, btf_key_type_id: extra?.btfKey ?? 0, btf_value_type_id: extra?.btfValue ?? 0,
       memlock: mapMemoryUsage(m), frozen: extra?.frozen ?? false,
     };

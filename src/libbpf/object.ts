@@ -49,20 +49,76 @@ export function mapPinName(name: string): string {
   return name.replace(/\./g, '_');
 }
 
+/**
+ * One bpf() call of the load: a thunk the driver runs. The same steps serve the synchronous loader and,
+ * for offload (whose map and program loads wait for the device), the asynchronous one.
+ */
+type Step = () => unknown;
+
+function* call<T>(f: () => T): Generator<Step, Awaited<T>, unknown> {
+  return (yield f) as Awaited<T>;
+}
+
+function runSync<T>(gen: Generator<Step, T, unknown>): T {
+  let r = gen.next();
+  while (!r.done) {
+    let value: unknown;
+    try {
+      value = r.value();
+      if (value instanceof Promise) throw new Error('BUG: this load waits for a device (offload): use loadObjectIntoKernelAsync()');
+    } catch (e) {
+      r = gen.throw(e);
+      continue;
+    }
+    r = gen.next(value);
+  }
+  return r.value;
+}
+
+async function runAsync<T>(gen: Generator<Step, T, unknown>): Promise<T> {
+  let r = gen.next();
+  while (!r.done) {
+    let value: unknown;
+    try {
+      value = await r.value();
+    } catch (e) {
+      r = gen.throw(e);
+      continue;
+    }
+    r = gen.next(value);
+  }
+  return r.value;
+}
+
+/** bpf_object__load() for host programs and maps. */
 export function loadObjectIntoKernel(sys: BpfSyscall, obj: BpfObject, opts: ObjectLoadOptions = {}): LoadedObject {
+  return runSync(loadSteps(sys, obj, opts));
+}
+
+/**
+ * bpf_object__load() that may wait for a device: with `ifindex`, every map but the offload-neutral ones
+ * (perf event arrays, which the device feeds from the host side) is created on the device and every
+ * program is bound to it, as bpftool's `prog load ... offload_dev` and `ip link set ... xdpoffload` do.
+ */
+export function loadObjectIntoKernelAsync(sys: BpfSyscall, obj: BpfObject, opts: ObjectLoadOptions = {}): Promise<LoadedObject> {
+  return runAsync(loadSteps(sys, obj, opts));
+}
+
+function* loadSteps(sys: BpfSyscall, obj: BpfObject, opts: ObjectLoadOptions): Generator<Step, LoadedObject, unknown> {
   const fds: number[] = [];
   const closeAll = (): void => {
     for (const fd of fds) sys.close(fd);
   };
   try {
-    const btfFd = obj.btf !== undefined ? sys.btfLoad(obj.btf) : undefined;
+    const btfFd = obj.btf !== undefined ? yield* call(() => sys.btfLoad(obj.btf!)) : undefined;
     if (btfFd !== undefined) fds.push(btfFd);
 
-    const maps: LoadedMap[] = obj.maps.map((spec) => {
-      const fd = createMap(sys, spec, btfFd, opts);
+    const maps: LoadedMap[] = [];
+    for (const spec of obj.maps) {
+      const fd = yield* createMap(sys, spec, btfFd, opts);
       fds.push(fd);
-      return { spec, fd };
-    });
+      maps.push({ spec, fd });
+    }
     const mapFds = maps.map((m) => m.fd);
 
     const programs: LoadedProgram[] = [];
@@ -81,8 +137,9 @@ export function loadObjectIntoKernel(sys: BpfSyscall, obj: BpfObject, opts: Obje
         ...(btfFd !== undefined ? { prog_btf_fd: btfFd, func_info: spec.funcInfo, line_info: spec.lineInfo } : {}),
         ...(opts.ifindex !== undefined ? { prog_ifindex: opts.ifindex } : {}),
       };
+      const load = (a: ProgLoadAttr): (() => number | Promise<number>) => (opts.ifindex !== undefined ? () => sys.progLoadAsync(a) : () => sys.progLoad(a));
       try {
-        const fd = sys.progLoad(attr);
+        const fd = (yield load(attr)) as number;
         fds.push(fd);
         programs.push({ spec, fd });
       } catch (e) {
@@ -92,7 +149,8 @@ export function loadObjectIntoKernel(sys: BpfSyscall, obj: BpfObject, opts: Obje
         if (log === '') {
           const retry: ProgLoadAttr = { ...attr, log_level: 1, log_size: 1 << 24 };
           try {
-            sys.close(sys.progLoad(retry));
+            const fd = (yield load(retry)) as number;
+            sys.close(fd);
           } catch {
             log = retry.log_buf ?? '';
           }
@@ -111,7 +169,7 @@ export function loadObjectIntoKernel(sys: BpfSyscall, obj: BpfObject, opts: Obje
         new DataView(key.buffer).setUint32(0, slot.index, true);
         const value = new Uint8Array(4);
         new DataView(value.buffer).setUint32(0, target.fd, true);
-        sys.mapUpdate({ map_fd: m.fd, key, value });
+        yield* call(() => sys.mapUpdate({ map_fd: m.fd, key, value }));
       }
     }
     return { obj, btfFd, maps, programs };
@@ -121,12 +179,12 @@ export function loadObjectIntoKernel(sys: BpfSyscall, obj: BpfObject, opts: Obje
   }
 }
 
-function createMap(sys: BpfSyscall, spec: MapSpec, btfFd: number | undefined, opts: ObjectLoadOptions): number {
+function* createMap(sys: BpfSyscall, spec: MapSpec, btfFd: number | undefined, opts: ObjectLoadOptions): Generator<Step, number, unknown> {
   // LIBBPF_PIN_BY_NAME: reuse a compatible pinned map (bpf_object__reuse_map), else pin after creating.
   if (spec.pinning === LIBBPF_PIN_BY_NAME && spec.pinPath !== undefined) {
     let fd: number | undefined;
     try {
-      fd = sys.objGet(spec.pinPath);
+      fd = yield* call(() => sys.objGet(spec.pinPath!));
     } catch (e) {
       if (!isBpfError(e, 'ENOENT')) throw e;
     }
@@ -143,19 +201,24 @@ function createMap(sys: BpfSyscall, spec: MapSpec, btfFd: number | undefined, op
   const useBtf = btfFd !== undefined && (spec.btfKeyTypeId !== 0 || spec.btfValueTypeId !== 0);
   // A perf event array without max_entries gets one slot per possible CPU (libbpf's map_set_def_max_entries).
   const maxEntries = spec.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY && spec.maxEntries === 0 ? sys.k.mapEnv.num_possible_cpus : spec.maxEntries;
-  const fd = sys.mapCreate({
+  // bpf_map__is_offload_neutral(): perf event arrays stay on the host even for a device object.
+  const onDevice = opts.ifindex !== undefined && spec.type !== BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+  const attr = {
     map_type: spec.type, key_size: spec.keySize, value_size: spec.valueSize, max_entries: maxEntries,
     map_flags: spec.flags, map_name: spec.name.slice(0, 15),
     ...(spec.numaNode !== 0 ? { numa_node: spec.numaNode } : {}),
-    ...(useBtf ? { btf_fd: btfFd, btf_key_type_id: spec.btfKeyTypeId, btf_value_type_id: spec.btfValueTypeId } : {}),
-    ...(opts.ifindex !== undefined ? { map_ifindex: opts.ifindex } : {}),
-  });
+    // Device maps take no BTF (bpf_map_offload_ops.map_check_btf refuses it); libbpf drops it on retry.
+    ...(useBtf && !onDevice ? { btf_fd: btfFd, btf_key_type_id: spec.btfKeyTypeId, btf_value_type_id: spec.btfValueTypeId } : {}),
+    ...(onDevice ? { map_ifindex: opts.ifindex } : {}),
+  };
+  const fd = yield* call(() => (onDevice ? sys.mapCreateAsync(attr) : sys.mapCreate(attr)));
   try {
     if (spec.initialData !== undefined && spec.libbpfType !== 'bss') {
-      sys.mapUpdate({ map_fd: fd, key: new Uint8Array(4), value: spec.initialData });
+      const update = { map_fd: fd, key: new Uint8Array(4), value: spec.initialData };
+      yield* call(() => (onDevice ? sys.mapUpdateAsync(update) : sys.mapUpdate(update)));
     }
-    if (spec.libbpfType === 'rodata' || spec.libbpfType === 'kconfig') sys.mapFreeze(fd);
-    if (spec.pinning === LIBBPF_PIN_BY_NAME && spec.pinPath !== undefined) sys.objPin(fd, spec.pinPath);
+    if (spec.libbpfType === 'rodata' || spec.libbpfType === 'kconfig') yield* call(() => sys.mapFreeze(fd));
+    if (spec.pinning === LIBBPF_PIN_BY_NAME && spec.pinPath !== undefined) yield* call(() => sys.objPin(fd, spec.pinPath!));
   } catch (e) {
     sys.close(fd);
     throw e;

@@ -212,10 +212,15 @@ export interface FixupResult {
  * carrying (src = pseudo, imm = map id); `aux` is the walk's record. An offload device's
  * replace/remove callbacks may refuse a dead-code rewrite (it fails the load).
  */
+/**
+ * The rewrites after a successful walk. `dev` follows the dead-code passes for an offloaded program's
+ * driver; `offloaded` skips convert_ctx_accesses (the device translates ctx itself) and the host-only
+ * call rewrites, as the kernel does for a program whose aux->ops are bpf_offload_prog_ops.
+ */
 export function fixupProgram(env: VerifierEnv, insns: readonly Insn[], aux: readonly InsnAux[], dev?: {
   replaceInsn?(off: number, insn: Insn): void;
   removeInsns?(off: number, cnt: number): void;
-}): FixupResult {
+}, offloaded = false): FixupResult {
   let cur = insns.map((x) => ({ ...x }));
   // Original index -> current index (-1 once removed).
   let index = Int32Array.from(cur.keys());
@@ -282,12 +287,15 @@ export function fixupProgram(env: VerifierEnv, insns: readonly Insn[], aux: read
       if (imm !== undefined) patches.set(k, [insn(x.code, 0, 0, 0, imm)]);
     }
   }
+  if (offloaded) patches.clear();
   if (patches.size > 0) {
     const r = patch(cur, ops2, patches);
     cur = r.out;
     index = index.map((k) => (k < 0 ? -1 : r.newIndex[k]!));
   }
   if (cur.length > 1_000_000) throw new BpfError('E2BIG', 'program too large after rewriting');
+  // fixup_call_args() leaves an offloaded program's calls alone: the device JIT links subprograms itself.
+  if (offloaded) return { xlated: cur, indexMap: index };
   // jit_subprogs(): once the subprograms are JITed separately, a bpf-to-bpf call's imm holds the callee's
   // subprogram number (which bpftool prints as `call pc+N`).
   const ops3 = opsOf(cur);
