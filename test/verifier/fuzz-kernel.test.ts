@@ -37,7 +37,7 @@ describe.skipIf(skip !== '')(`verdicts of generated programs, nfp-emu vs the ker
         const c = reasonClass(r.errno, r.message);
         emuStricter.set(c, (emuStricter.get(c) ?? 0) + 1);
       } else if (!k.ok) {
-        const bug = knownDivergenceOf(g.insns, k.reason);
+        const bug = knownDivergenceOf(g.insns, k.reason, k.errno);
         if (bug === undefined) unexplained.push(`seed ${g.seed}: kernel ${k.errno} "${k.reason}"`);
         else known.set(bug.id, [...(known.get(bug.id) ?? []), g.seed]);
       }

@@ -139,8 +139,9 @@ describe('KNOWN_BUGS: reported, not failing', () => {
     it(`${bug.id} (${bug.kind}): ${bug.title}`, () => {
       const r = runAsm(host, bug.reproducer, [14, 64, 1500]);
       const insns = assemble(bug.reproducer);
-      // The entry's own test recognises its reproducer, so fuzz failures are attributed to it.
-      expect(bug.matches(insns)).toBe(true);
+      // The entry's own test recognises its reproducer, so fuzz failures are attributed to it (entries
+      // attributed by the kernel's message alone have none).
+      if (bug.byKernelReason !== true) expect(bug.matches(insns)).toBe(true);
       if (!r.accepted) console.log(`[fuzz] ${bug.id}: the verifier now refuses the reproducer: remove it from KNOWN_BUGS`);
       else if (bug.kind === 'divergence') console.log(`[fuzz] ${bug.id} (still present): accepted by nfp-emu, refused by the kernel`);
       else if (r.failures.length === 0) console.log(`[fuzz] ${bug.id}: the reproducer now runs clean: remove it from KNOWN_BUGS`);

@@ -831,8 +831,8 @@ export class Generator {
     const acc = this.temp([i]);
     const head = this.fresh('loop');
     const k = this.int(1, 12);
-    // Never a step of 0: an endless loop is refused only after the verifier's million instructions,
-    // which take nfp-emu's verifier minutes (see KNOWN_BUGS in known-bugs.ts).
+    // Never a step of 0: the kernel refuses an endless loop only after a million processed
+    // instructions, and a run without a watchdog cannot afford a verifier that takes long over one.
     const step = this.pick([1, 1, 2]);
     a.movImm(i, 0);
     a.movImm(acc, 0);

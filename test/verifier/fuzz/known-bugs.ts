@@ -9,8 +9,8 @@
 
 import type { Insn } from '../../../src/bpf/insn.js';
 import {
-  BPF_ADD, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MOV, BPF_ST,
-  BPF_STX, BPF_X, bpfClass, bpfMode, bpfSize,
+  BPF_ADD, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MOV,
+  BPF_ST, BPF_STX, BPF_SUB, BPF_X, bpfClass, bpfMode, bpfSize,
 } from '../../../src/bpf/opcodes.js';
 
 export interface KnownBug {
@@ -36,6 +36,8 @@ export interface KnownBug {
    * program is attributed without `matches`, which follows only straight-line stack pointers.
    */
   readonly byKernelReason?: boolean;
+  /** The kernel's errno for such programs, where the line alone is ambiguous. */
+  readonly kernelErrno?: string;
 }
 
 const SIZE_BYTES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
@@ -70,6 +72,29 @@ function misalignedStackAccess(insns: readonly Insn[]): boolean {
     else if (cls === BPF_ALU || cls === BPF_ALU64 || cls === BPF_LD) fp[x.dst] = undefined;
   }
   return false;
+}
+
+/** A subtraction (of a constant or a register) from a register that holds r10 + constant. */
+function fpSubtraction(insns: readonly Insn[]): boolean {
+  const fp: boolean[] = Array.from({ length: 11 }, () => false);
+  fp[10] = true;
+  for (const x of insns) {
+    const cls = bpfClass(x.code);
+    if (x.code === (BPF_ALU64 | BPF_SUB | BPF_K) || x.code === (BPF_ALU64 | BPF_SUB | BPF_X)) {
+      if (fp[x.dst]) return true;
+      continue;
+    }
+    if (x.code === (BPF_ALU64 | BPF_MOV | BPF_X) && x.off === 0) fp[x.dst] = fp[x.src]!;
+    else if (x.code === (BPF_ALU64 | BPF_ADD | BPF_K)) continue;
+    else if (x.code === (BPF_JMP | BPF_CALL)) for (let r = 0; r <= 5; r++) fp[r] = false;
+    else if (cls === BPF_ALU || cls === BPF_ALU64 || cls === BPF_LD || cls === BPF_LDX) fp[x.dst] = false;
+  }
+  return false;
+}
+
+/** A conditional jump comparing a register with itself (`if r0 s>= r0 goto ...`). */
+function sameRegisterCompare(insns: readonly Insn[]): boolean {
+  return insns.some((x) => (bpfClass(x.code) === BPF_JMP || bpfClass(x.code) === BPF_JMP32) && (x.code & 0xf0) !== BPF_CALL && (x.code & 0xf0) !== 0x90 && (x.code & BPF_X) !== 0 && x.dst === x.src);
 }
 
 /** A bpf_fib_lookup call followed somewhere by an 8-byte fill from the stack. */
@@ -191,6 +216,81 @@ exit
     // packet access (only atomics are held to alignment on x86-64).
     matches: (insns) => insns.some((x) => bpfClass(x.code) === BPF_STX && bpfMode(x.code) === BPF_ATOMIC),
   },
+  {
+    id: 'fp-subtraction',
+    kind: 'divergence',
+    title: 'Subtracting from a stack pointer is accepted',
+    explanation:
+      'adjust_ptr_min_max_vals() refuses BPF_SUB on a PTR_TO_STACK ("R7 subtraction from stack pointer ' +
+      'prohibited": JITs may not cope with it, test_verifier "invalid fp arithmetic"). nfp-emu\'s adjustPtr ' +
+      'lets `r7 = r10; r7 += -1048576; r7 -= -1048576` through and checks only the final access, which is ' +
+      'in bounds: no memory-safety failure, but a program the kernel refuses.',
+    seed: 2005392,
+    kernelReason: /subtraction from stack pointer prohibited/,
+    byKernelReason: true,
+    reproducer: `
+r7 = r10
+r7 += -64
+r7 -= 8
+*(u64 *)(r7 + 0) = 1
+r0 = 2
+exit
+`,
+    matches: fpSubtraction,
+  },
+  {
+    id: 'same-register-compare',
+    kind: 'divergence',
+    title: '`if rX op rX` is decided, so the kernel\'s refusal of the dead branch is not repeated',
+    explanation:
+      'nfp-emu\'s branchTaken() decides a compare of a register with itself (`if r0 s>= r0` is always taken) ' +
+      'and never walks the other branch; the 6.18 kernel does not decide it for a non-constant register, ' +
+      'walks both, and refuses what it finds on the dead one (here `w0 /= 0`: "div by zero"). Sound (the ' +
+      'refused instruction cannot run), but a program the kernel refuses.',
+    seed: 2007097,
+    kernelReason: /^div by zero$/,
+    reproducer: `
+call 7
+if r0 s>= r0 goto ok
+w0 /= 0
+ok:
+r0 = 2
+exit
+`,
+    matches: sameRegisterCompare,
+  },
+  {
+    id: 'no-mark-pkt-end',
+    kind: 'divergence',
+    title: 'A packet pointer found at or past data_end keeps the range learnt earlier',
+    explanation:
+      'After `if r0 < r9 goto` (r0 = data + 54, r9 = data_end) falls through, the kernel knows r0 >= data_end ' +
+      'and marks r0 as beyond the end (mark_pkt_end: range BEYOND_PKT_END), so a later load through r0 is ' +
+      'refused with EINVAL "R0 offset is outside of the packet". nfp-emu has no mark_pkt_end: r0 keeps the ' +
+      'range 61 its family learnt from an earlier check (data + 60 < data_end), and the load is accepted. ' +
+      'Sound (the two facts contradict each other, so the branch never runs), but a program the kernel ' +
+      'refuses. Only this case gives EINVAL with that line (check_packet_access: reg->range < 0).',
+    seed: 5007185,
+    kernelReason: /offset is outside of the packet/,
+    kernelErrno: 'EINVAL',
+    byKernelReason: true,
+    reproducer: `
+r8 = *(u32 *)(r1 + 0)
+r9 = *(u32 *)(r1 + 4)
+r0 = r8
+r0 += 60
+if r0 >= r9 goto out
+r0 = r8
+r0 += 54
+if r0 < r9 goto out
+r0 = *(u8 *)(r0 + 0)
+exit
+out:
+r0 = 2
+exit
+`,
+    matches: () => false,
+  },
 ];
 
 /** The known memory-safety bug a failing program shows, if any. */
@@ -199,6 +299,7 @@ export function knownBugOf(insns: readonly Insn[]): KnownBug | undefined {
 }
 
 /** The known bug behind "the kernel refuses this, nfp-emu accepts it", if any. */
-export function knownDivergenceOf(insns: readonly Insn[], kernelReason: string): KnownBug | undefined {
-  return KNOWN_BUGS.find((b) => b.kernelReason.test(kernelReason) && (b.byKernelReason === true || b.matches(insns)));
+export function knownDivergenceOf(insns: readonly Insn[], kernelReason: string, kernelErrno: string): KnownBug | undefined {
+  return KNOWN_BUGS.find((b) =>
+    b.kernelReason.test(kernelReason) && (b.kernelErrno === undefined || b.kernelErrno === kernelErrno) && (b.byKernelReason === true || b.matches(insns)));
 }

@@ -132,7 +132,7 @@ class Host2 {
     else if (!r.ok && !k.ok) this.neither++;
     else if (!r.ok) this.stricter++;
     else if (!k.ok) {
-      const bug = knownDivergenceOf(insns, k.reason);
+      const bug = knownDivergenceOf(insns, k.reason, k.errno);
       if (bug === undefined) this.unexplained.push(`seed ${seed}: kernel ${k.errno} "${k.reason}"`);
       else this.known.set(bug.id, [...(this.known.get(bug.id) ?? []), seed]);
     }
