@@ -240,7 +240,9 @@ const ENCODERS: { readonly [K in NfpOp]: (x: Extract<NfpInsn, { op: K }>) => [Nf
   mul_step(x) {
     const s = NFP_MUL_STEPS[x.step];
     if (s.last) {
-      if (x.dst.type !== 'gpr' && x.dst.type !== 'xfer' && x.dst.type !== 'lm') throw fault(`mul_step ${x.step} needs a register destination`);
+      // No destination is allowed: jit.c's reciprocal division keeps only the high word (last2) and
+      // emits the last step with reg_none().
+      if (x.dst.type !== 'gpr' && x.dst.type !== 'xfer' && x.dst.type !== 'lm' && x.dst.type !== 'none') throw fault(`mul_step ${x.step} needs a register destination`);
       return ['mul', { a_src: urEnc(x.dst, true), b_src: REG_NONE, step: s.step, type: s.type, ...dstBankBits(x.dst), dst_lmextn: lmextn(x.dst) }];
     }
     if (x.dst.type !== 'none') throw fault(`mul_step ${x.step} has no destination`);
@@ -451,7 +453,10 @@ const DECODERS: { readonly [K in NfpFormatName]: (f: Fields) => NfpInsn } = {
   mul(f) {
     const step = key<NfpMulStep>(NFP_MUL_STEPS, (s: { type: number; step: number }) => s.type === f['type'] && s.step === f['step']);
     if (step === undefined) throw invalid(`mul_step type ${f['type']} step ${f['step']} is not modeled`);
-    if (NFP_MUL_STEPS[step].last) return nfpMulLast(step as '32x32_last', withBoth(urDec(f['a_src']!, f['dst_ab'] ? 'b' : 'a', f['dst_lmextn']!), f['wr_ab']!));
+    if (NFP_MUL_STEPS[step].last) {
+      if (f['a_src'] === UR_REG_NO_DST) return nfpMulLast(step as '32x32_last', reg_none());
+      return nfpMulLast(step as '32x32_last', withBoth(urDec(f['a_src']!, f['dst_ab'] ? 'b' : 'a', f['dst_lmextn']!), f['wr_ab']!));
+    }
     const ext = f['src_lmextn']!;
     const A = urDec(f['a_src']!, 'a', ext);
     const B = urDec(f['b_src']!, 'b', ext);

@@ -24,3 +24,15 @@ describe('formatJitedDump of unrelocated words', () => {
     expect(lines[1]).toMatch(/ 07 $/);
   });
 });
+
+describe('mul_step last without a destination', () => {
+  it('encodes, decodes and prints as jit.c emits it for the reciprocal division (only last2 is kept)', () => {
+    const text = 'mul_step[gprA_4, gprB_21], start\nmul_step[gprA_4, gprB_21], 32x32_step1\nmul_step[gprA_4, gprB_21], 32x32_step2\n'
+      + 'mul_step[gprA_4, gprB_21], 32x32_step3\nmul_step[gprA_4, gprB_21], 32x32_step4\nmul_step[--, --], 32x32_last\nmul_step[gprA_21, --], 32x32_last2, gpr_wrboth';
+    const words = assemble(text).map(encodeInsn);
+    const dump = formatJitedDump(wordsToBytes(words));
+    expect(dump).toContain('mul_step[--, --], 32x32_last\n');
+    expect(dump).not.toContain('invalid_instruction');
+    expect(assemble(dump).map(encodeInsn)).toEqual(words);
+  });
+});
