@@ -43,7 +43,8 @@ export class BpfProg implements RefCounted, ExecProgram {
     readonly insns: readonly Insn[],
     /** The kernel's view for `prog dump xlated`: map lddw keep (src = pseudo, imm = map id). */
     readonly xlated: readonly Insn[],
-    readonly usedMaps: readonly BpfMap[],
+    /** prog->aux->used_maps: the maps its lddw name, and any BPF_PROG_BIND_MAP added. */
+    readonly usedMaps: BpfMap[],
     /** The region whose pointers are this program's BPF function addresses (lddw BPF_PSEUDO_FUNC). */
     readonly funcRegion: Region | undefined,
     readonly btfId: number,

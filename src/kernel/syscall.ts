@@ -47,7 +47,7 @@ export const BPF_CMD = {
   BPF_PROG_DETACH: 9, BPF_PROG_TEST_RUN: 10, BPF_PROG_GET_NEXT_ID: 11, BPF_MAP_GET_NEXT_ID: 12,
   BPF_PROG_GET_FD_BY_ID: 13, BPF_MAP_GET_FD_BY_ID: 14, BPF_OBJ_GET_INFO_BY_FD: 15, BPF_PROG_QUERY: 16,
   BPF_RAW_TRACEPOINT_OPEN: 17, BPF_BTF_LOAD: 18, BPF_BTF_GET_FD_BY_ID: 19, BPF_TASK_FD_QUERY: 20,
-  BPF_MAP_LOOKUP_AND_DELETE_ELEM: 21, BPF_MAP_FREEZE: 22, BPF_BTF_GET_NEXT_ID: 23,
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM: 21, BPF_MAP_FREEZE: 22, BPF_BTF_GET_NEXT_ID: 23, BPF_PROG_BIND_MAP: 35,
 } as const;
 
 export const BPF_PROG_TYPE_SOCKET_FILTER = 1;
@@ -528,6 +528,20 @@ export class BpfSyscall {
     } finally {
       prog.put();
     }
+  }
+
+  /**
+   * BPF_PROG_BIND_MAP: add a map to the program's used maps, so it lives as long as the program and
+   * shows in its map_ids (libbpf binds .rodata this way for bpftool's metadata). Binding a map the
+   * program already uses changes nothing.
+   */
+  progBindMap(attr: { prog_fd: number; map_fd: number; flags?: number }): void {
+    if ((attr.flags ?? 0) !== 0) throw new BpfError('EINVAL', `BPF_PROG_BIND_MAP: flags 0x${(attr.flags ?? 0).toString(16)}`);
+    const map = this.k.mapOf(attr.map_fd, 'BPF_PROG_BIND_MAP');
+    const prog = this.k.progOf(attr.prog_fd, 'BPF_PROG_BIND_MAP');
+    if (prog.usedMaps.includes(map)) return;
+    map.get();
+    prog.usedMaps.push(map);
   }
 
   // ------------------------------------------------------------------------------------- objects

@@ -142,6 +142,9 @@ function* loadSteps(sys: BpfSyscall, obj: BpfObject, opts: ObjectLoadOptions): G
         const fd = (yield load(attr)) as number;
         fds.push(fd);
         programs.push({ spec, fd });
+        // bpf_object_load_prog(): the .rodata map is bound to every program (bpftool reads metadata there).
+        const rodata = maps.find((m) => m.spec.libbpfType === 'rodata');
+        if (rodata !== undefined) yield* call(() => sys.progBindMap({ prog_fd: fd, map_fd: rodata.fd }));
       } catch (e) {
         if (!isBpfError(e)) throw e;
         // libbpf retries with the log on to show it (bpf_object_load_prog).
