@@ -23,6 +23,8 @@ export const NFP_NET_CFG_CTRL_BPF = 1 << 27;
 
 export const NFP_NET_CFG_UPDATE_GEN = 1 << 0;
 export const NFP_NET_CFG_UPDATE_BPF = 1 << 10;
+/** Set by the firmware in NFP_NET_CFG_UPDATE when it could not apply a reconfig. */
+export const NFP_NET_CFG_UPDATE_ERR = 1 << 31;
 
 export const NFP_NET_CFG_BPF_ABI = 0x0080;
 export const NFP_NET_CFG_BPF_CAP = 0x0081;

@@ -1,0 +1,228 @@
+// The nfp driver's side of putting a JITed program on the card (drivers/net/ethernet/netronome/nfp/bpf/
+// offload.c nfp_net_bpf_offload() with nfp_net_bpf_load/start/stop, main.c nfp_bpf_vnic_alloc() and
+// nfp_bpf_check_mtu(), and nfp_net_common.c's nfp_net_reconfig()).
+//
+// Loading: the program must fit what the vNIC advertises (the packet split point against the MTU, the
+// stack, the code-store length), is relocated for the vNIC (the JIT's nfp_bpf_relo_for_vnic), written
+// to the card, and announced with BPF_SIZE/BPF_ADDR and a reconfig UPDATE_BPF; the first load also
+// sets CTRL_BPF (UPDATE_GEN) so packets go through it. A live program may be replaced only when the
+// firmware advertises NFP_NET_BPF_CAP_RELO, else EBUSY and "FW does not support live reload".
+// Unloading clears CTRL_BPF.
+//
+// The model's DMA: the kernel maps the relocated image for the device and passes its bus address in
+// BPF_ADDR; the firmware copies it into its code store. Here the driver writes the image into the
+// code store's BPF area (from BPF_START) itself and BPF_ADDR holds that byte offset; the cores
+// (firmware/datapath.ts) translate it when they acknowledge the reconfig, between two batches.
+//
+// nfp_net_reconfig() writes the UPDATE word and waits for the firmware to clear it (an error bit or a
+// timeout is -EIO). The wait is an `await` on the BAR word (Atomics.waitAsync); with in-process cores
+// the caller passes their pump, which runs the firmware while the driver waits.
+
+import { BpfError, type ErrnoName } from '../../bpf/errno.js';
+import type { NetlinkExtAck } from '../../kernel/net/extack.js';
+import {
+  NFP_NET_BPF_CAP_RELO, NFP_NET_CFG_BPF_ADDR, NFP_NET_CFG_BPF_CAP, NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_INL_MTU, NFP_NET_CFG_BPF_MAX_LEN,
+  NFP_NET_CFG_BPF_SIZE, NFP_NET_CFG_BPF_STACK_SZ, NFP_NET_CFG_BPF_START, NFP_NET_CFG_CTRL, NFP_NET_CFG_CTRL_BPF, NFP_NET_CFG_UPDATE,
+  NFP_NET_CFG_UPDATE_BPF, NFP_NET_CFG_UPDATE_ERR, NFP_NET_CFG_UPDATE_GEN, type NfpNetCtrlBar,
+} from '../../nic/ctrl-bar.js';
+import { NFP_USTORE_WORD } from '../../nic/memory.js';
+import type { NfpLog } from './main.js';
+
+/** NFP_NET_POLL_TIMEOUT: how long nfp_net_reconfig() waits for the firmware (5 s). */
+export const NFP_NET_POLL_TIMEOUT_MS = 5000;
+
+/** struct nfp_bpf_vnic: where this vNIC runs programs (read from its BAR at init). */
+export interface NfpBpfVnic {
+  /** NFP_NET_CFG_BPF_START: the code-store address programs are relocated to. */
+  readonly start_off: number;
+  /** NFP_NET_CFG_BPF_DONE: the firmware's "next packet" address (RELO_BR_NEXT_PKT's target). */
+  readonly tgt_done: number;
+}
+
+/** nfp_bpf_vnic_alloc(): the BAR's BPF_START / BPF_DONE. */
+export function nfp_bpf_vnic_alloc(bar: NfpNetCtrlBar): NfpBpfVnic {
+  return { start_off: bar.readw(NFP_NET_CFG_BPF_START), tgt_done: bar.readw(NFP_NET_CFG_BPF_DONE) };
+}
+
+/** What the load path reads of a JITed program (struct nfp_prog and prog->aux). */
+export interface NfpProgLoad {
+  /** NFP instructions of the image (nfp_prog->prog_len). */
+  readonly prog_len: number;
+  /** Stack bytes (nfp_prog->stack_size). */
+  readonly stack_size: number;
+  /** prog->aux->max_pkt_offset: one past the furthest packet byte the program may read. */
+  readonly max_pkt_offset: number;
+  /** nfp_bpf_relo_for_vnic(): the image relocated for this vNIC (BpfError on failure). */
+  relo_for_vnic(bv: NfpBpfVnic): readonly bigint[];
+}
+
+/** struct nfp_net, the part the BPF offload path uses. */
+export interface NfpNet {
+  readonly bar: NfpNetCtrlBar;
+  /** The card's code store (NicMemory.ustore). */
+  readonly ustore: Uint8Array;
+  /** nn->dp.netdev->mtu. */
+  readonly mtu: number;
+  readonly log?: NfpLog;
+  /** In-process cores: run the firmware while the driver waits for a reconfig (NfpCorePool.pump). */
+  readonly pump?: () => void;
+  /** Override NFP_NET_POLL_TIMEOUT (tests of a firmware that never answers). */
+  readonly reconfigTimeoutMs?: number;
+}
+
+const reconfigLocks = new WeakMap<SharedArrayBuffer, Promise<void>>();
+
+/**
+ * nfp_net_reconfig(): ask the firmware to apply `update` and wait until it has (UPDATE back to 0).
+ * The firmware's error bit, or no answer in time, is EIO (the kernel's -EIO). Calls on one BAR are
+ * serialised (nn->reconfig_lock).
+ */
+export function nfp_net_reconfig(nn: NfpNet, update: number): Promise<void> {
+  const prev = reconfigLocks.get(nn.bar.sab) ?? Promise.resolve();
+  const run = prev.then(() => reconfigLocked(nn, update));
+  reconfigLocks.set(nn.bar.sab, run.then(() => undefined, () => undefined));
+  return run;
+}
+
+async function reconfigLocked(nn: NfpNet, update: number): Promise<void> {
+  const w = new Int32Array(nn.bar.sab);
+  const idx = NFP_NET_CFG_UPDATE >> 2;
+  const timeout = nn.reconfigTimeoutMs ?? NFP_NET_POLL_TIMEOUT_MS;
+  Atomics.store(w, idx, update | 0);
+  const deadline = performance.now() + timeout;
+  for (;;) {
+    nn.pump?.();
+    const v = Atomics.load(w, idx);
+    if (v === 0) return;
+    if ((v & NFP_NET_CFG_UPDATE_ERR) !== 0) {
+      nn.log?.err(`Reconfig error (status: 0x${hex8(v)} update: 0x${hex8(update)} ctrl: 0x${hex8(nn.bar.readl(NFP_NET_CFG_CTRL))})`);
+      throw new BpfError('EIO', 'the firmware refused the reconfig');
+    }
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      nn.log?.err(`Reconfig timeout for 0x${hex8(update)} after ${timeout}ms`);
+      throw new BpfError('EIO', `the firmware did not answer a reconfig in ${timeout} ms`);
+    }
+    if (nn.pump !== undefined) {
+      // In-process cores answer when pumped; give the event loop a turn and pump again.
+      await new Promise((r) => setTimeout(r, 1));
+    } else {
+      const r = Atomics.waitAsync(w, idx, v, Math.min(left, 100));
+      if (r.async) await r.value;
+    }
+  }
+}
+
+const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+
+function fail(extack: NetlinkExtAck, errno: ErrnoName, msg: string): never {
+  extack.setMod('nfp', msg);
+  throw new BpfError(errno, `nfp: ${msg}`);
+}
+
+/** nfp_bpf_offload_check_mtu(): could the program read past the packet split point at this MTU? */
+export function nfp_bpf_offload_check_mtu(nn: NfpNet, prog: NfpProgLoad, mtu: number): boolean {
+  const fw_mtu = nn.bar.readb(NFP_NET_CFG_BPF_INL_MTU) * 64 - 32;
+  const pkt_off = Math.min(prog.max_pkt_offset, mtu);
+  return fw_mtu < pkt_off;
+}
+
+/**
+ * nfp_bpf_check_mtu(): an MTU change while a program is offloaded must not let it read beyond the
+ * split point (EBUSY, with the kernel's info line).
+ */
+export function nfp_bpf_check_mtu(nn: NfpNet, prog: NfpProgLoad | null, new_mtu: number): void {
+  if ((nn.bar.readl(NFP_NET_CFG_CTRL) & NFP_NET_CFG_CTRL_BPF) === 0 || prog === null) return;
+  if (nfp_bpf_offload_check_mtu(nn, prog, new_mtu)) {
+    nn.log?.info('BPF offload active, potential packet access beyond hardware packet boundary');
+    throw new BpfError('EBUSY', 'BPF offload active, potential packet access beyond hardware packet boundary');
+  }
+}
+
+/** nfp_net_bpf_load(): check against the vNIC, relocate, write to the card, reconfig UPDATE_BPF. */
+export async function nfp_net_bpf_load(nn: NfpNet, prog: NfpProgLoad, extack: NetlinkExtAck): Promise<void> {
+  if (nfp_bpf_offload_check_mtu(nn, prog, nn.mtu)) {
+    fail(extack, 'EOPNOTSUPP', 'BPF offload not supported with potential packet access beyond HW packet split boundary');
+  }
+  const max_stack = nn.bar.readb(NFP_NET_CFG_BPF_STACK_SZ) * 64;
+  if (prog.stack_size > max_stack) fail(extack, 'EOPNOTSUPP', 'stack too large');
+  const max_prog_len = nn.bar.readw(NFP_NET_CFG_BPF_MAX_LEN);
+  if (prog.prog_len > max_prog_len) fail(extack, 'EOPNOTSUPP', 'program too long');
+
+  const bv = nfp_bpf_vnic_alloc(nn.bar);
+  const img = prog.relo_for_vnic(bv);
+  const addr = bv.start_off * NFP_USTORE_WORD;
+  if (img.length !== prog.prog_len || addr + img.length * NFP_USTORE_WORD > nn.ustore.length) {
+    throw new BpfError('EINVAL', `nfp: a relocated image of ${img.length} instructions does not fit the code store from ${bv.start_off}`);
+  }
+  // The "DMA": the image lands in the code store's BPF area, little-endian words.
+  const dv = new DataView(nn.ustore.buffer, nn.ustore.byteOffset, nn.ustore.byteLength);
+  for (let i = 0; i < img.length; i++) dv.setBigUint64(addr + i * NFP_USTORE_WORD, img[i]!, true);
+  nn.bar.writew(NFP_NET_CFG_BPF_SIZE, prog.prog_len);
+  nn.bar.writeq(NFP_NET_CFG_BPF_ADDR, BigInt(addr));
+  try {
+    await nfp_net_reconfig(nn, NFP_NET_CFG_UPDATE_BPF);
+  } catch (e) {
+    if (e instanceof BpfError) fail(extack, e.errno, 'FW command error while loading BPF');
+    throw e;
+  }
+}
+
+/** nfp_net_bpf_start(): packets go through the program. A failure only sets extack, as in the kernel. */
+async function nfp_net_bpf_start(nn: NfpNet, extack: NetlinkExtAck): Promise<void> {
+  nn.bar.writel(NFP_NET_CFG_CTRL, nn.bar.readl(NFP_NET_CFG_CTRL) | NFP_NET_CFG_CTRL_BPF);
+  try {
+    await nfp_net_reconfig(nn, NFP_NET_CFG_UPDATE_GEN);
+  } catch (e) {
+    if (!(e instanceof BpfError)) throw e;
+    extack.setMod('nfp', 'FW command error while enabling BPF');
+  }
+}
+
+/** nfp_net_bpf_stop(): packets no longer go through a program. */
+async function nfp_net_bpf_stop(nn: NfpNet): Promise<void> {
+  const ctrl = nn.bar.readl(NFP_NET_CFG_CTRL);
+  if ((ctrl & NFP_NET_CFG_CTRL_BPF) === 0) return;
+  nn.bar.writel(NFP_NET_CFG_CTRL, ctrl & ~NFP_NET_CFG_CTRL_BPF);
+  await nfp_net_reconfig(nn, NFP_NET_CFG_UPDATE_GEN);
+}
+
+/**
+ * nfp_net_bpf_offload(): load (`prog`, no `old_prog`), replace (`prog` and `old_prog`), or unload
+ * (`old_prog` only). Throws a BpfError with the kernel's errno after setting extack where it does.
+ * (bpf_offload_dev_match() — is the program bound to this device? — is the caller's, which holds the
+ * kernel's objects.)
+ */
+export async function nfp_net_bpf_offload(nn: NfpNet, prog: NfpProgLoad | null, old_prog: boolean, extack: NetlinkExtAck): Promise<void> {
+  if (prog !== null && old_prog) {
+    const cap = nn.bar.readb(NFP_NET_CFG_BPF_CAP);
+    if ((cap & NFP_NET_BPF_CAP_RELO) === 0) fail(extack, 'EBUSY', 'FW does not support live reload');
+  }
+  // Something else is loaded, a different program type?
+  if (!old_prog && (nn.bar.readl(NFP_NET_CFG_CTRL) & NFP_NET_CFG_CTRL_BPF) !== 0) {
+    throw new BpfError('EBUSY', 'nfp: a BPF program is already running on this vNIC');
+  }
+  if (old_prog && prog === null) {
+    await nfp_net_bpf_stop(nn);
+    return;
+  }
+  if (prog === null) return;
+  await nfp_net_bpf_load(nn, prog, extack);
+  if (!old_prog) await nfp_net_bpf_start(nn, extack);
+}
+
+/**
+ * A program whose image is already placed for a vNIC (hand-assembled test images, or one the JIT
+ * relocated): relocation checks that the vNIC is the one it was built for.
+ */
+export function nfpPlacedProg(words: readonly bigint[], opts: { start: number; stack_size?: number; max_pkt_offset?: number }): NfpProgLoad {
+  return {
+    prog_len: words.length,
+    stack_size: opts.stack_size ?? 0,
+    max_pkt_offset: opts.max_pkt_offset ?? 0,
+    relo_for_vnic(bv: NfpBpfVnic): readonly bigint[] {
+      if (bv.start_off !== opts.start) throw new BpfError('EINVAL', `nfp: the image is placed at ${opts.start}, the vNIC loads programs at ${bv.start_off}`);
+      return words;
+    },
+  };
+}
