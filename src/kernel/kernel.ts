@@ -209,6 +209,8 @@ export class Kernel implements ExecEnv {
     const values = this.mem.map('map_value', map.mem, { object: map });
     this.mapRegions.set(map, { handle, values });
     map.onFree = (m) => {
+      m.btf?.put();
+      m.btf = null;
       this.maps.remove(m.id);
       const r = this.mapRegions.get(m);
       if (r !== undefined) {
@@ -228,6 +230,7 @@ export class Kernel implements ExecEnv {
     prog.id = this.progs.alloc(prog);
     prog.onFree = (p) => {
       if (p.offload !== null) this.offload.bpf_prog_dev_bound_destroy(p.offload);
+      if (p.btfId !== 0) this.btfs.get(p.btfId)?.put();
       this.progs.remove(p.id);
       for (const m of p.usedMaps) m.put();
       if (p.funcRegion !== undefined) this.mem.unmap(p.funcRegion);

@@ -197,17 +197,15 @@ export class BpfSyscall {
     if ((attr.btf_fd ?? 0) !== 0) this.k.fileOf(attr.btf_fd!, 'btf', 'BPF_MAP_CREATE');
     const map = map_create(attr, this.k.mapEnv);
     this.k.registerMap(map);
-    const info = this.mapExtra.get(map) ?? { btfId: 0, btfKey: 0, btfValue: 0, frozen: false };
     if ((attr.btf_fd ?? 0) !== 0) {
-      info.btfId = (this.k.fds.get(attr.btf_fd!)!.obj as BtfObject).id;
-      info.btfKey = attr.btf_key_type_id ?? 0;
-      info.btfValue = attr.btf_value_type_id ?? 0;
+      const btf = this.k.fds.get(attr.btf_fd!)!.obj as BtfObject;
+      btf.get();
+      map.btf = btf;
+      map.btf_key_type_id = attr.btf_key_type_id ?? 0;
+      map.btf_value_type_id = attr.btf_value_type_id ?? 0;
     }
-    this.mapExtra.set(map, info);
     return this.k.fds.install({ kind: 'map', obj: map });
   }
-
-  private readonly mapExtra = new WeakMap<BpfMap, { btfId: number; btfKey: number; btfValue: number; frozen: boolean }>();
 
   mapLookup(attr: MapElemAttr): Uint8Array {
     const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_LOOKUP_ELEM');
@@ -216,14 +214,14 @@ export class BpfSyscall {
 
   mapUpdate(attr: MapElemAttr): void {
     const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_UPDATE_ELEM');
-    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', 'BPF_MAP_UPDATE_ELEM: map is frozen');
+    if (map.frozen) throw new BpfError('EPERM', 'BPF_MAP_UPDATE_ELEM: map is frozen');
     if (attr.value === undefined) throw new BpfError('EFAULT', 'BPF_MAP_UPDATE_ELEM: no value');
     map.update(this.key(map, attr.key), attr.value, attr.flags ?? 0);
   }
 
   mapDelete(attr: MapElemAttr): void {
     const map = this.k.mapOf(attr.map_fd, 'BPF_MAP_DELETE_ELEM');
-    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', 'BPF_MAP_DELETE_ELEM: map is frozen');
+    if (map.frozen) throw new BpfError('EPERM', 'BPF_MAP_DELETE_ELEM: map is frozen');
     map.delete(this.key(map, attr.key));
   }
 
@@ -240,10 +238,8 @@ export class BpfSyscall {
 
   mapFreeze(mapFd: number): void {
     const map = this.k.mapOf(mapFd, 'BPF_MAP_FREEZE');
-    const extra = this.mapExtra.get(map);
-    if (extra === undefined) throw new Error('BUG: map without extra info');
-    if (extra.frozen) throw new BpfError('EBUSY', 'BPF_MAP_FREEZE: map is already frozen');
-    extra.frozen = true;
+    if (map.frozen) throw new BpfError('EBUSY', 'BPF_MAP_FREEZE: map is already frozen');
+    map.frozen = true;
   }
 
   // ---------------------------------------------------------------- maps, asynchronous
@@ -257,7 +253,6 @@ export class BpfSyscall {
     objNameCpy(attr.map_name, 'BPF_MAP_CREATE');
     const map = await this.k.offload.bpf_map_offload_map_alloc(attr);
     this.k.registerMap(map);
-    this.mapExtra.set(map, { btfId: 0, btfKey: 0, btfValue: 0, frozen: false });
     return this.k.fds.install({ kind: 'map', obj: map });
   }
 
@@ -273,7 +268,7 @@ export class BpfSyscall {
     const cmd = 'BPF_MAP_UPDATE_ELEM';
     const map = this.k.mapOf(attr.map_fd, cmd);
     if (!bpf_map_is_offloaded(map)) return this.mapUpdate(attr);
-    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
+    if (map.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
     if (attr.value === undefined) throw new BpfError('EFAULT', `${cmd}: no value`);
     if (attr.value.length !== map.value_size) throw new BpfError('EINVAL', `${cmd}: value of ${attr.value.length} bytes for a map with value_size ${map.value_size}`);
     return await offloadOp(cmd, map, this.k.offload.bpf_map_offload_update_elem(map, this.key(map, attr.key), attr.value, attr.flags ?? 0));
@@ -283,7 +278,7 @@ export class BpfSyscall {
     const cmd = 'BPF_MAP_DELETE_ELEM';
     const map = this.k.mapOf(attr.map_fd, cmd);
     if (!bpf_map_is_offloaded(map)) return this.mapDelete(attr);
-    if (this.mapExtra.get(map)?.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
+    if (map.frozen) throw new BpfError('EPERM', `${cmd}: map is frozen`);
     return await offloadOp(cmd, map, this.k.offload.bpf_map_offload_delete_elem(map, this.key(map, attr.key)));
   }
 
@@ -473,8 +468,8 @@ export class BpfSyscall {
       log.finalize();
       attr.log_buf = log.text();
 
-      let btfId = 0;
-      if ((attr.prog_btf_fd ?? 0) !== 0) btfId = (k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).id;
+      const btf = (attr.prog_btf_fd ?? 0) !== 0 ? k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject : undefined;
+      const btfId = btf?.id ?? 0;
       const prog = new BpfProg(
         attr.prog_type, attr.expected_attach_type ?? 0, name, tag, licenseIsGplCompatible(attr.license),
         k.bootNs(), 0, exec, xlated, usedMaps, funcRegion, btfId, funcInfo, lineInfo,
@@ -496,6 +491,7 @@ export class BpfSyscall {
           k.log.debug({ prog: name, why: e.message }, 'JIT failed, falling back to the interpreter');
         }
       }
+      btf?.get(); // prog->aux->btf: the program keeps its BTF alive (put when the program is freed)
       k.registerProg(prog);
       return k.fds.install({ kind: 'prog', obj: prog });
     } catch (e) {
@@ -625,13 +621,12 @@ export class BpfSyscall {
 
   mapInfo(fd: number): BpfMapInfo {
     const m = this.k.mapOf(fd, 'BPF_OBJ_GET_INFO_BY_FD');
-    const extra = this.mapExtra.get(m);
     const dev = bpf_map_is_offloaded(m) ? this.k.offload.bpf_map_offload_info_fill(m) : { ifindex: 0, netns_dev: 0n, netns_ino: 0n };
     return {
       type: m.map_type, id: m.id, key_size: m.key_size, value_size: m.value_size, max_entries: m.max_entries,
       map_flags: m.map_flags, name: m.name, ifindex: dev.ifindex, netns_dev: dev.netns_dev, netns_ino: dev.netns_ino,
-      btf_id: extra?.btfId ?? 0, btf_key_type_id: extra?.btfKey ?? 0, btf_value_type_id: extra?.btfValue ?? 0,
-      memlock: mapMemoryUsage(m), frozen: extra?.frozen ?? false,
+      btf_id: m.btf?.id ?? 0, btf_key_type_id: m.btf_key_type_id, btf_value_type_id: m.btf_value_type_id,
+      memlock: mapMemoryUsage(m), frozen: m.frozen,
     };
   }
 

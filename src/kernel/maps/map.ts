@@ -322,6 +322,12 @@ export abstract class BpfMap implements RefCounted {
   readonly rcu: Rcu;
   /** map->id, given by the syscall layer (bpf_map_alloc_id); 0 until then. */
   id = 0;
+  /** map->frozen: BPF_MAP_FREEZE took away the syscall side's write access (programs still write). */
+  frozen = false;
+  /** map->btf and the key/value type ids (BTF-described maps); the map holds a reference to its BTF. */
+  btf: (RefCounted & { readonly id: number }) | null = null;
+  btf_key_type_id = 0;
+  btf_value_type_id = 0;
   /** Called once when the last reference goes, after map_free(): the syscall layer frees the id. */
   onFree: ((map: BpfMap) => void) | undefined;
   private refcnt = 1;
