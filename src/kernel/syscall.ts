@@ -14,7 +14,7 @@ import {
   BPF_F_XDP_HAS_FRAGS,
 } from '../bpf/prog-types.js';
 import { progTag, tagDigestForKernel } from '../bpf/tag.js';
-import type { Btf, BpfFuncInfo, BpfLineInfo } from '../bpf/btf.js';
+import { lineNumber, type Btf, type BpfFuncInfo, type BpfLineInfo } from '../bpf/btf.js';
 import { jitCompile } from './exec/jit.js';
 import { BtfObject, KERNEL_VERSION, type Kernel } from './kernel.js';
 import { map_create } from './maps/create.js';
@@ -184,6 +184,30 @@ function offloadOp<T>(cmd: string, map: BpfOffloadedMap, op: Promise<T>): Promis
     const label = map.name !== '' ? `map '${map.name}'` : `map id ${map.id}`;
     throw new BpfError(e.errno, `${cmd} on ${label}: ${e.message}`, { cause: e });
   });
+}
+
+/**
+ * verbose_linfo(): before an instruction, the source line its line_info record gives, as
+ * "<line, left-trimmed> @ <file's base name>:<line number>" — when the record differs from the last
+ * one printed (env->prev_linfo, reset once per verification) in file or line number.
+ */
+function verboseLinfo(btf: Btf, lineInfo: readonly BpfLineInfo[]): (insnIdx: number) => string | undefined {
+  let prev: BpfLineInfo | undefined;
+  return (insnIdx) => {
+    // find_linfo(): the last record starting at or before the instruction.
+    let lo = 0, hi = lineInfo.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (lineInfo[mid]!.insnOff <= insnIdx) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    const li = found < 0 ? undefined : lineInfo[found];
+    if (li === undefined || li === prev) return undefined;
+    // A record for another column of the same line prints nothing (and is not remembered).
+    if (prev !== undefined && li.fileNameOff === prev.fileNameOff && lineNumber(li) === lineNumber(prev)) return undefined;
+    prev = li;
+    const file = btf.str(li.fileNameOff);
+    return `${btf.str(li.lineOff).replace(/^\s+/, '')} @ ${file.slice(file.lastIndexOf('/') + 1)}:${lineNumber(li)}`;
+  };
 }
 
 export class BpfSyscall {
@@ -455,6 +479,9 @@ export class BpfSyscall {
           progType: attr.prog_type, expectedAttachType: attr.expected_attach_type ?? 0, insns, ldImm,
           gplCompatible: licenseIsGplCompatible(attr.license), log,
           ...(offloaded ? { offload: k.offload.bpf_prog_offload_verifier_ops(dev), offloaded } : {}),
+          ...(log.enabled && (attr.prog_btf_fd ?? 0) !== 0 && (attr.line_info?.length ?? 0) > 0
+            ? { lineText: verboseLinfo((k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).btf, attr.line_info!) }
+            : {}),
         });
         processed = env.insnProcessed;
         aux = env.aux;
