@@ -7,6 +7,7 @@ import { isBpfError } from '../bpf/errno.js';
 import { judge, loadConformanceDir, runConformance, type Engine } from '../kernel/exec/conformance.js';
 import { registerBpftool } from './bpftool/main.js';
 import { registerFirmware } from './firmware.js';
+import { registerIp } from './ip/main.js';
 import { runObjdump } from './objdump.js';
 
 export interface CliIo {
@@ -80,6 +81,7 @@ export function buildProgram(io: CliIo, state: CliState = { exitCode: 0 }): Comm
 
   registerBpftool(program, io, state);
   registerFirmware(program, io, state);
+  registerIp(program, io, state);
 
   return program;
 }
