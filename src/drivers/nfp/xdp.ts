@@ -17,16 +17,25 @@
 // nfp_net_reconfig() writes the UPDATE word and waits for the firmware to clear it (an error bit or a
 // timeout is -EIO). The wait is an `await` on the BAR word (Atomics.waitAsync); with in-process cores
 // the caller passes their pump, which runs the firmware while the driver waits.
+//
+// ndo_bpf(XDP_SETUP_PROG_HW) reaches nfp_net_xdp_setup_hw(): main.c's nfp_bpf_xdp_offload() decides
+// load / replace / unload from CTRL_BPF and the vNIC's current XDP program (nn->xdp_hw), and
+// xdp_attachment_setup() keeps the program's reference.
 
 import { BpfError, type ErrnoName } from '../../bpf/errno.js';
 import type { NetlinkExtAck } from '../../kernel/net/extack.js';
+import type { NetDevice } from '../../kernel/net/netdev.js';
+import type { NetdevBpf } from '../../kernel/offload.js';
+import type { BpfProg } from '../../kernel/prog.js';
 import {
   NFP_NET_BPF_CAP_RELO, NFP_NET_CFG_BPF_ADDR, NFP_NET_CFG_BPF_CAP, NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_INL_MTU, NFP_NET_CFG_BPF_MAX_LEN,
   NFP_NET_CFG_BPF_SIZE, NFP_NET_CFG_BPF_STACK_SZ, NFP_NET_CFG_BPF_START, NFP_NET_CFG_CTRL, NFP_NET_CFG_CTRL_BPF, NFP_NET_CFG_UPDATE,
   NFP_NET_CFG_UPDATE_BPF, NFP_NET_CFG_UPDATE_ERR, NFP_NET_CFG_UPDATE_GEN, type NfpNetCtrlBar,
 } from '../../nic/ctrl-bar.js';
 import { NFP_USTORE_WORD } from '../../nic/memory.js';
-import type { NfpLog } from './main.js';
+import { nfp_net_ebpf_capable, type NfpAppBpf, type NfpLog } from './main.js';
+import { nfp_prog_of } from './prog.js';
+import { nfp_port_from_netdev } from './probe.js';
 
 /** NFP_NET_POLL_TIMEOUT: how long nfp_net_reconfig() waits for the firmware (5 s). */
 export const NFP_NET_POLL_TIMEOUT_MS = 5000;
@@ -44,7 +53,7 @@ export function nfp_bpf_vnic_alloc(bar: NfpNetCtrlBar): NfpBpfVnic {
   return { start_off: bar.readw(NFP_NET_CFG_BPF_START), tgt_done: bar.readw(NFP_NET_CFG_BPF_DONE) };
 }
 
-/** What the load path reads of a JITed program (struct nfp_prog and prog->aux). */
+/** What the load path reads of a JITed program (struct nfp_prog, which implements it, and prog->aux). */
 export interface NfpProgLoad {
   /** NFP instructions of the image (nfp_prog->prog_len). */
   readonly prog_len: number;
@@ -121,7 +130,7 @@ function fail(extack: NetlinkExtAck, errno: ErrnoName, msg: string): never {
 }
 
 /** nfp_bpf_offload_check_mtu(): could the program read past the packet split point at this MTU? */
-export function nfp_bpf_offload_check_mtu(nn: NfpNet, prog: NfpProgLoad, mtu: number): boolean {
+function nfp_bpf_offload_check_mtu(nn: NfpNet, prog: NfpProgLoad, mtu: number): boolean {
   const fw_mtu = nn.bar.readb(NFP_NET_CFG_BPF_INL_MTU) * 64 - 32;
   const pkt_off = Math.min(prog.max_pkt_offset, mtu);
   return fw_mtu < pkt_off;
@@ -225,4 +234,78 @@ export function nfpPlacedProg(words: readonly bigint[], opts: { start: number; s
       return words;
     },
   };
+}
+
+/** A JITed program (struct nfp_prog, which implements NfpProgLoad) as the load path takes it. */
+export function nfp_prog_load(nfp_prog: NfpProgLoad): NfpProgLoad {
+  return {
+    prog_len: nfp_prog.prog_len,
+    stack_size: nfp_prog.stack_size,
+    max_pkt_offset: nfp_prog.max_pkt_offset,
+    relo_for_vnic: (bv) => nfp_prog.relo_for_vnic(bv),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ndo_bpf(XDP_SETUP_PROG_HW)
+
+/** What the driver keeps per vNIC for offload: nn->xdp_hw, and how to run in-process cores. */
+interface NfpVnicXdp {
+  xdp_hw: BpfProg | null;
+  pump: (() => void) | undefined;
+}
+
+const vnicXdp = new WeakMap<NfpNetCtrlBar, NfpVnicXdp>();
+
+function xdpOf(bar: NfpNetCtrlBar): NfpVnicXdp {
+  let s = vnicXdp.get(bar);
+  if (s === undefined) vnicXdp.set(bar, s = { xdp_hw: null, pump: undefined });
+  return s;
+}
+
+/**
+ * Tell the driver how to run the card's cores while it waits for a reconfig, when they run on the
+ * host's own thread (NfpCorePool.pump of an in-process pool); undefined for worker threads.
+ */
+export function nfp_net_set_datapath_pump(bar: NfpNetCtrlBar, pump: (() => void) | undefined): void {
+  xdpOf(bar).pump = pump;
+}
+
+/** nn->xdp_hw.prog: the program offloaded to this vNIC, or null. */
+export function nfp_net_xdp_hw_prog(bar: NfpNetCtrlBar): BpfProg | null {
+  return vnicXdp.get(bar)?.xdp_hw ?? null;
+}
+
+/**
+ * nfp_bpf_xdp_offload() (bpf/main.c): the vNIC must be eBPF capable; nothing to remove is fine; a
+ * running program that is not XDP (TC) makes it EBUSY; otherwise load, replace or unload.
+ */
+export async function nfp_bpf_xdp_offload(bpf: NfpAppBpf | null, nn: NfpNet, prog: BpfProg | null, extack: NetlinkExtAck): Promise<void> {
+  if (!nfp_net_ebpf_capable(bpf, nn.bar)) throw new BpfError('EINVAL', 'NFP firmware does not support eBPF offload');
+  const running = (nn.bar.readl(NFP_NET_CFG_CTRL) & NFP_NET_CFG_CTRL_BPF) !== 0;
+  const xdp_running = running && nfp_net_xdp_hw_prog(nn.bar) !== null;
+  if (prog === null && !xdp_running) return;
+  if (prog !== null && running && !xdp_running) throw new BpfError('EBUSY', 'nfp: a TC program is offloaded on this vNIC');
+  let load: NfpProgLoad | null = null;
+  if (prog !== null) {
+    if (prog.offload === null) throw new BpfError('EINVAL', 'nfp: the program is not bound to a device');
+    load = nfp_prog_of(prog.offload);
+  }
+  await nfp_net_bpf_offload(nn, load, running, extack);
+}
+
+/**
+ * nfp_net_xdp_setup_hw() (nfp_net_common.c): offload through the app, then xdp_attachment_setup():
+ * the vNIC keeps the reference dev_xdp_install() took and drops the old program's.
+ */
+export async function nfp_net_xdp_setup_hw(bpf: NfpAppBpf | null, netdev: NetDevice, cmd: Extract<NetdevBpf, { command: 'XDP_SETUP_PROG' | 'XDP_SETUP_PROG_HW' }>): Promise<void> {
+  const p = nfp_port_from_netdev(netdev);
+  if (p === undefined) throw new BpfError('ENODEV', `${netdev.name} is not an nfp port`);
+  const bar = p.port.bar;
+  const st = xdpOf(bar);
+  const nn: NfpNet = { bar, ustore: p.pf.device.memory.ustore, mtu: netdev.mtu, log: p.pf.log, ...(st.pump !== undefined ? { pump: st.pump } : {}) };
+  await nfp_bpf_xdp_offload(bpf, nn, cmd.prog, cmd.extack);
+  const old = st.xdp_hw;
+  st.xdp_hw = cmd.prog;
+  old?.put();
 }
