@@ -304,7 +304,7 @@ describe('robustness', () => {
     const words = ['prog', 'map', 'show', 'list', 'dump', 'xlated', 'jited', 'load', 'loadall', 'pin', 'run', 'create', 'update',
       'lookup', 'delete', 'getnext', 'freeze', 'pop', 'push', 'batch', 'file', 'id', 'name', 'tag', 'pinned', 'key', 'value',
       'hex', 'any', 'exist', 'noexist', 'type', 'entries', 'flags', 'data_in', 'data_out', 'repeat', 'opcodes', 'linum',
-      '0', '1', '-1', '0x', '4294967296', 'zz', '/sys/fs/bpf/c', '/sys/fs/bpf/h', '/sys/fs/bpf', '-j', '-p', '-f', '--', '',
+      '0', '1', '-1', '0x', '4294967296', 'zz', '/sys/fs/bpf/c', '/sys/fs/bpf/h', '/sys/fs/bpf', '-j', '-p', '-f', '--', '', 'dev', 'lo',
       `${PROGS}/xdp_counter.o`, 'hash', 'array', 'prog_array', '99999999999999999999999'];
     const h = host();
     await h.run(`prog loadall ${PROGS}/xdp_counter.o /sys/fs/bpf/c`);

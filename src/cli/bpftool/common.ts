@@ -13,6 +13,8 @@ import { errnoNumber, isBpfError, strerror, type ErrnoName } from '../../bpf/err
 import type { Kernel } from '../../kernel/kernel.js';
 import type { BpfMapInfo, BpfProgInfo, BpfSyscall } from '../../kernel/syscall.js';
 import { BPF_OBJ_NAME_LEN } from '../../kernel/maps/map.js';
+import { INIT_NET_NS } from '../../kernel/offload.js';
+import { nfp_port_from_netdev } from '../../drivers/nfp/probe.js';
 import { btfFuncName } from './btf_dumper.js';
 import { JsonWriter, type TextSink } from './json_writer.js';
 
@@ -367,17 +369,26 @@ export function printDataJson(jw: JsonWriter, data: Uint8Array): void {
 }
 
 /**
- * ifindex_to_name_ns(): the device's name when it is in bpftool's network namespace. The emulated host
- * has one namespace, so a device it knows by that ifindex is always in it.
+ * ifindex_to_name_ns(): the device's name when the object's namespace (the nsfs device and inode the
+ * kernel reported) is bpftool's own — stat("/proc/self/ns/net"); the emulated host runs every process
+ * in init_net — and if_indextoname() finds it (else errno ENXIO). bpftool compares the numbers as
+ * __u32, which this keeps.
  */
-function ifindexToName(b: Bpftool, ifindex: number): string | undefined {
+export function ifindexToNameNs(b: Bpftool, ifindex: number, nsDev: bigint, nsIno: bigint): string | undefined {
+  if (!inOwnNetns(nsDev, nsIno)) return undefined;
   return b.kernel.netdevs.dev_get_by_index(ifindex)?.name;
+}
+
+/** Is the namespace the kernel reported (nsfs device and inode) bpftool's own? */
+export function inOwnNetns(nsDev: bigint, nsIno: bigint): boolean {
+  const u32of = (v: bigint): bigint => v & 0xffff_ffffn;
+  return u32of(nsDev) === u32of(INIT_NET_NS.netns_dev) && u32of(nsIno) === u32of(INIT_NET_NS.netns_ino);
 }
 
 /** print_dev_plain() / print_dev_json() for a program or map bound to a device. */
 export function printDevPlain(b: Bpftool, ifindex: number, nsDev: bigint, nsIno: bigint): void {
   if (ifindex === 0) return;
-  const name = ifindexToName(b, ifindex);
+  const name = ifindexToNameNs(b, ifindex, nsDev, nsIno);
   b.printf(`  offloaded_to ${name ?? `ifindex ${ifindex} ns_dev ${nsDev} ns_ino ${nsIno}`}`);
 }
 
@@ -389,22 +400,31 @@ export function printDevJson(b: Bpftool, ifindex: number, nsDev: bigint, nsIno: 
   jw.numberField('ifindex', ifindex);
   jw.numberField('ns_dev', nsDev);
   jw.numberField('ns_inode', nsIno);
-  const name = ifindexToName(b, ifindex);
+  const name = ifindexToNameNs(b, ifindex, nsDev, nsIno);
   if (name !== undefined) jw.stringField('ifname', name);
   jw.endObject();
 }
 
 /**
- * `dev NAME` (if_nametoindex()): the device must exist on the emulated host. Loading onto a device is
- * the offload path, which waits on the device's firmware and is not wired to this bpftool yet.
+ * read_sysfs_netdev_hex_int(): /sys/class/net/DEV/device/ENTRY (the PCI function's `vendor` or
+ * `device` id) as strtol(.., 0) reads it, or -1 after bpftool's "Can't open" error. The emulated
+ * host's only PCI network functions are the nfp's; other devices (loopback, netdevsim) have no PCI
+ * parent and so no such file.
  */
-export function offloadDevice(b: Bpftool, name: string): number {
-  if (b.kernel.netdevs.dev_get_by_name(name) === undefined) {
-    b.p_err(`unrecognized netdevice '${name}': ${strerror('ENODEV')}`);
-  } else {
-    b.p_err(`offload to '${name}' (dev) is not supported by the emulated bpftool yet`);
+export function readSysfsNetdevHexInt(b: Bpftool, devname: string, entry: 'vendor' | 'device'): number {
+  const path = `/sys/class/net/${devname}/device/${entry}`;
+  const netdev = b.kernel.netdevs.dev_get_by_name(devname);
+  const pci = netdev === undefined ? undefined : nfp_port_from_netdev(netdev)?.pf.device;
+  if (pci === undefined) {
+    b.p_err(`Can't open ${path}: ${strerror('ENOENT')}`);
+    return -1;
   }
-  return -1;
+  return entry === 'vendor' ? pci.pciVendor : pci.pciDevice;
+}
+
+/** if_nametoindex(): the device's ifindex on the emulated host; 0 (errno ENODEV) when it has none. */
+export function ifNameToIndex(b: Bpftool, name: string): number {
+  return b.kernel.netdevs.dev_get_by_name(name)?.ifindex ?? 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,7 +588,14 @@ function progFdsByNameTag(b: Bpftool, nametag: string, tag: boolean): number[] |
       b.p_err(`can't get prog by id (${id}): ${errstr(e)}`);
       break;
     }
-    const info = b.sys.progInfo(fd);
+    let info: BpfProgInfo;
+    try {
+      info = b.sys.progInfo(fd);
+    } catch (e) {
+      b.p_err(`can't get prog info (${id}): ${errstr(e)}`);
+      b.close(fd);
+      break;
+    }
     const match = tag ? info.tag === nametag : progFullName(b, info) === nametag;
     if (match) fds.push(fd);
     else b.close(fd);
@@ -658,8 +685,16 @@ function mapFdsByName(b: Bpftool, name: string): number[] | undefined {
       b.p_err(`can't get map by id (${id}): ${errstr(e)}`);
       break;
     }
+    let info: BpfMapInfo;
+    try {
+      info = b.sys.mapInfo(fd);
+    } catch (e) {
+      b.p_err(`can't get map info (${id}): ${errstr(e)}`);
+      b.close(fd);
+      break;
+    }
     // strncmp(name, info.name, BPF_OBJ_NAME_LEN)
-    if (b.sys.mapInfo(fd).name === name) fds.push(fd);
+    if (info.name === name) fds.push(fd);
     else b.close(fd);
   }
   for (const fd of fds) b.close(fd);
@@ -721,5 +756,12 @@ export function mapParseFd(b: Bpftool, a: Args): number {
 export function mapParseFdAndInfo(b: Bpftool, a: Args): { fd: number; info: BpfMapInfo } | undefined {
   const fd = mapParseFd(b, a);
   if (fd < 0) return undefined;
-  return { fd, info: b.sys.mapInfo(fd) };
+  try {
+    return { fd, info: b.sys.mapInfo(fd) };
+  } catch (e) {
+    // An offloaded map whose device is gone has no info to give (ENODEV).
+    b.p_err(`can't get map info: ${errstr(e)}`);
+    b.close(fd);
+    return undefined;
+  }
 }

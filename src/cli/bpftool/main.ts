@@ -4,13 +4,17 @@
 // as one JSON array of {"command": [...], "output": ...} with -j. The first failing command ends the
 // batch with its status.
 //
-// runBpftool() is one bpftool process on an emulated host: it takes the Kernel (a fresh one per
-// `nfp-emu bpftool` invocation, or the caller's, to share state between commands), and returns the
-// exit status. registerBpftool() adds `nfp-emu bpftool ...` to the CLI.
+// runBpftool() is one bpftool process on an emulated host: it takes the Kernel (a host booted with the
+// NIC per `nfp-emu bpftool` invocation, or the caller's, to share state between commands) and resolves
+// to the exit status — a Promise, because commands on offloaded maps and programs wait for the device
+// as the real process sleeps in bpf(). registerBpftool() adds `nfp-emu bpftool ...` to the CLI.
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { isBpfError } from '../../bpf/errno.js';
+import { createHost, type Host } from '../../host.js';
 import { BtfObject, Kernel } from '../../kernel/kernel.js';
+import { hostOptionsFrom } from '../firmware.js';
 import { BpfSyscall } from '../../kernel/syscall.js';
 import { Args, Bpftool, Exit, isPrefix, Killed, Stdio, type BpftoolOutput } from './common.js';
 import { JsonDepthAssertion } from './json_writer.js';
@@ -479,16 +483,35 @@ async function main(b: Bpftool, argv: readonly string[]): Promise<{ status: numb
   return { status: await topSelect(b, operands), closeJson: true };
 }
 
-/** `nfp-emu bpftool ...`: every word after `bpftool` goes to bpftool's own parser; its status is the CLI's. */
+/**
+ * `nfp-emu bpftool ...`: every word after `bpftool` goes to bpftool's own parser; its status is the
+ * CLI's. Each invocation boots a host of its own — the NIC with the image of the global `--firmware`
+ * option, its port nfp0 ready for `dev nfp0` — and shuts it down after.
+ */
 export function registerBpftool(program: Command, io: BpftoolOutput, state: { exitCode: number }): void {
   program
     .command('bpftool')
-    .description('bpftool v7.1 on the emulated host (prog, map, batch; -j/-p for JSON)')
+    .description('bpftool v7.1 on the emulated host with the NIC (prog, map, batch; dev nfp0 to offload; -j/-p for JSON)')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[args...]')
-    .action(async (args: string[]) => {
-      state.exitCode = await runBpftool(args, io);
+    .action(async (args: string[], _opts: unknown, cmd: Command) => {
+      let host: Host;
+      try {
+        // The firmware's control handler in this thread: one bpftool process sends no traffic, and a
+        // worker's start-up would cost more than the command.
+        host = await createHost({ firmwareMode: 'in-process', ...hostOptionsFrom(cmd) });
+      } catch (e) {
+        if (!isBpfError(e)) throw e;
+        io.stderr.write(`nfp-emu: ${e.message}\n`);
+        state.exitCode = 1;
+        return;
+      }
+      try {
+        state.exitCode = await runBpftool(args, { ...io, kernel: host.kernel, sys: syscallFor(host.kernel) });
+      } finally {
+        await host.shutdown();
+      }
     });
 }

@@ -2,7 +2,9 @@
 // create, freeze, and the queue/stack spellings (peek/push/enqueue/pop/dequeue). Keys and values are
 // printed as hex bytes, or through the map's BTF where it has one (a pretty JSON writer on stdout in
 // plain mode, the "formatted" member with -j). Per-CPU maps print one value per possible CPU, each
-// value 8-byte aligned, as the kernel returns them.
+// value 8-byte aligned, as the kernel returns them. A map created on a device (`dev NAME`, map_ifindex)
+// lives there: its element commands wait for the device through the syscall's asynchronous path, its
+// show has the device, and after the device is gone every command fails with ENODEV.
 
 import { strerror } from '../../bpf/errno.js';
 import { BPF_MAP_TYPE, MAP_TYPE_NAMES } from '../../bpf/prog-types.js';
@@ -15,7 +17,7 @@ import type { BpfMapInfo } from '../../kernel/syscall.js';
 import { btfDumperType, type BtfDumper } from './btf_dumper.js';
 import {
   Args, badArg, BpfObjType, doPinAny, doPinFd, errnoOf, errstr, fprintHex, isPrefix, mapParseFd, mapParseFdAndInfo,
-  mapParseFds, offloadDevice, parseU32Arg, pinnedPaths, printDevJson, printDevPlain, printHexDataJson, progParseFd, strtoul,
+  mapParseFds, ifNameToIndex, parseU32Arg, pinnedPaths, printDevJson, printDevPlain, printHexDataJson, progParseFd, strtoul,
   type Bpftool,
 } from './common.js';
 import { JsonWriter } from './json_writer.js';
@@ -52,6 +54,7 @@ function allocValueSize(b: Bpftool, info: BpfMapInfo): number {
 class ReusedMapInfo {
   private btf = { btf_id: 0, btf_key_type_id: 0, btf_value_type_id: 0 };
 
+  /** bpf_map_get_info_by_fd(); throws the syscall's error (ENODEV for an orphaned offloaded map). */
   get(b: Bpftool, fd: number): BpfMapInfo {
     const info = b.sys.mapInfo(fd);
     if (info.btf_id !== 0) {
@@ -157,21 +160,33 @@ function showMapPlain(b: Bpftool, info: BpfMapInfo, pins: Map<number, string[]> 
 function doShow(b: Bpftool, a: Args): number {
   const pins = b.showPinned ? pinnedPaths(b, BpfObjType.MAP) : undefined;
   const reuse = new ReusedMapInfo();
-  const show = (fd: number): void => {
-    const info = reuse.get(b, fd);
+  /** show_map_close_*() after bpf_map_get_info_by_fd(); the failed call's -errno, or 0. */
+  const show = (fd: number): number => {
+    let info: BpfMapInfo;
+    try {
+      info = reuse.get(b, fd);
+    } catch (e) {
+      b.p_err(`can't get map info: ${errstr(e)}`);
+      return fail(e);
+    }
     if (b.jsonOutput) showMapJson(b, info, pins);
     else showMapPlain(b, info, pins);
+    return 0;
   };
   if (a.count === 2) {
+    // do_show_subset(): the first map without info ends the list with libbpf's -errno.
     const fds = mapParseFds(b, a);
     if (fds === undefined || fds.length === 0) return -1;
     if (b.jsonOutput && fds.length > 1) b.jw.startArray();
-    for (const fd of fds) {
-      show(fd);
-      b.close(fd);
+    let err = 0;
+    let i = 0;
+    for (; i < fds.length && err === 0; i++) {
+      err = show(fds[i]!);
+      b.close(fds[i]!);
     }
+    for (; i < fds.length; i++) b.close(fds[i]!);
     if (b.jsonOutput && fds.length > 1) b.jw.endArray();
-    return 0;
+    return err;
   }
   if (a.count !== 0) return badArg(b, a);
   if (b.jsonOutput) b.jw.startArray();
@@ -196,8 +211,12 @@ function doShow(b: Bpftool, a: Args): number {
       err = -1;
       break;
     }
-    show(fd);
+    const r = show(fd);
     b.close(fd);
+    if (r !== 0) {
+      err = -1;
+      break;
+    }
   }
   if (b.jsonOutput) b.jw.endArray();
   return err;
@@ -315,15 +334,23 @@ function printEntryError(b: Bpftool, info: BpfMapInfo, key: Uint8Array, errno: R
   b.printf(`key:${breakNames ? '\n' : ' '}${fprintHex(key, info.key_size, ' ')}${singleLine ? '  ' : '\n'}value:${breakNames ? '\n' : ' '}${msg}\n`);
 }
 
-/** What a syscall lookup returns for a plain map: value_size bytes, all CPUs' for per-CPU maps. */
-function lookup(b: Bpftool, fd: number, key: Uint8Array | null): Uint8Array {
-  return b.sys.mapLookup({ map_fd: fd, key });
+/**
+ * BPF_MAP_LOOKUP_ELEM: value_size bytes, all CPUs' for per-CPU maps. An offloaded map's element is on
+ * its device, so the call waits for the device's answer, as bpftool sleeps in bpf() for it.
+ */
+function lookup(b: Bpftool, fd: number, key: Uint8Array | null): Promise<Uint8Array> {
+  return b.sys.mapLookupAsync({ map_fd: fd, key });
 }
 
-function dumpMapElem(b: Bpftool, fd: number, key: Uint8Array, info: BpfMapInfo, btf: Btf | undefined, btfWriter: JsonWriter | undefined): boolean {
+/** BPF_MAP_GET_NEXT_KEY (a null key asks for the first one). */
+function getNextKey(b: Bpftool, fd: number, key: Uint8Array | null): Promise<Uint8Array> {
+  return b.sys.mapGetNextKeyAsync({ map_fd: fd, key });
+}
+
+async function dumpMapElem(b: Bpftool, fd: number, key: Uint8Array, info: BpfMapInfo, btf: Btf | undefined, btfWriter: JsonWriter | undefined): Promise<boolean> {
   let value: Uint8Array;
   try {
-    value = lookup(b, fd, key);
+    value = await lookup(b, fd, key);
   } catch (e) {
     printEntryError(b, info, key, errnoOf(e));
     return false;
@@ -334,7 +361,7 @@ function dumpMapElem(b: Bpftool, fd: number, key: Uint8Array, info: BpfMapInfo, 
   return true;
 }
 
-function mapDump(b: Bpftool, fd: number, info: BpfMapInfo, wtr: JsonWriter | undefined, showHeader: boolean): number {
+async function mapDump(b: Bpftool, fd: number, info: BpfMapInfo, wtr: JsonWriter | undefined, showHeader: boolean): Promise<number> {
   let btf: Btf | undefined;
   if (wtr !== undefined) {
     const r = mapKvBtf(b, info);
@@ -361,12 +388,12 @@ function mapDump(b: Bpftool, fd: number, info: BpfMapInfo, wtr: JsonWriter | und
   for (;;) {
     let key: Uint8Array;
     try {
-      key = b.sys.mapGetNextKey({ map_fd: fd, key: prev });
+      key = await getNextKey(b, fd, prev);
     } catch (e) {
       if (errnoOf(e) !== 'ENOENT') err = -errnoNumber(errnoOf(e));
       break;
     }
-    if (dumpMapElem(b, fd, key, info, btf, wtr)) n++;
+    if (await dumpMapElem(b, fd, key, info, btf, wtr)) n++;
     prev = key;
   }
   if (wtr !== undefined) {
@@ -379,20 +406,33 @@ function mapDump(b: Bpftool, fd: number, info: BpfMapInfo, wtr: JsonWriter | und
 }
 
 /** maps_have_btf(), with its own reused bpf_map_info. */
-function mapsHaveBtf(b: Bpftool, fds: readonly number[]): boolean {
+function mapsHaveBtf(b: Bpftool, fds: readonly number[]): -1 | 0 | 1 {
   const reuse = new ReusedMapInfo();
-  return fds.every((fd) => reuse.get(b, fd).btf_id !== 0);
+  for (const fd of fds) {
+    try {
+      if (reuse.get(b, fd).btf_id === 0) return 0;
+    } catch (e) {
+      b.p_err(`can't get map info: ${errstr(e)}`);
+      return -1;
+    }
+  }
+  return 1;
 }
 
-function doDump(b: Bpftool, a: Args): number {
+async function doDump(b: Bpftool, a: Args): Promise<number> {
   if (a.count !== 2) b.usage();
   const fds = mapParseFds(b, a);
   if (fds === undefined || fds.length === 0) return -1;
   let wtr: JsonWriter | undefined;
   let btfWriter: JsonWriter | undefined;
+  const plainBtf = b.jsonOutput ? 0 : mapsHaveBtf(b, fds);
+  if (plainBtf < 0) {
+    for (const fd of fds) b.close(fd);
+    return -1;
+  }
   if (b.jsonOutput) {
     wtr = b.jw;
-  } else if (mapsHaveBtf(b, fds)) {
+  } else if (plainBtf === 1) {
     // maps_have_btf(): plain output goes through a pretty JSON writer of its own.
     btfWriter = new JsonWriter(b.out);
     btfWriter.setPretty(true);
@@ -403,8 +443,15 @@ function doDump(b: Bpftool, a: Args): number {
   if (wtr !== undefined && fds.length > 1) wtr.startArray();
   let i = 0;
   for (; i < fds.length; i++) {
-    const info = reuse.get(b, fds[i]!);
-    err = mapDump(b, fds[i]!, info, wtr, fds.length > 1);
+    let info: BpfMapInfo;
+    try {
+      info = reuse.get(b, fds[i]!);
+    } catch (e) {
+      // bpftool breaks out here with err as the previous map left it.
+      b.p_err(`can't get map info: ${errstr(e)}`);
+      break;
+    }
+    err = await mapDump(b, fds[i]!, info, wtr, fds.length > 1);
     if (wtr === undefined && i !== fds.length - 1) b.printf('\n');
     b.close(fds[i]!);
     if (err) {
@@ -549,7 +596,7 @@ function printKeyValue(b: Bpftool, info: BpfMapInfo, key: Uint8Array, value: Uin
 /** A syscall's failure as bpftool's return value: -errno. */
 const fail = (e: unknown): number => -errnoNumber(errnoOf(e));
 
-function doUpdate(b: Bpftool, a: Args): number {
+async function doUpdate(b: Bpftool, a: Args): Promise<number> {
   if (a.count < 2) b.usage();
   const m = mapParseFdAndInfo(b, a);
   if (m === undefined) return -1;
@@ -557,7 +604,7 @@ function doUpdate(b: Bpftool, a: Args): number {
   let err = parseElem(b, a, m.info, m.info.key_size !== 0, m.info.value_size !== 0, true, e);
   if (!err) {
     try {
-      b.sys.mapUpdate({ map_fd: m.fd, key: e.key, value: e.value ?? new Uint8Array(0), flags: e.flags });
+      await b.sys.mapUpdateAsync({ map_fd: m.fd, key: e.key, value: e.value ?? new Uint8Array(0), flags: e.flags });
     } catch (x) {
       b.p_err(`update failed: ${errstr(x)}`);
       err = fail(x);
@@ -574,7 +621,7 @@ function info0(info: BpfMapInfo): Uint8Array | null {
   return info.key_size === 0 ? null : new Uint8Array(info.key_size);
 }
 
-function doLookup(b: Bpftool, a: Args): number {
+async function doLookup(b: Bpftool, a: Args): Promise<number> {
   if (a.count < 2) b.usage();
   const m = mapParseFdAndInfo(b, a);
   if (m === undefined) return -1;
@@ -585,7 +632,7 @@ function doLookup(b: Bpftool, a: Args): number {
     const key = e.key ?? new Uint8Array(0);
     let value: Uint8Array;
     try {
-      value = lookup(b, m.fd, e.key);
+      value = await lookup(b, m.fd, e.key);
     } catch (x) {
       if (errnoOf(x) === 'ENOENT') {
         if (b.jsonOutput) b.jw.null();
@@ -602,7 +649,7 @@ function doLookup(b: Bpftool, a: Args): number {
   }
 }
 
-function doGetnext(b: Bpftool, a: Args): number {
+async function doGetnext(b: Bpftool, a: Args): Promise<number> {
   if (a.count < 2) b.usage();
   const m = mapParseFdAndInfo(b, a);
   if (m === undefined) return -1;
@@ -616,7 +663,7 @@ function doGetnext(b: Bpftool, a: Args): number {
     }
     let next: Uint8Array;
     try {
-      next = b.sys.mapGetNextKey({ map_fd: m.fd, key });
+      next = await getNextKey(b, m.fd, key);
     } catch (x) {
       b.p_err(`can't get next key: ${errstr(x)}`);
       return fail(x);
@@ -643,7 +690,7 @@ function doGetnext(b: Bpftool, a: Args): number {
   }
 }
 
-function doDelete(b: Bpftool, a: Args): number {
+async function doDelete(b: Bpftool, a: Args): Promise<number> {
   if (a.count < 2) b.usage();
   const m = mapParseFdAndInfo(b, a);
   if (m === undefined) return -1;
@@ -653,7 +700,7 @@ function doDelete(b: Bpftool, a: Args): number {
     err = parseElem(b, a, m.info, true, false, false, e);
     if (!err) {
       try {
-        b.sys.mapDelete({ map_fd: m.fd, key: e.key });
+        await b.sys.mapDeleteAsync({ map_fd: m.fd, key: e.key });
       } catch (x) {
         b.p_err(`delete failed: ${errstr(x)}`);
         err = fail(x);
@@ -678,9 +725,10 @@ function mapTypeFromStr(s: string): number {
   return -1;
 }
 
-function doCreate(b: Bpftool, a: Args): number {
+async function doCreate(b: Bpftool, a: Args): Promise<number> {
   if (!a.req(7)) return -1;
   const pinfile = a.get();
+  let ifindex = 0;
   let type = 0;
   let keySize = 0;
   let valueSize = 0;
@@ -727,7 +775,16 @@ function doCreate(b: Bpftool, a: Args): number {
       flags = v;
     } else if (isPrefix(a.cur, 'dev')) {
       a.next();
-      return done(offloadDevice(b, a.cur!));
+      if (ifindex !== 0) {
+        b.p_err('offload device already specified');
+        return done(-1);
+      }
+      ifindex = ifNameToIndex(b, a.cur!);
+      if (ifindex === 0) {
+        b.p_err(`unrecognized netdevice '${a.cur!}': ${strerror('ENODEV')}`);
+        return done(-1);
+      }
+      a.next();
     } else if (isPrefix(a.cur, 'inner_map')) {
       a.next();
       if (!a.req(2)) b.usage();
@@ -750,7 +807,11 @@ function doCreate(b: Bpftool, a: Args): number {
   let fd: number;
   try {
     // libbpf's bpf_map_create() keeps the first BPF_OBJ_NAME_LEN - 1 characters of the name.
-    fd = b.own(b.sys.mapCreate({ map_type: type, key_size: keySize, value_size: valueSize, max_entries: maxEntries, map_flags: flags, map_name: name.slice(0, 15) }));
+    // With `dev` the map is created on the device (map_ifindex), which answers asynchronously.
+    fd = b.own(await b.sys.mapCreateAsync({
+      map_type: type, key_size: keySize, value_size: valueSize, max_entries: maxEntries, map_flags: flags, map_name: name.slice(0, 15),
+      ...(ifindex !== 0 ? { map_ifindex: ifindex } : {}),
+    }));
   } catch (e) {
     b.p_err(`map create failed: ${errstr(e)}`);
     return done(-1);
@@ -762,7 +823,7 @@ function doCreate(b: Bpftool, a: Args): number {
   return done(0);
 }
 
-function doPopDequeue(b: Bpftool, a: Args): number {
+async function doPopDequeue(b: Bpftool, a: Args): Promise<number> {
   if (a.count < 2) b.usage();
   const m = mapParseFdAndInfo(b, a);
   if (m === undefined) return -1;
@@ -770,7 +831,7 @@ function doPopDequeue(b: Bpftool, a: Args): number {
     const key = info0(m.info);
     let value: Uint8Array;
     try {
-      value = b.sys.mapLookupAndDelete({ map_fd: m.fd, key });
+      value = await b.sys.mapLookupAndDeleteAsync({ map_fd: m.fd, key });
     } catch (x) {
       if (errnoOf(x) === 'ENOENT') {
         if (b.jsonOutput) b.jw.null();

@@ -1,21 +1,28 @@
 // tools/bpf/bpftool/prog.c: `bpftool prog` — show/list, dump xlated, pin, load/loadall (bpftool's
 // load_with_options() over libbpf's bpf_object__open/load/pin), and run (BPF_PROG_TEST_RUN). Output,
 // messages and exit codes are bpftool v7.1's with libbpf v1.1, the pair this machine has.
+// With `dev NAME` (or v7.2's `offload_dev NAME`) the object is loaded for the device: every program
+// bound to it (prog_ifindex) and every map but perf event arrays created on it, waiting for the device;
+// show prints the device, `dump jited` the device's own image (./jit_disasm.ts) and `run` runs the
+// program where the device's driver can.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ERRNO, errnoNumber, isBpfError, strerror, type ErrnoName } from '../../bpf/errno.js';
 import { encode } from '../../bpf/insn.js';
-import { loadObject, type BpfObject, type ProgramSpec } from '../../bpf/object.js';
+import { LIBBPF_PIN_BY_NAME, loadObject, type BpfObject, type MapSpec, type ProgramSpec } from '../../bpf/object.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, findSecDef, PROG_TYPE_NAMES } from '../../bpf/prog-types.js';
-import { BPF_MAP_TYPE_ARRAY } from '../../kernel/maps/map.js';
-import type { BpfProgInfo } from '../../kernel/syscall.js';
-import { loadObjectIntoKernel, mapPinName, ProgLoadError, type LoadedObject } from '../../libbpf/object.js';
+import { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY } from '../../kernel/maps/map.js';
+import type { BpfMapCreateAttr } from '../../kernel/maps/map.js';
+import type { BpfProgInfo, BpfSyscall } from '../../kernel/syscall.js';
+import { loadObjectIntoKernel, loadObjectIntoKernelAsync, mapPinName, ProgLoadError, type LoadedObject } from '../../libbpf/object.js';
 import { btfDumperType } from './btf_dumper.js';
+import { bpf_prog_is_offloaded } from '../../kernel/offload.js';
+import { BpfProg } from '../../kernel/prog.js';
 import {
-  Args, BpfObjType, detectCommonPrefix, offloadDevice, doPinAny, errnoOf, errstr, isPrefix, mapParseFd, mountBpffsForPin,
-  pinnedPaths, printDataJson, printDevJson, printDevPlain, progFullName, progParseFd, progParseFds, strtoul, u32,
-  type Bpftool,
+  Args, Bpftool, BpfObjType, detectCommonPrefix, Exit, ifNameToIndex, doPinAny, errnoOf, errstr, isPrefix, mapParseFd, mountBpffsForPin,
+  pinnedPaths, printDataJson, printDevJson, printDevPlain, progFullName, progParseFd, progParseFds, Stdio, strtoul, u32,
 } from './common.js';
+import { disasmPrintInsn, ifindexToBfdParams, type BfdParams } from './jit_disasm.js';
 import { JsonWriter } from './json_writer.js';
 import { dumpXlatedCfg } from './cfg.js';
 import { dumpXlatedJson, dumpXlatedPlain, funcStarts, jitedKsymNames, xlatedInsnText, type DumpData } from './xlated_dumper.js';
@@ -213,7 +220,14 @@ function printProgPlain(b: Bpftool, info: BpfProgInfo, pins: Map<number, string[
 }
 
 function showProg(b: Bpftool, fd: number, pins: Map<number, string[]> | undefined): number {
-  const info = b.sys.progInfo(fd);
+  let info: BpfProgInfo;
+  try {
+    info = b.sys.progInfo(fd);
+  } catch (e) {
+    // A device program whose device is gone (ENODEV).
+    b.p_err(`can't get prog info: ${errstr(e)}`);
+    return -1;
+  }
   if (b.jsonOutput) printProgJson(b, info, pins);
   else printProgPlain(b, info, pins);
   return 0;
@@ -224,13 +238,17 @@ function doShow(b: Bpftool, a: Args): number {
   if (a.count === 2) {
     const fds = progParseFds(b, a);
     if (fds === undefined || fds.length === 0) return -1;
+    // do_show_subset(): the first program without info ends the list.
     if (b.jsonOutput && fds.length > 1) b.jw.startArray();
-    for (const fd of fds) {
-      showProg(b, fd, pins);
-      b.close(fd);
+    let err = 0;
+    let i = 0;
+    for (; i < fds.length && err === 0; i++) {
+      err = showProg(b, fds[i]!, pins);
+      b.close(fds[i]!);
     }
+    for (; i < fds.length; i++) b.close(fds[i]!);
     if (b.jsonOutput && fds.length > 1) b.jw.endArray();
-    return 0;
+    return err;
   }
   if (a.count !== 0) {
     b.p_err(`what is '${a.cur}'?`);
@@ -310,12 +328,71 @@ function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | unde
   return 0;
 }
 
-function doDump(b: Bpftool, a: Args): number {
-  if (isPrefix(a.cur, 'jited')) {
-    // disasm_init() of a bpftool built without libbfd: the JIT image cannot be disassembled.
-    b.p_err('No libbfd support');
+/**
+ * Does the PROG handle in `argv` name device programs only? Looked up as bpftool would, by a process
+ * that prints nothing and keeps nothing open.
+ */
+function namesDevicePrograms(b: Bpftool, argv: readonly string[]): boolean {
+  const quiet = new Bpftool(b.kernel, b.sys, new Stdio({ stdout: { write: () => true }, stderr: { write: () => true } }), b.readStdin, b.cwd);
+  try {
+    const fds = progParseFds(quiet, new Args(argv, quiet));
+    if (fds === undefined || fds.length === 0) return false;
+    return fds.every((fd) => {
+      const prog = b.kernel.fds.get(fd)?.obj;
+      return prog instanceof BpfProg && bpf_prog_is_offloaded(prog);
+    });
+  } catch (e) {
+    if (e instanceof Exit) return false;
+    throw e;
+  } finally {
+    quiet.closeAll();
+  }
+}
+
+/** prog_dump() of the jited image of a device program: the device's code, disassembled for it. */
+function progDumpJited(b: Bpftool, info: BpfProgInfo, file: string | undefined, opcodes: boolean): number {
+  const image = info.jited_prog_insns;
+  if (info.jited_prog_len === 0 || image === undefined) {
+    b.p_info('no instructions returned');
     return -1;
-  } else if (!isPrefix(a.cur, 'xlated')) {
+  }
+  if (info.btf_id !== 0 && b.kernel.btfs.get(info.btf_id) === undefined) {
+    b.p_err('failed to get btf');
+    return -1;
+  }
+  if (file !== undefined) {
+    try {
+      writeFileSync(b.hostPath(file), image.subarray(0, info.jited_prog_len), { mode: 0o600 });
+    } catch (e) {
+      b.p_err(`can't open file ${file}: ${hostErr(e)}`);
+      return -1;
+    }
+    if (b.jsonOutput) b.jw.null();
+    return 0;
+  }
+  let params: BfdParams | undefined;
+  if (info.ifindex !== 0) {
+    params = ifindexToBfdParams(b, info.ifindex, info.netns_dev, info.netns_ino);
+    if (params === undefined) return -1;
+  }
+  if (params === undefined) throw new Error(`BUG: program ${info.id} has a jited image for bpftool but no device`);
+  disasmPrintInsn(b, image.subarray(0, info.jited_prog_len), opcodes, params);
+  return 0;
+}
+
+function doDump(b: Bpftool, a: Args): number {
+  let mode: 'jited' | 'xlated';
+  if (isPrefix(a.cur, 'jited')) {
+    // disasm_init() of a bpftool built without libbfd fails before the program is looked at; only a
+    // device program's image, which this emulation disassembles as the libbfd build does, gets further.
+    if (!namesDevicePrograms(b, a.rest().slice(1))) {
+      b.p_err('No libbfd support');
+      return -1;
+    }
+    mode = 'jited';
+  } else if (isPrefix(a.cur, 'xlated')) {
+    mode = 'xlated';
+  } else {
     b.p_err(`expected 'xlated' or 'jited', got: ${a.cur ?? '(null)'}`);
     return -1;
   }
@@ -348,6 +425,11 @@ function doDump(b: Bpftool, a: Args): number {
     opcodes = true;
     a.next();
   } else if (isPrefix(a.cur, 'visual')) {
+    if (fds.length > 1) {
+      b.p_err('several programs matched');
+      closeRest(0);
+      return -1;
+    }
     visual = true;
     a.next();
   } else if (isPrefix(a.cur, 'linum')) {
@@ -362,7 +444,16 @@ function doDump(b: Bpftool, a: Args): number {
   let err = 0;
   for (let i = 0; i < fds.length; i++) {
     const fd = fds[i]!;
-    const info = b.sys.progInfo(fd);
+    let info: BpfProgInfo;
+    try {
+      info = b.sys.progInfo(fd);
+    } catch (e) {
+      // bpf_obj_get_info_by_fd() fails (a device program whose device is gone): libbpf's -errno.
+      b.p_err(`can't get prog info: ${errstr(e)}`);
+      err = -errnoNumber(errnoOf(e));
+      closeRest(i);
+      break;
+    }
     if (b.jsonOutput && fds.length > 1) {
       b.jw.startObject();
       printProgHeaderJson(b, info);
@@ -370,7 +461,7 @@ function doDump(b: Bpftool, a: Args): number {
     } else if (fds.length > 1) {
       printProgHeaderPlain(b, info);
     }
-    err = progDump(b, fd, info, file, opcodes, linum, visual);
+    err = mode === 'jited' ? progDumpJited(b, info, file, opcodes) : progDump(b, fd, info, file, opcodes, linum, visual);
     if (b.jsonOutput && fds.length > 1) b.jw.endObject();
     else if (i !== fds.length - 1 && fds.length > 1) b.printf('\n');
     b.close(fd);
@@ -563,10 +654,87 @@ function openObject(b: Bpftool, file: string): BpfObject | undefined {
   }
 }
 
+/**
+ * libbpf_strerror_r() of libbpf v1.1: glibc's XSI strerror_r(), which fails with EINVAL for an errno it
+ * has no text for (the kernel-internal ENOTSUPP, 524), and then libbpf prints that failure instead.
+ */
+function libbpfStrerror(errno: ErrnoName, sign: 1 | -1): string {
+  const text = strerror(errno);
+  return text.startsWith('Unknown error') ? `ERROR: strerror_r(${sign * errnoNumber(errno)})=${errnoNumber('EINVAL')}` : text;
+}
+
+/** One BPF_MAP_CREATE of a device map during a load, and how it ended. */
+interface DeviceMapCreate {
+  readonly errno: ErrnoName | undefined;
+}
+
+/**
+ * The syscall layer as the loader sees it, recording each device map it creates (map_ifindex), in
+ * order, with its outcome: what libbpf prints about those maps depends on it.
+ */
+function recordingDeviceMapCreates(sys: BpfSyscall, calls: DeviceMapCreate[]): BpfSyscall {
+  return new Proxy(sys, {
+    get(target, prop, receiver): unknown {
+      if (prop === 'mapCreateAsync') {
+        return async (attr: BpfMapCreateAttr): Promise<number> => {
+          if ((attr.map_ifindex ?? 0) === 0) return await target.mapCreateAsync(attr);
+          try {
+            const fd = await target.mapCreateAsync(attr);
+            calls.push({ errno: undefined });
+            return fd;
+          } catch (e) {
+            calls.push({ errno: errnoOf(e) });
+            throw e;
+          }
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
+ * What libbpf v1.1's bpf_object__create_map() printed for the device maps of an object. It passes the
+ * object's BTF types with every map but perf event arrays; a device map takes none (the kernel's
+ * map_check_no_btf(), after the device allocated it: ENOTSUPP), so a map with BTF fails once — with
+ * the device's own errno if the allocation itself failed — and libbpf warns and retries without BTF.
+ * The loader here creates device maps without BTF at once; the retry's outcome is the one call's.
+ */
+function reportDeviceMapCreates(b: Bpftool, obj: BpfObject, reused: ReadonlySet<MapSpec>, calls: readonly DeviceMapCreate[]): boolean {
+  const specs = obj.maps.filter((m) => m.type !== BPF_MAP_TYPE_PERF_EVENT_ARRAY && !reused.has(m));
+  let failed = false;
+  calls.forEach((c, i) => {
+    const spec = specs[i];
+    if (spec === undefined) throw new Error(`BUG: device map create #${i} has no map in ${obj.maps.length}`);
+    const errno = c.errno ?? 'ENOTSUPP';
+    const err = `${libbpfStrerror(errno, -1)}(-${errnoNumber(errno)})`;
+    if (obj.btf !== undefined && (spec.btfKeyTypeId !== 0 || spec.btfValueTypeId !== 0)) {
+      b.libbpfWarn(`Error in bpf_create_map_xattr(${spec.name}):${err}. Retrying without BTF.`);
+    }
+    if (c.errno !== undefined) {
+      b.libbpfWarn(`map '${spec.name}': failed to create: ${err}`);
+      failed = true;
+    }
+  });
+  return failed;
+}
+
+function pinExists(b: Bpftool, path: string): boolean {
+  try {
+    b.kernel.bpffs.get(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** libbpf's messages for a failed bpf_object__load(). */
-function reportLoadFailure(b: Bpftool, file: string, e: unknown): void {
-  if (e instanceof ProgLoadError) {
-    b.libbpfWarn(`prog '${e.prog}': BPF program load failed: ${strerror(e.errno)}`);
+function reportLoadFailure(b: Bpftool, file: string, e: unknown, reported = false): void {
+  if (reported) {
+    // A device map's failure, already told by reportDeviceMapCreates().
+  } else if (e instanceof ProgLoadError) {
+    b.libbpfWarn(`prog '${e.prog}': BPF program load failed: ${libbpfStrerror(e.errno, 1)}`);
     if (e.log !== '') b.libbpfWarn(`prog '${e.prog}': -- BEGIN PROG LOAD LOG --\n${e.log}-- END PROG LOAD LOG --`);
     b.libbpfWarn(`prog '${e.prog}': failed to load: ${e.code}`);
   } else if (isBpfError(e)) {
@@ -577,10 +745,11 @@ function reportLoadFailure(b: Bpftool, file: string, e: unknown): void {
   b.libbpfWarn(`failed to load object '${file}'`);
 }
 
-function loadWithOptions(b: Bpftool, a: Args, firstProgOnly: boolean): number {
+async function loadWithOptions(b: Bpftool, a: Args, firstProgOnly: boolean): Promise<number> {
   if (!a.req(2)) return -1;
   const file = a.get();
   const pinfile = a.get();
+  let ifindex = 0;
   let common: { progType: number; attachType: number } | undefined;
   let pinmaps: string | undefined;
   while (a.count > 0) {
@@ -599,10 +768,21 @@ function loadWithOptions(b: Bpftool, a: Args, firstProgOnly: boolean): number {
       if (!a.req(4)) return -1;
       b.p_err('map replacement (map idx|name) is not supported by the emulated bpftool');
       return -1;
-    } else if (isPrefix(a.cur, 'dev')) {
+    } else if (isPrefix(a.cur, 'dev') || isPrefix(a.cur, 'offload_dev')) {
+      // `dev NAME` is v7.1's spelling; `offload_dev NAME` is the one bpftool took from v7.2 on (when
+      // `dev` became deprecated), accepted here too so that newer scripts run unchanged.
       a.next();
+      if (ifindex !== 0) {
+        b.p_err('offload device already specified');
+        return -1;
+      }
       if (!a.req(1)) return -1;
-      return offloadDevice(b, a.cur!);
+      ifindex = ifNameToIndex(b, a.cur!);
+      if (ifindex === 0) {
+        b.p_err(`unrecognized netdevice '${a.cur!}': ${strerror('ENODEV')}`);
+        return -1;
+      }
+      a.next();
     } else if (isPrefix(a.cur, 'pinmaps')) {
       a.next();
       if (!a.req(1)) return -1;
@@ -633,13 +813,23 @@ function loadWithOptions(b: Bpftool, a: Args, firstProgOnly: boolean): number {
     }
   }
   let loaded: LoadedObject;
+  const loadOpts = {
+    ...(common !== undefined ? { progType: common.progType, expectedAttachType: common.attachType } : {}),
+    ...(b.verifierLogs ? { logLevel: 1 | 2 | 4 } : {}),
+  };
+  // Maps pinned by name that already exist are reused, not created (bpf_object__reuse_map).
+  const reused = new Set(obj.maps.filter((m) => m.pinning === LIBBPF_PIN_BY_NAME && m.pinPath !== undefined && pinExists(b, m.pinPath)));
+  const deviceMaps: DeviceMapCreate[] = [];
   try {
-    loaded = loadObjectIntoKernel(b.sys, obj, {
-      ...(common !== undefined ? { progType: common.progType, expectedAttachType: common.attachType } : {}),
-      ...(b.verifierLogs ? { logLevel: 1 | 2 | 4 } : {}),
-    });
+    // With a device, bpf_program__set_ifindex() on every program and bpf_map__set_ifindex() on every
+    // map but perf event arrays: the loads then wait for the device.
+    loaded = ifindex === 0
+      ? loadObjectIntoKernel(b.sys, obj, loadOpts)
+      : await loadObjectIntoKernelAsync(recordingDeviceMapCreates(b.sys, deviceMaps), obj, { ...loadOpts, ifindex });
+    reportDeviceMapCreates(b, obj, reused, deviceMaps);
   } catch (e) {
-    reportLoadFailure(b, file, e);
+    const mapFailed = reportDeviceMapCreates(b, obj, reused, deviceMaps);
+    reportLoadFailure(b, file, e, mapFailed);
     b.p_err('failed to load object file');
     return fail();
   }
@@ -747,7 +937,7 @@ function printRunOutput(b: Bpftool, data: Uint8Array, fname: string | undefined,
   return 0;
 }
 
-function doRun(b: Bpftool, a: Args): number {
+async function doRun(b: Bpftool, a: Args): Promise<number> {
   if (!a.req(4)) return -1;
   const fd = progParseFd(b, a);
   if (fd < 0) return -1;
@@ -825,7 +1015,9 @@ function doRun(b: Bpftool, a: Args): number {
 
     let res;
     try {
-      res = b.sys.progTestRun({
+      // A device program runs on its device (where the emulated driver offers it; the real kernel has no
+      // test run for offloaded programs: ENOTSUPP), so the call may wait.
+      res = await b.sys.progTestRunAsync({
         prog_fd: fd, repeat,
         ...(data !== null ? { data_in: data, data_size_out: dataSizeOut } : {}),
         ...(ctx !== null ? { ctx_in: ctx, ctx_size_out: ctxSizeOut } : {}),
