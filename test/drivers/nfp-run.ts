@@ -1,14 +1,10 @@
 // Test harness for the NFP JIT: load a program for the NIC (offloaded maps, the verifier with the nfp
-// device hook, the dead-code rewrites, the JIT) and run the relocated image on an NFP core model with a
-// small stand-in for the firmware datapath, both engines (the reference interpreter and the JS
-// translation). It follows notes/contract-fw-abi.md: the packet in CTM (in a 64 KiB buffer, at offset
-// 128, so the low 16 bits of the packet address are its offset in the buffer as adjust_head expects),
-// the packet vector in LMEM behind LM pointer 1, the thread's stack base in A22 and LM pointer 0, the
-// map helpers at the FUNC addresses over the firmware's tables (firmware/maptable.ts), BPF_DONE ends
-// the run with the verdict in A0.
-//
-// The stand-in goes away when the firmware datapath (firmware/datapath.ts, another engineer's) lands;
-// its helper cycle charges are this harness's guesses, not the firmware's.
+// device hook, the dead-code rewrites, the JIT) and run it
+//   - on the firmware's datapath (NfpRig: firmware/datapath.ts's in-process core pool, the driver's
+//     load path xdp.ts), one host per NFP engine, packets through the RX rings — what the NIC does;
+//   - or one packet on one context of core 0 (NfpRunner), set up as the datapath does it
+//     (notes/contract-fw-abi.md), with the firmware's own helper handlers (firmware/helpers.ts), when a
+//     test needs what the datapath does not report: R0, the registers, the image's own cycles.
 
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../../src/bpf/errno.js';
@@ -21,21 +17,18 @@ import type { BpfMap } from '../../src/kernel/maps/map.js';
 import { fixupProgram } from '../../src/kernel/verifier/fixup.js';
 import { VerifierLog } from '../../src/kernel/verifier/log.js';
 import { bpfCheck, type LdImmMap } from '../../src/kernel/verifier/verifier.js';
-import { nfp_bpf_relo_for_vnic } from '../../src/drivers/nfp/jit.js';
 import type { NfpJitOptions } from '../../src/drivers/nfp/jit.js';
 import {
-  nfp_bar_of, nfp_bpf_dev_ops, nfp_bpf_set_jit_options, nfp_bpf_verifier_ops, nfp_bpf_vnic_of, nfp_prog_of,
-  type NfpProg, type NfpProgOffload,
+  nfp_bar_of, nfp_bpf_dev_ops, nfp_bpf_set_jit_options, nfp_bpf_verifier_ops, nfp_bpf_vnic_of, nfp_prog_of, type NfpProg, type NfpProgOffload,
 } from '../../src/drivers/nfp/prog.js';
-import { MapTable, map_dir_read } from '../../firmware/maptable.js';
-import {
-  CMSG_RC_ERR_MAP_E2BIG, CMSG_RC_ERR_MAP_EXIST, CMSG_RC_ERR_MAP_NOENT, CMSG_RC_SUCCESS,
-} from '../../src/nic/ccm.js';
-import {
-  NFP_RUN_EXIT, NfpCore, NfpInterpreter, loadImage, nfpAddr40, type NfpContext, type NfpEngine, type NfpHook, type NfpImage,
-} from '../../src/nic/core.js';
+import { NFP_FW_PKT_BUSY, inProcessCores } from '../../firmware/datapath.js';
+import { NfpFwHelpers, nfpFwFuncs, type NfpEventSink } from '../../firmware/helpers.js';
+import { nfp_net_bpf_offload, type NfpNet } from '../../src/drivers/nfp/xdp.js';
+import { NetlinkExtAck } from '../../src/kernel/net/extack.js';
+import { decodeBpfEvent, type CmsgBpfEvent } from '../../src/nic/ccm.js';
+import { NfpCore, NfpInterpreter, loadImage, type NfpEngine, type NfpImage } from '../../src/nic/core.js';
+import { NfpCorePool, NFP_CTM_BUF_SHIFT, NFP_PKT_OFFSET, type NfpPacketResult } from '../../src/nic/cores.js';
 import { NfpJsEngine } from '../../src/nic/exec-js.js';
-import type { NicMemory } from '../../src/nic/memory.js';
 import { progObject } from '../oracle/kernel.js';
 import { bootHost, type TestHost } from './helpers.js';
 
@@ -149,22 +142,18 @@ export async function nfpLoadObject(h: TestHost, name: string, prog: string, opt
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Running
+// One packet on one context
 
-/** Where the stand-in firmware keeps things (per thread t of the core). */
-export const PKT_BUF_BYTES = 64 << 10;
-/** The packet starts this far into its buffer: room for adjust_head (the image's guaranteed_sub 84 from off_min 44). */
-export const PKT_HEADROOM = 128;
-export const PV_LMEM_BASE = 2048;
-/** Firmware flags in pv_len's upper bits that the image must mask off. */
-export const PV_LEN_FLAGS = 0x5a5a << 16;
-
-export interface NfpEvent {
-  readonly map_id: number;
-  readonly flags: bigint;
-  readonly data: Uint8Array;
-  readonly pkt: Uint8Array;
+/** The verdict the XDP outro gives R0 (the NIC's XDP_REDIRECT and unknown codes abort). */
+export function xdpVerdict(retval: number): number {
+  return [0x82, 0x22, 0x11, 0x44][retval] ?? 0x82;
 }
+
+/** Firmware flags in pv_len's upper bits that the image must mask off (the datapath's 2K buffer class). */
+export const PV_LEN_FLAGS = 3 << 14;
+/** LMEM per thread: the stack (STACK_SZ * 64 B), the packet vectors after all four stacks. */
+const STACK_BYTES = 512;
+const PV_BASE = 4 * STACK_BYTES;
 
 export interface NfpRunResult {
   /** The verdict byte from A0 bits 23:16 (0x11 pass, 0x22 drop, 0x44 tx, 0x82 abort). */
@@ -173,153 +162,58 @@ export interface NfpRunResult {
   readonly r0: number;
   readonly data: Uint8Array;
   readonly qsel: { set: number; val: number };
+  /** The image's own cycles (and its helpers'), without the datapath's per-packet work. */
   readonly busy: number;
   readonly stall: number;
 }
 
-/** The verdict the XDP outro gives R0 (the NIC's XDP_REDIRECT and unknown codes abort). */
-export function xdpVerdict(retval: number): number {
-  return [0x82, 0x22, 0x11, 0x44][retval] ?? 0x82;
-}
-
-const tables = new WeakMap<NicMemory, Map<number, MapTable>>();
-
-function tableOf(mem: NicMemory, tid: number): MapTable | undefined {
-  let t = tables.get(mem);
-  if (t === undefined) tables.set(mem, t = new Map());
-  let table = t.get(tid);
-  if (table === undefined) {
-    const e = map_dir_read(mem, tid);
-    if (e === undefined) return undefined;
-    t.set(tid, table = new MapTable(mem, e));
-  }
-  return table;
-}
-
-const RC_ERRNO: Readonly<Record<number, number>> = {
-  [CMSG_RC_SUCCESS]: 0, [CMSG_RC_ERR_MAP_NOENT]: -2, [CMSG_RC_ERR_MAP_EXIST]: -17, [CMSG_RC_ERR_MAP_E2BIG]: -7,
-};
-
-/** A runner of one translated program on core 0 of the host's NIC. */
+/** A translated program on core 0 of the host's NIC, both engines, the firmware's helper handlers. */
 export class NfpRunner {
   readonly image: NfpImage;
   readonly engines: { readonly interpreter: NfpEngine; readonly js: NfpEngine };
-  readonly events: NfpEvent[] = [];
-  readonly mem: NicMemory;
+  /** BPF_EVENT messages the perf_event_output handler built. */
+  readonly events: CmsgBpfEvent[] = [];
   readonly start: number;
-  readonly done: number;
-  private readonly lm8: Uint8Array;
-  private readonly core: NfpCore;
+  readonly core: NfpCore;
+  private readonly evBuf = new Uint8Array(1 << 16);
+  private evAt = 0;
+  private evLen = 0;
 
   constructor(h: TestHost, readonly loaded: NfpLoaded) {
-    const nfp_prog = loaded.nfp_prog;
-    const bar = nfp_bar_of(loaded.offload.netdev);
-    const vnic = nfp_bpf_vnic_of(bar);
+    const vnic = nfp_bpf_vnic_of(nfp_bar_of(loaded.offload.netdev));
     this.start = vnic.start_off;
-    this.done = vnic.tgt_done;
-    this.mem = h.device!.memory;
-    this.core = NfpCore.fromNic(this.mem, 0);
-    this.lm8 = new Uint8Array(this.core.lm.buffer, this.core.lm.byteOffset, this.core.lm.byteLength);
-    const words = nfp_bpf_relo_for_vnic(nfp_prog, vnic);
-    this.image = loadImage(words, { base: vnic.start_off });
-    const hooks = this.hooks(nfp_prog);
-    this.engines = { interpreter: new NfpInterpreter(this.image, hooks), js: new NfpJsEngine(this.image, hooks) };
+    const mem = h.device!.memory;
+    this.core = NfpCore.fromNic(mem, 0);
+    this.image = loadImage(loaded.nfp_prog.relo_for_vnic(vnic), { base: vnic.start_off });
+    const sink: NfpEventSink = {
+      u8: this.evBuf,
+      reserve: (len) => { this.evLen = len; this.evAt = 0; return 0; },
+      commit: () => { this.events.push(decodeBpfEvent(this.evBuf.slice(this.evAt, this.evAt + this.evLen))); },
+    };
+    const helpers = new NfpFwHelpers(mem, nfpFwFuncs(h.device!.image), vnic.tgt_done, sink);
+    this.engines = { interpreter: new NfpInterpreter(this.image, helpers.hooks), js: new NfpJsEngine(this.image, helpers.hooks) };
   }
 
-  private hooks(nfp_prog: NfpProg): Map<number, NfpHook> {
-    const h = nfp_prog.bpf.helpers;
-    const mem = this.mem;
-    const lm8 = this.lm8;
-    const ret = (x: NfpContext, r0lo: number, r0hi: number): void => {
-      x.gprA[0] = x.gprB[0] = r0lo;
-      x.gprA[1] = x.gprB[1] = r0hi;
-    };
-    const hooks = new Map<number, NfpHook>();
-    hooks.set(this.done, () => NFP_RUN_EXIT);
-    const keyOf = (x: NfpContext, lmPtr: number, len: number): Uint8Array => {
-      const a = x.lmAddr[lmPtr]! & ~3;
-      return lm8.slice(a, a + len);
-    };
-    const withTable = (x: NfpContext, f: (t: MapTable) => void): number => {
-      this.retAddr = x.gprB[0]! & 0x3fff;
-      const t = tableOf(mem, x.gprA[0]!);
-      if (t === undefined) throw new BpfError('EFAULT', `nfp-run: no table ${x.gprA[0]}`);
-      f(t);
-      return this.retAddr;
-    };
-    hooks.set(h.map_lookup, (core, x) => withTable(x, (t) => {
-      const idx = t.lookup(keyOf(x, 0, t.keySize), 0);
-      if (idx < 0) ret(x, 0, 0);
-      else {
-        const a = nfpAddr40('emem', t.valueOff(idx));
-        ret(x, a.lo | 0, a.hi);
-      }
-      x.busy += 16;
-      x.stall += core.latency.emem * (t.isArray ? 1 : 2);
-    }));
-    hooks.set(h.map_update, (core, x) => withTable(x, (t) => {
-      const key = keyOf(x, 0, t.keySize);
-      const value = new Uint8Array(t.valStride);
-      value.set(keyOf(x, 2, t.valueSize));
-      const rc = t.update(key, 0, new DataView(value.buffer), 0, x.gprA[8]! >>> 0);
-      const e = RC_ERRNO[rc] ?? -22;
-      ret(x, e, e < 0 ? -1 : 0);
-      x.busy += 24;
-      x.stall += core.latency.emem * 3;
-    }));
-    hooks.set(h.map_delete, (core, x) => withTable(x, (t) => {
-      const rc = t.delete(keyOf(x, 0, t.keySize), 0);
-      const e = RC_ERRNO[rc] ?? -22;
-      ret(x, e, e < 0 ? -1 : 0);
-      x.busy += 20;
-      x.stall += core.latency.emem * 2;
-    }));
-    hooks.set(h.perf_event_output, (core, x) => {
-      this.retAddr = x.gprB[0]! & 0x3fff;
-      const type = x.gprA[1]!;
-      const size = x.gprA[10]! >>> 0;
-      const flags = (BigInt(x.gprA[7]! >>> 0) << 32n) | BigInt(x.gprA[6]! >>> 0);
-      const lo = x.gprA[8]! >>> 0;
-      let data: Uint8Array;
-      if (type === 6) data = lm8.slice(lo, lo + size);
-      else if (type === 8) data = core.ctm.slice(lo, lo + size);
-      else if (type === 4) data = core.emem.slice(lo, lo + size);
-      else data = new Uint8Array(0);
-      const pv = x.lmAddr[1]! >>> 2;
-      const pktLen = Number((flags >> 32n) & 0xfffffn);
-      const ptr = core.lm[pv + 2]! >>> 0;
-      this.events.push({ map_id: x.gprA[4]!, flags, data, pkt: core.ctm.slice(ptr, ptr + pktLen) });
-      ret(x, 0, 0);
-      x.busy += 40;
-      return this.retAddr;
-    });
-    return hooks;
-  }
-
-  private retAddr = 0;
-
-  /** Run one packet on thread `t` of core 0 with the named engine. */
+  /** Run one packet on thread `t` of core 0, set up as firmware/datapath.ts does. */
   run(engine: 'interpreter' | 'js', packet: Uint8Array, t = 0): NfpRunResult {
     const core = this.core;
     const x = core.contexts[t]!;
     x.reset();
-    const stack = t * 512;
-    const pv = PV_LMEM_BASE + t * 32;
-    const buf = t * PKT_BUF_BYTES;
-    const ptr = buf + PKT_HEADROOM;
-    core.ctm.fill(0, buf, buf + PKT_BUF_BYTES);
+    const stack = t * STACK_BYTES;
+    const pv = PV_BASE + t * 32;
+    const buf = t << NFP_CTM_BUF_SHIFT;
+    const ptr = buf + NFP_PKT_OFFSET;
+    core.ctm.fill(0, buf, buf + (1 << NFP_CTM_BUF_SHIFT));
     core.ctm.set(packet, ptr);
-    core.lm.fill(0, stack >> 2, (stack + 512) >> 2);
+    core.lm.fill(0, stack >> 2, (stack + STACK_BYTES) >> 2);
     core.lm[pv >> 2] = (packet.length & 0x3fff) | PV_LEN_FLAGS;
-    core.lm[(pv >> 2) + 1] = 0;
     core.lm[(pv >> 2) + 2] = ptr;
     core.lm[(pv >> 2) + 4] = 0;
     core.lm[(pv >> 2) + 6] = 0;
     x.gprA[22] = stack;
     x.lmAddr[0] = stack;
     x.lmAddr[1] = pv;
-    const exit = this.engines[engine].run(core, x, this.start);
-    if (exit !== this.done) throw new Error(`run ended at .${exit}, not BPF_DONE`);
+    this.engines[engine].run(core, x, this.start);
     const outPtr = core.lm[(pv >> 2) + 2]! >>> 0;
     const outLen = core.lm[pv >> 2]! & 0x3fff;
     return {
@@ -333,11 +227,43 @@ export class NfpRunner {
   }
 }
 
-/** Both engines on one packet; they must agree (the caller asserts); returns the interpreter's. */
-export function runBoth(r: NfpRunner, packet: Uint8Array): { interp: NfpRunResult; js: NfpRunResult } {
-  const interp = r.run('interpreter', packet);
-  const js = r.run('js', packet);
-  return { interp, js };
+// ---------------------------------------------------------------------------------------------------
+// The datapath
+
+/** A host whose NIC runs the firmware datapath in-process with one NFP engine. */
+export interface NfpRig {
+  readonly h: TestHost;
+  readonly pool: NfpCorePool;
+  readonly nn: NfpNet;
+  /** BPF_EVENT messages, as the host drained them. */
+  readonly events: CmsgBpfEvent[];
+  /** nfp_net_bpf_offload(): load (or replace) the program on nfp0. */
+  load(l: NfpLoaded): Promise<void>;
+  run(frames: readonly Uint8Array[]): Promise<NfpPacketResult[]>;
+  stop(): Promise<void>;
+}
+
+export { NFP_FW_PKT_BUSY };
+
+export async function nfpRig(engine: 'interpreter' | 'js'): Promise<NfpRig> {
+  const h = await bootHost();
+  const events: CmsgBpfEvent[] = [];
+  const pool = await NfpCorePool.start(h.device!, inProcessCores({ groups: 1 }), { engine, onEvent: (m) => events.push(decodeBpfEvent(m)) });
+  const nn: NfpNet = { bar: h.device!.bars[0]!, ustore: h.device!.memory.ustore, mtu: 1500, pump: () => pool.pump(), log: h.nfp!.log };
+  let loaded = false;
+  return {
+    h, pool, nn, events,
+    async load(l) {
+      const ext = new NetlinkExtAck();
+      await nfp_net_bpf_offload(nn, l.nfp_prog, loaded, ext);
+      loaded = true;
+    },
+    run: (frames) => pool.run(frames, { core: 0 }),
+    async stop() {
+      await pool.stop();
+      await h.shutdown();
+    },
+  };
 }
 
 /** Every entry of an offloaded map through the driver (byte-swapped counters and all), sorted by key. */

@@ -24,11 +24,8 @@ import type { BpfMap } from '../../kernel/maps/map.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
 import type { BpfOffloadOps, LdImmMap, VerifierEnv } from '../../kernel/verifier/verifier.js';
 import { notInitReg, type RegState } from '../../kernel/verifier/state.js';
-import {
-  NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_INL_MTU, NFP_NET_CFG_BPF_MAX_LEN, NFP_NET_CFG_BPF_STACK_SZ, NFP_NET_CFG_BPF_START,
-  type NfpNetCtrlBar,
-} from '../../nic/ctrl-bar.js';
-import { nfp_bpf_jit, nfp_bpf_jit_prepare, type NfpJitOptions } from './jit.js';
+import { NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_MAX_LEN, NFP_NET_CFG_BPF_START, type NfpNetCtrlBar } from '../../nic/ctrl-bar.js';
+import { nfp_bpf_jit, nfp_bpf_jit_prepare, nfp_bpf_relo_for_vnic, type NfpJitOptions } from './jit.js';
 import { NfpAppBpf, type NfpBpfNeutralMap } from './main.js';
 import { nfp_port_from_netdev } from './probe.js';
 import type { NfpInstrCb } from './support.js';
@@ -122,11 +119,13 @@ export interface NfpBpfSubprogInfo {
 
 /** struct nfp_bpf_vnic: where a vNIC loads programs and where they end. */
 export interface NfpBpfVnic {
+  /** NFP_NET_CFG_BPF_START: the code-store address programs are relocated to. */
   readonly start_off: number;
+  /** NFP_NET_CFG_BPF_DONE: the firmware's "next packet" address (RELO_BR_NEXT_PKT's target). */
   readonly tgt_done: number;
 }
 
-/** The vNIC's BPF registers the driver reads (nfp_net_ctrl.h, BPF section). */
+/** nfp_bpf_vnic_alloc(): the vNIC's BPF registers the driver keeps (nfp_net_ctrl.h, BPF section). */
 export function nfp_bpf_vnic_of(bar: NfpNetCtrlBar): NfpBpfVnic {
   return { start_off: bar.readw(NFP_NET_CFG_BPF_START), tgt_done: bar.readw(NFP_NET_CFG_BPF_DONE) };
 }
@@ -154,8 +153,10 @@ export class NfpProg {
   /** The perf event arrays the image names by id (nfp_map_ptrs_record). */
   map_records: NfpBpfNeutralMap[] = [];
   /**
-   * nfp-emu: what prog->aux->max_pkt_offset holds in the kernel (the furthest packet byte a direct
-   * access may touch), recorded by the hook since the core verifier here does not keep it.
+   * nfp-emu: one past the furthest packet byte a direct access may touch, recorded by the hook (the core
+   * verifier here keeps no prog->aux->max_pkt_offset). The kernel keeps the last byte's offset and checks
+   * `fw_mtu < min(max_pkt_offset, mtu)`, which lets a program read the first byte past the split point;
+   * one past makes the same check exact.
    */
   max_pkt_offset = 0;
   /** nfp-emu: the deepest stack byte each subprogram touched (what env->subprog_info[].stack_depth holds). */
@@ -181,6 +182,11 @@ export class NfpProg {
 
   get prog_len(): number {
     return this.prog.length;
+  }
+
+  /** nfp_bpf_relo_for_vnic(): the image as this vNIC loads it. */
+  relo_for_vnic(bv: NfpBpfVnic): bigint[] {
+    return nfp_bpf_relo_for_vnic(this, bv);
   }
 }
 
@@ -330,26 +336,4 @@ function nfp_map_ptrs_forget(nfp_prog: NfpProg): void {
   if (freed.length === 0) return;
   if (bpf.rcu !== undefined) void bpf.rcu.synchronize_rcu().then(put);
   else put();
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Load-time checks (nfp_net_bpf_load), for the attach path
-
-/** nfp_bpf_offload_check_mtu(): can the program read beyond the packet bytes the firmware keeps in CTM? */
-export function nfp_bpf_offload_check_mtu(bar: NfpNetCtrlBar, nfp_prog: NfpProg, mtu: number): boolean {
-  const fw_mtu = bar.readb(NFP_NET_CFG_BPF_INL_MTU) * 64 - 32;
-  const pkt_off = Math.min(nfp_prog.max_pkt_offset, mtu);
-  return fw_mtu < pkt_off;
-}
-
-/**
- * The checks nfp_net_bpf_load() makes before it writes a program to a vNIC, with the extack text of
- * each (EOPNOTSUPP): packet access beyond the split point at this MTU, stack, code-store room.
- */
-export function nfp_net_bpf_load_check(bar: NfpNetCtrlBar, nfp_prog: NfpProg, mtu: number): void {
-  if (nfp_bpf_offload_check_mtu(bar, nfp_prog, mtu)) {
-    throw new BpfError('EOPNOTSUPP', 'nfp: BPF offload not supported with potential packet access beyond HW packet split boundary');
-  }
-  if (nfp_prog.stack_size > bar.readb(NFP_NET_CFG_BPF_STACK_SZ) * 64) throw new BpfError('EOPNOTSUPP', 'nfp: stack too large');
-  if (nfp_prog.prog_len > bar.readw(NFP_NET_CFG_BPF_MAX_LEN)) throw new BpfError('EOPNOTSUPP', 'nfp: program too long');
 }

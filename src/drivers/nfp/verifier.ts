@@ -287,9 +287,9 @@ function nfp_bpf_check_ptr(nfp_prog: NfpProg, meta: NfpInsnMeta, env: VerifierEn
   if (meta.ptr.type !== 'not_init' && meta.ptr.type !== reg.type) {
     refuse(env, 'EINVAL', `ptr type changed for instruction ${nfp_reg_type_num(meta.ptr)} -> ${nfp_reg_type_num(reg)}`);
   }
-  // nfp-emu: prog->aux->max_pkt_offset, as check_packet_access() keeps it.
+  // nfp-emu: prog->aux->max_pkt_offset, as check_packet_access() keeps it (plus one: see prog.ts).
   if (reg.type === 'pkt') {
-    const end = meta.insn.off + reg.off + Number(reg.umax_value) + ldstBytes(meta) - 1;
+    const end = meta.insn.off + reg.off + Number(reg.umax_value) + ldstBytes(meta);
     if (end > nfp_prog.max_pkt_offset) nfp_prog.max_pkt_offset = end;
   }
   meta.ptr = copyReg(reg);
