@@ -74,6 +74,20 @@ function geometry(max_entries: number, pool: number): { slots: number; ring: num
   return { slots, ring, elem0, bytes: elem0 + pool * ENTRY_SIZE };
 }
 
+
+/**
+ * Before a syscall update that may find no free entry: reclaim the entries readers are done with, and
+ * when none could be, wait (bounded, and never inside an RCU read-side section) for a grace period.
+ */
+function reclaimBeforeUpdate(fl: RcuFreelist, i32: Int32Array, rcu: Rcu): void {
+  if (fl.nfree !== 0 || fl.nretired === 0) return;
+  raw_spin_lock(i32, H_LOCK);
+  const n = fl.reclaim();
+  raw_spin_unlock(i32, H_LOCK);
+  if (n !== 0 || rcu.rcu_read_lock_held()) return;
+  rcu.synchronize_rcu_expedited(200);
+}
+
 export class DevMap extends BpfMap {
   readonly mem: Uint8Array;
   private readonly i32: Int32Array;
@@ -166,12 +180,7 @@ export class DevMap extends BpfMap {
 
   /** As HashTab: a syscall update waits (bounded) for readers rather than fail for lack of entries. */
   protected override before_update_sys(): void {
-    if (this.fl.nfree !== 0 || this.fl.nretired === 0) return;
-    raw_spin_lock(this.i32, H_LOCK);
-    const n = this.fl.reclaim();
-    raw_spin_unlock(this.i32, H_LOCK);
-    if (n !== 0 || this.rcu.rcu_read_lock_held()) return;
-    this.rcu.synchronize_rcu_expedited(200);
+    reclaimBeforeUpdate(this.fl, this.i32, this.rcu);
   }
 
   /** __dev_map_update_elem(). */
@@ -389,12 +398,7 @@ export class DevMapHash extends BpfMap {
   }
 
   protected override before_update_sys(): void {
-    if (this.fl.nfree !== 0 || this.fl.nretired === 0) return;
-    raw_spin_lock(this.i32, H_LOCK);
-    const n = this.fl.reclaim();
-    raw_spin_unlock(this.i32, H_LOCK);
-    if (n !== 0 || this.rcu.rcu_read_lock_held()) return;
-    this.rcu.synchronize_rcu_expedited(200);
+    reclaimBeforeUpdate(this.fl, this.i32, this.rcu);
   }
 
   /**

@@ -416,7 +416,14 @@ export abstract class BpfMap implements RefCounted {
 
   /** BPF_MAP_LOOKUP_ELEM. Per-CPU types return every CPU's value, each rounded up to 8 bytes. */
   lookup(key: Uint8Array, flags = 0): Uint8Array {
-    const cmd = 'BPF_MAP_LOOKUP_ELEM';
+    return this.readValue('BPF_MAP_LOOKUP_ELEM', key, flags, (out) => this.map_lookup_elem_sys(key, out, flags));
+  }
+
+  /**
+   * What the value-returning commands share: the flags (only BPF_F_LOCK, and only with a spin lock in
+   * the value), the key, and `op` filling a fresh value buffer under rcu_read_lock.
+   */
+  private readValue(cmd: string, key: Uint8Array, flags: number, op: (out: Uint8Array) => number): Uint8Array {
     if ((flags & ~BPF_F_LOCK) !== 0) throw this.sysError(cmd, -EINVAL, `unknown flags 0x${flags.toString(16)}`);
     if ((flags & BPF_F_LOCK) !== 0 && this.spin_lock_off < 0) throw this.sysError(cmd, -EINVAL, 'BPF_F_LOCK on a map value without a bpf_spin_lock');
     this.checkKey(cmd, key);
@@ -424,7 +431,7 @@ export abstract class BpfMap implements RefCounted {
     this.rcu.rcu_read_lock();
     let err: number;
     try {
-      err = this.map_lookup_elem_sys(key, out, flags);
+      err = op(out);
     } finally {
       this.rcu.rcu_read_unlock();
     }
@@ -487,20 +494,7 @@ export abstract class BpfMap implements RefCounted {
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM. */
   lookupAndDelete(key: Uint8Array, flags = 0): Uint8Array {
-    const cmd = 'BPF_MAP_LOOKUP_AND_DELETE_ELEM';
-    if ((flags & ~BPF_F_LOCK) !== 0) throw this.sysError(cmd, -EINVAL, `unknown flags 0x${flags.toString(16)}`);
-    if ((flags & BPF_F_LOCK) !== 0 && this.spin_lock_off < 0) throw this.sysError(cmd, -EINVAL, 'BPF_F_LOCK on a map value without a bpf_spin_lock');
-    this.checkKey(cmd, key);
-    const out = new Uint8Array(this.sys_value_size);
-    this.rcu.rcu_read_lock();
-    let err: number;
-    try {
-      err = this.map_lookup_and_delete_elem(key, out, flags);
-    } finally {
-      this.rcu.rcu_read_unlock();
-    }
-    if (err < 0) throw this.sysError(cmd, err);
-    return out;
+    return this.readValue('BPF_MAP_LOOKUP_AND_DELETE_ELEM', key, flags, (out) => this.map_lookup_and_delete_elem(key, out, flags));
   }
 
   private checkKey(cmd: string, key: Uint8Array): void {
