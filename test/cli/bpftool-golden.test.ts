@@ -6,7 +6,7 @@
 // Where the real tool is present, it is run again and must still print the recorded output, so the
 // goldens cannot go stale against the tool they claim to come from.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -220,12 +220,20 @@ const liveWhy = !have('bpftool') ? 'bpftool not installed'
     : !have('unshare') ? 'unshare not installed' : !root ? 'not root' : '';
 
 describe.skipIf(liveWhy !== '')(`the goldens equal the live bpftool${liveWhy === '' ? '' : ` (skipped: ${liveWhy})`}`, () => {
-  it('prints the recorded output again (after masking ids and times)', () => {
+  it('prints the recorded output again (after masking ids and times)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'nfpemu-bpftool-live-'));
     try {
-      for (const f of readdirSync(GOLDEN).filter((x) => x.endsWith('.cases'))) writeFileSync(join(out, f), readFileSync(join(GOLDEN, f)));
-      const r = spawnSync(process.execPath, [join(GOLDEN, 'capture.mjs'), '--dir', out], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-      expect(r.status, r.stderr).toBe(0);
+      const cases = readdirSync(GOLDEN).filter((x) => x.endsWith('.cases'));
+      for (const f of cases) writeFileSync(join(out, f), readFileSync(join(GOLDEN, f)));
+      // One capture per file, all at once: each runs in namespaces of its own, and most of the time
+      // is bpftool's start-up, once per command.
+      const runs = await Promise.all(cases.map((f) => new Promise<{ file: string; status: number | null; stderr: string }>((done) => {
+        const c = spawn(process.execPath, [join(GOLDEN, 'capture.mjs'), '--dir', out, f.replace(/\.cases$/, '')], { cwd: ROOT, timeout: 300_000 });
+        let stderr = '';
+        c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        c.on('close', (status) => done({ file: f, status, stderr }));
+      })));
+      for (const r of runs) expect(r.status, `${r.file}: ${r.stderr}`).toBe(0);
       for (const f of goldens) {
         const recorded = parseGolden(readFileSync(join(GOLDEN, f), 'utf8')).filter((s) => s.args !== undefined);
         const live = parseGolden(readFileSync(join(out, f), 'utf8')).filter((s) => s.args !== undefined);

@@ -326,6 +326,54 @@ describe('bpftool prog load ... dev on netdevsim (bpf_offload.py)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// bpftool net: XDP per device and mode, with offload (net.golden has the modes lo can take).
+
+describe('bpftool net with offloaded XDP (netdevsim)', () => {
+  it('attaches a device program in offload mode, next to a driver-mode one, and lists both', async () => {
+    const { kernel, run, ifindex } = await nsimHost();
+    await run(`prog load ${PASS} /sys/fs/bpf/dev dev eni0np1`);
+    await run(`prog load ${MAP_RET0} /sys/fs/bpf/host`);
+    const id = async (pin: string): Promise<number> => (JSON.parse((await run(`-j prog show pinned ${pin}`)).stdout) as { id: number }).id;
+    const devId = await id('/sys/fs/bpf/dev');
+    const hostId = await id('/sys/fs/bpf/host');
+    expect(await run('net attach xdpoffload pinned /sys/fs/bpf/dev dev eni0np1')).toEqual({ status: 0, stdout: '', stderr: '' });
+    // do_xdp_dump_one(): "%s(%d)", then xdp_dump_prog_id()'s " %s" " id %u".
+    expect((await run('net show')).stdout).toBe(`xdp:\neni0np1(${ifindex}) offload id ${devId}\n\ntc:\n\nflow_dissector:\n\n`);
+    // A device program only in HW mode (dev_xdp_attach()'s words, as libbpf prints the extack).
+    expect(await run('net attach xdpdrv pinned /sys/fs/bpf/dev dev eni0np1')).toEqual({
+      status: exit(-22), stdout: '',
+      stderr: 'libbpf: Kernel error message: Using offloaded program without HW_MODE flag is not supported\nError: interface xdpdrv attach failed: Invalid argument\n',
+    });
+    expect((await run('net attach xdpdrv pinned /sys/fs/bpf/host dev eni0np1')).status).toBe(0);
+    // XDP_ATTACHED_MULTI: each mode's id, "multi_attachments" in JSON.
+    expect((await run('net show dev eni0np1')).stdout).toBe(`xdp:\neni0np1(${ifindex}) driver id ${hostId} offload id ${devId}\n\ntc:\n\nflow_dissector:\n\n`);
+    expect(JSON.parse((await run('-j net show dev eni0np1')).stdout)).toEqual([{
+      xdp: [{ devname: 'eni0np1', ifindex, multi_attachments: [{ mode: 'driver', id: hostId }, { mode: 'offload', id: devId }] }], tc: [], flow_dissector: [],
+    }]);
+    // Two programs: detaching needs the mode.
+    expect((await run('net detach xdpoffload dev eni0np1')).status).toBe(0);
+    expect((await run('net show')).stdout).toBe(`xdp:\neni0np1(${ifindex}) driver id ${hostId}\n\ntc:\n\nflow_dissector:\n\n`);
+    expect((await run('net detach xdp dev eni0np1')).status).toBe(0);
+    expect((await run('net show')).stdout).toBe('xdp:\n\ntc:\n\nflow_dissector:\n\n');
+    expect(kernel.fds.size).toBe(0);
+  });
+
+  it('refuses a program bound to another device, and a host program in offload mode', async () => {
+    const { kernel, run } = await nsimHost();
+    const other = await NsimDev.create(kernel, { id: 1 });
+    await run(`prog load ${PASS} /sys/fs/bpf/dev dev eni0np1`);
+    await run(`prog load ${PASS} /sys/fs/bpf/host`);
+    expect(await run(`net attach xdpoffload pinned /sys/fs/bpf/dev dev ${other.ports[0]!.netdev.name}`)).toEqual({
+      status: exit(-22), stdout: '',
+      stderr: 'libbpf: Kernel error message: Program bound to different device\nError: interface xdpoffload attach failed: Invalid argument\n',
+    });
+    const r = await run('net attach xdpoffload pinned /sys/fs/bpf/host dev eni0np1');
+    expect(r.status).toBe(exit(-22));
+    expect(r.stderr).toMatch(/^libbpf: Kernel error message: netdevsim: xdpoffload of non-bound program\nError: interface xdpoffload attach failed: Invalid argument\n$/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // prog dump jited of a program on the NIC: the NFP disassembly, as the libbfd build prints it.
 
 /**

@@ -19,6 +19,7 @@ import { BpfSyscall } from '../../kernel/syscall.js';
 import { Args, Bpftool, Exit, isPrefix, Killed, Stdio, type BpftoolOutput } from './common.js';
 import { JsonDepthAssertion } from './json_writer.js';
 import { MAP_CMDS, MAP_HELP } from './map.js';
+import { NET_CMDS, NET_HELP } from './net.js';
 import { PROG_CMDS, PROG_HELP, type Cmd } from './prog.js';
 
 export const BPFTOOL_VERSION = '7.1.0';
@@ -115,7 +116,7 @@ const CMDS: readonly Cmd[] = [
   ['link', doLink],
   ['cgroup', notEmulated('cgroup')],
   ['perf', notEmulated('perf')],
-  ['net', notEmulated('net')],
+  ['net', (b, a) => cmdSelect(b, NET_CMDS, a.rest(), helpPrinter(NET_HELP, a.prev))],
   ['feature', notEmulated('feature')],
   ['btf', notEmulated('btf')],
   ['gen', notEmulated('gen')],

@@ -9,7 +9,9 @@
 //
 // Everything runs in a private mount namespace with a fresh bpffs on /sys/fs/bpf (in place of the
 // machine's, not stacked on it, or `-f` would list each pin once per mount), so the pins of the cases
-// never touch the machine's bpffs and their objects go away with the namespace. Commands run
+// never touch the machine's bpffs and their objects go away with the namespace; and in a fresh network
+// namespace, whose only device is a loopback `lo` (ifindex 1, down) as on a freshly booted emulated
+// host, so XDP attached by the cases touches no device of the machine. Commands run
 // from the repository root, so object paths in the cases are relative to it.
 //
 // A .cases file, line by line:
@@ -34,7 +36,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
 
 if (process.env.NFPEMU_CAPTURE_INNER !== '1') {
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'umount -l /sys/fs/bpf 2>/dev/null; mount -t bpf bpf /sys/fs/bpf && exec "$0" "$@"', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const r = spawnSync('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', 'umount -l /sys/fs/bpf 2>/dev/null; mount -t bpf bpf /sys/fs/bpf && exec "$0" "$@"', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit', env: { ...process.env, NFPEMU_CAPTURE_INNER: '1' },
   });
   process.exit(r.status ?? 1);
