@@ -91,6 +91,9 @@ interface CoreRt {
   readonly pv: Int32Array;
   cons: number;
   nextCtx: number;
+  /** The contexts' busy/stall counters as the statistics last took them. */
+  readonly busySeen: Float64Array;
+  readonly stallSeen: Float64Array;
 }
 
 /** A group of cores on one thread: the datapath loop over the pool's rings. */
@@ -177,6 +180,7 @@ export class NfpDatapath {
       this.cores.push({
         id, core, rh: ringHdrOff(l, id) >> 2, st: statOff(l, id) >> 3, slots: slotOff(l, id, 0), scratch: scratchOff(l, id),
         buf: bufIdx << NFP_CTM_BUF_SHIFT, stack, pv, cons: Atomics.load(this.i32, (ringHdrOff(l, id) >> 2) + R_CONS), nextCtx: 0,
+        busySeen: new Float64Array(this.threads), stallSeen: new Float64Array(this.threads),
       });
     }
     this.stallPerPkt = NFP_FW_PKT_STALL_CTM_ACCESSES * (this.cores[0]?.core.latency.ctm ?? 0);
@@ -321,6 +325,11 @@ export class NfpDatapath {
     f[g + G_BAD_TID] = s.badTid;
   }
 
+  /**
+   * Up to NFP_FW_BATCH packets of one core's ring, start to finish (see the top of the file). The hot
+   * loop keeps what it needs in locals and counts in locals too; the shared statistics are updated
+   * once per batch, the per-context cycles from the contexts' own counters.
+   */
   private batch(c: CoreRt): number {
     const i32 = this.i32;
     const prod = Atomics.load(i32, c.rh + R_PROD);
@@ -329,143 +338,177 @@ export class NfpDatapath {
     if (n > NFP_FW_BATCH) n = NFP_FW_BATCH;
     const loop = i32[c.rh + R_LOOP]!;
     const base = i32[c.rh + R_BASE]!;
+    const wire = loop > 0;
+    const f64 = this.f64;
+    const u8 = this.u8;
+    const core = c.core;
+    const ctm = core.ctmI32;
+    const lm = core.lm;
+    const engine = this.enabled ? this.engine : null;
+    const start = this.start;
+    const split = this.split;
+    const maxFrame = this.maxFrame;
+    const threads = this.threads;
+    const slotBytes = this.layout.slotBytes;
+    const slotMask = this.slotMask;
+    const gen = this.gen;
+    const stallPerPkt = this.stallPerPkt;
+    const pkt = c.buf + NFP_PKT_OFFSET;
+    const dst = pkt >> 2;
+    let bytesIn = 0, bytesOut = 0, noProg = 0, malformed = 0, oversize = 0, pass = 0, drop = 0, tx = 0;
+    let st0 = 0, st1 = 0, st2 = 0, st3 = 0;
+    let t = c.nextCtx;
     for (let k = 0; k < n; k++) {
       const seq = (c.cons + k) | 0;
-      if (loop > 0) this.packet(c, ((seq - base) >>> 0) % loop, true);
-      else this.packet(c, (seq >>> 0) & this.slotMask, false);
-    }
-    c.cons = (c.cons + n) | 0;
-    this.f64[c.st + S_BATCHES] = this.f64[c.st + S_BATCHES]! + 1;
-    Atomics.store(i32, c.rh + R_CONS, c.cons);
-    return n;
-  }
-
-  /** Count one event in a core's statistics. */
-  private bump(c: CoreRt, which: number): void {
-    this.f64[c.st + which] = this.f64[c.st + which]! + 1;
-  }
-
-  /** One packet, start to finish (see the top of the file). `wire`: the output goes to the scratch buffer. */
-  private packet(c: CoreRt, slot: number, wire: boolean): void {
-    const i32 = this.i32;
-    const f64 = this.f64;
-    const so = c.slots + slot * this.layout.slotBytes;
-    const d = so >> 2;
-    const len = i32[d + D_LEN]!;
-    f64[c.st + S_PACKETS] = f64[c.st + S_PACKETS]! + 1;
-    let status = NFP_PKT_OK;
-    let raw = 0;
-    let outOff = 0;
-    let outLen = 0;
-    let qsel = 0;
-    let busy = 0;
-    let stall = 0;
-    let ctx = -1;
-    const engine = this.engine;
-    if (len < ETH_HLEN) {
-      status = NFP_PKT_MALFORMED;
-      this.bump(c, S_MALFORMED);
-    } else if (len > this.maxFrame) {
-      status = NFP_PKT_OVERSIZE;
-      this.bump(c, S_OVERSIZE);
-    } else if (engine === null || !this.enabled) {
-      status = NFP_PKT_NO_PROG;
-      outLen = len;
-      this.bump(c, S_NO_PROG);
-      this.bump(c, S_ACT_PASS);
-      f64[c.st + S_BYTES_IN] = f64[c.st + S_BYTES_IN]! + len;
-    } else {
-      f64[c.st + S_BYTES_IN] = f64[c.st + S_BYTES_IN]! + len;
-      const t = c.nextCtx;
-      c.nextCtx = t + 1 === this.threads ? 0 : t + 1;
-      ctx = t;
-      const core = c.core;
-      const x = core.contexts[t]!;
-      // Receive: the first `inl` bytes into the CTM buffer, whole words (the slot and buffer are aligned).
-      const inl = len < this.split ? len : this.split;
-      const pkt = c.buf + NFP_PKT_OFFSET;
-      const ctm = core.ctmI32;
-      const src = (so + SLOT_DATA) >> 2;
-      const dst = pkt >> 2;
-      for (let w = 0, words = (inl + 3) >> 2; w < words; w++) ctm[dst + w] = i32[src + w]!;
-      // The packet vector and the LM pointers the contract promises.
-      const lm = core.lm;
-      const pvb = c.pv[t]!;
-      const pvw = pvb >> 2;
-      lm[pvw + PKT_VEC_PKT_LEN] = len | NFP_PV_FLAG_BUF_2K | (len <= this.split ? NFP_PV_FLAG_CTM_ONLY : 0);
-      lm[pvw + PKT_VEC_PKT_PTR] = pkt;
-      lm[pvw + PKT_VEC_QSEL_SET] = 0;
-      lm[pvw + PKT_VEC_QSEL_VAL] = 0;
-      const sb = c.stack[t]!;
-      x.gprA[STATIC_REG_STACK] = sb;
-      x.lmAddr[NFP_STACK_LM_PTR] = sb;
-      x.lmAddr[NFP_PV_LM_PTR] = pvb;
-      const b0 = x.busy;
-      const s0 = x.stall;
-      let ran = true;
-      try {
-        engine.run(core, x, this.start);
-      } catch (e) {
-        // A fault (EFAULT) or a runaway image (ELOOP) costs the packet, never the core.
-        if (!(e instanceof BpfError)) throw e;
-        ran = false;
-        status = NFP_PKT_FAULT;
-        this.bump(c, S_FAULT);
-        f64[this.gst + G_FAULTS] = f64[this.gst + G_FAULTS]! + 1;
-        this.noteError(`core ${c.id} ctx ${t}: ${e.message}`);
-      }
-      x.busy += NFP_FW_PKT_BUSY;
-      x.stall += this.stallPerPkt;
-      busy = x.busy - b0;
-      stall = x.stall - s0;
-      f64[c.st + S_BUSY0 + t] = f64[c.st + S_BUSY0 + t]! + busy;
-      f64[c.st + S_STALL0 + t] = f64[c.st + S_STALL0 + t]! + stall;
-      if (ran) {
-        const v = x.gprA[0]! >>> NFP_BPF_VERDICT_SHIFT;
-        raw = v;
-        const stat = v > 0xff ? -2 : VERDICT_STAT[v]!;
-        const act = v > 0xff ? 0 : v & 0xf;
-        if (stat === -2 || (act !== 1 && act !== 2 && act !== 4)) {
-          status = NFP_PKT_BAD_VERDICT;
-          this.bump(c, S_BAD_VERDICT);
+      const slot = wire ? ((seq - base) >>> 0) % loop : (seq >>> 0) & slotMask;
+      const so = c.slots + slot * slotBytes;
+      const d = so >> 2;
+      const len = i32[d + D_LEN]!;
+      let status = NFP_PKT_OK;
+      let raw = 0;
+      let outOff = 0;
+      let outLen = 0;
+      let qsel = 0;
+      let busy = 0;
+      let stall = 0;
+      let ctx = -1;
+      if (len < ETH_HLEN || len > maxFrame) {
+        if (len < ETH_HLEN) { status = NFP_PKT_MALFORMED; malformed++; } else { status = NFP_PKT_OVERSIZE; oversize++; }
+        drop++;
+      } else if (engine === null) {
+        status = NFP_PKT_NO_PROG;
+        outLen = len;
+        noProg++;
+        pass++;
+        bytesIn += len;
+      } else {
+        bytesIn += len;
+        ctx = t;
+        const x = core.contexts[t]!;
+        t = t + 1 === threads ? 0 : t + 1;
+        // Receive: the first `inl` bytes into the CTM buffer, whole words (the slot and buffer are aligned).
+        const inl = len < split ? len : split;
+        const src = (so + SLOT_DATA) >> 2;
+        for (let w = 0, words = (inl + 3) >> 2; w < words; w++) ctm[dst + w] = i32[src + w]!;
+        // The packet vector and the LM pointers the contract promises.
+        const pvb = c.pv[ctx]!;
+        const pvw = pvb >> 2;
+        lm[pvw + PKT_VEC_PKT_LEN] = len | NFP_PV_FLAG_BUF_2K | (len <= split ? NFP_PV_FLAG_CTM_ONLY : 0);
+        lm[pvw + PKT_VEC_PKT_PTR] = pkt;
+        lm[pvw + PKT_VEC_QSEL_SET] = 0;
+        lm[pvw + PKT_VEC_QSEL_VAL] = 0;
+        const sb = c.stack[ctx]!;
+        x.gprA[STATIC_REG_STACK] = sb;
+        x.lmAddr[NFP_STACK_LM_PTR] = sb;
+        x.lmAddr[NFP_PV_LM_PTR] = pvb;
+        const b0 = x.busy;
+        const s0 = x.stall;
+        let ran = true;
+        try {
+          engine.run(core, x, start);
+        } catch (e) {
+          ran = false;
+          status = this.fault(c, ctx, e);
+        }
+        x.busy += NFP_FW_PKT_BUSY;
+        x.stall += stallPerPkt;
+        busy = x.busy - b0;
+        stall = x.stall - s0;
+        if (!ran) {
+          drop++;
         } else {
-          if (stat >= 0) this.bump(c, S_STAT0 + stat);
-          if (act === 2) {
-            this.bump(c, S_ACT_DROP);
+          const v = x.gprA[0]! >>> NFP_BPF_VERDICT_SHIFT;
+          raw = v;
+          const stat = v > 0xff ? -2 : VERDICT_STAT[v]!;
+          const act = v & 0xf;
+          if (stat === -2 || (act !== 1 && act !== 2 && act !== 4)) {
+            status = NFP_PKT_BAD_VERDICT;
+            this.bump(c, S_BAD_VERDICT);
+            drop++;
           } else {
-            // Transmit (or pass to the host): the packet as the vector now describes it.
-            const plen = lm[pvw + PKT_VEC_PKT_LEN]! & NFP_PV_LEN_MASK;
-            const o = (lm[pvw + PKT_VEC_PKT_PTR]! - c.buf) | 0;
-            const inlEnd = NFP_PKT_OFFSET + inl;
-            if (o < 0 || o > inlEnd || plen > inlEnd - o + (len - inl)) {
-              status = NFP_PKT_BAD_PV;
-              this.bump(c, S_BAD_PV);
+            if (stat === 0) st0++;
+            else if (stat === 1) st1++;
+            else if (stat === 2) st2++;
+            else if (stat === 3) st3++;
+            if (act === 2) {
+              drop++;
             } else {
-              const part = plen < inlEnd - o ? plen : inlEnd - o;
-              const out = wire ? c.scratch + DESC_BYTES : so + DESC_BYTES;
-              copyOut(core.ctm, core.ctmI32, c.buf + o, this.u8, i32, out + o, part);
-              // The frame's tail beyond the split point never left the slot; on the wire it follows.
-              if (wire && plen > part) this.u8.copyWithin(out + o + part, so + SLOT_DATA + inl, so + SLOT_DATA + inl + plen - part);
-              outOff = o - NFP_PKT_OFFSET;
-              outLen = plen;
-              f64[c.st + S_BYTES_OUT] = f64[c.st + S_BYTES_OUT]! + plen;
-              this.bump(c, act === 1 ? S_ACT_PASS : S_ACT_TX);
-              if ((lm[pvw + PKT_VEC_QSEL_SET]! & (1 << PKT_VEL_QSEL_SET_BIT)) !== 0) qsel = 0x10000 | (lm[pvw + PKT_VEC_QSEL_VAL]! & 0xffff);
+              // Transmit (or pass to the host): the packet as the vector now describes it.
+              const plen = lm[pvw + PKT_VEC_PKT_LEN]! & NFP_PV_LEN_MASK;
+              const o = (lm[pvw + PKT_VEC_PKT_PTR]! - c.buf) | 0;
+              const inlEnd = NFP_PKT_OFFSET + inl;
+              if (o < 0 || o > inlEnd || plen > inlEnd - o + (len - inl)) {
+                status = NFP_PKT_BAD_PV;
+                this.bump(c, S_BAD_PV);
+                drop++;
+              } else {
+                const part = plen < inlEnd - o ? plen : inlEnd - o;
+                const out = wire ? c.scratch + DESC_BYTES : so + DESC_BYTES;
+                copyOut(core.ctm, ctm, c.buf + o, u8, i32, out + o, part);
+                // The frame's tail beyond the split point never left the slot; on the wire it follows.
+                if (wire && plen > part) u8.copyWithin(out + o + part, so + SLOT_DATA + inl, so + SLOT_DATA + inl + plen - part);
+                outOff = o - NFP_PKT_OFFSET;
+                outLen = plen;
+                bytesOut += plen;
+                if (act === 1) pass++;
+                else tx++;
+                if ((lm[pvw + PKT_VEC_QSEL_SET]! & (1 << PKT_VEL_QSEL_SET_BIT)) !== 0) qsel = 0x10000 | (lm[pvw + PKT_VEC_QSEL_VAL]! & 0xffff);
+              }
             }
           }
         }
       }
+      i32[d + D_VERDICT] = raw;
+      i32[d + D_STATUS] = status;
+      i32[d + D_OUT_OFF] = outOff;
+      i32[d + D_OUT_LEN] = outLen;
+      i32[d + D_GEN] = gen;
+      i32[d + D_BUSY] = busy;
+      i32[d + D_STALL] = stall;
+      i32[d + D_QSEL] = qsel;
+      i32[d + D_CTX] = ctx;
     }
-    if (status !== NFP_PKT_OK && status !== NFP_PKT_NO_PROG) this.bump(c, S_ACT_DROP);
-    i32[d + D_VERDICT] = raw;
-    i32[d + D_STATUS] = status;
-    i32[d + D_OUT_OFF] = outOff;
-    i32[d + D_OUT_LEN] = outLen;
-    i32[d + D_GEN] = this.gen;
-    i32[d + D_BUSY] = busy;
-    i32[d + D_STALL] = stall;
-    i32[d + D_QSEL] = qsel;
-    i32[d + D_CTX] = ctx;
+    c.nextCtx = t;
+    const s = c.st;
+    f64[s + S_PACKETS] = f64[s + S_PACKETS]! + n;
+    f64[s + S_BYTES_IN] = f64[s + S_BYTES_IN]! + bytesIn;
+    f64[s + S_BYTES_OUT] = f64[s + S_BYTES_OUT]! + bytesOut;
+    f64[s + S_STAT0] = f64[s + S_STAT0]! + st0;
+    f64[s + S_STAT0 + 1] = f64[s + S_STAT0 + 1]! + st1;
+    f64[s + S_STAT0 + 2] = f64[s + S_STAT0 + 2]! + st2;
+    f64[s + S_STAT0 + 3] = f64[s + S_STAT0 + 3]! + st3;
+    f64[s + S_ACT_PASS] = f64[s + S_ACT_PASS]! + pass;
+    f64[s + S_ACT_DROP] = f64[s + S_ACT_DROP]! + drop;
+    f64[s + S_ACT_TX] = f64[s + S_ACT_TX]! + tx;
+    f64[s + S_NO_PROG] = f64[s + S_NO_PROG]! + noProg;
+    f64[s + S_MALFORMED] = f64[s + S_MALFORMED]! + malformed;
+    f64[s + S_OVERSIZE] = f64[s + S_OVERSIZE]! + oversize;
+    f64[s + S_BATCHES] = f64[s + S_BATCHES]! + 1;
+    // The contexts count their own cycles; the statistics take what they counted since the last batch.
+    for (let k = 0; k < threads; k++) {
+      const x = core.contexts[k]!;
+      f64[s + S_BUSY0 + k] = f64[s + S_BUSY0 + k]! + (x.busy - c.busySeen[k]!);
+      f64[s + S_STALL0 + k] = f64[s + S_STALL0 + k]! + (x.stall - c.stallSeen[k]!);
+      c.busySeen[k] = x.busy;
+      c.stallSeen[k] = x.stall;
+    }
+    c.cons = (c.cons + n) | 0;
+    Atomics.store(i32, c.rh + R_CONS, c.cons);
+    return n;
+  }
+
+  /** Count one event in a core's statistics (the rare ones, off the batch's local counters). */
+  private bump(c: CoreRt, which: number): void {
+    this.f64[c.st + which] = this.f64[c.st + which]! + 1;
+  }
+
+  /** An image that faulted (EFAULT) or ran away (ELOOP) costs the packet, never the core. */
+  private fault(c: CoreRt, ctx: number, e: unknown): number {
+    if (!(e instanceof BpfError)) throw e;
+    this.bump(c, S_FAULT);
+    this.f64[this.gst + G_FAULTS] = this.f64[this.gst + G_FAULTS]! + 1;
+    this.noteError(`core ${c.id} ctx ${ctx}: ${e.message}`);
+    return NFP_PKT_FAULT;
   }
 
   // ---------------------------------------------------------------- the loop
