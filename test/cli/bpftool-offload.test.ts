@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BpfError } from '../../src/bpf/errno.js';
 import { runBpftool, syscallFor } from '../../src/cli/bpftool/main.js';
 import { hexPrint } from '../../src/cli/bpftool/prog.js';
 import { NsimDev } from '../../src/drivers/netdevsim/netdevsim.js';
@@ -493,6 +494,65 @@ describe('bpftool prog dump jited of a program on the NIC', () => {
       expect(await none.run('prog run pinned /sys/fs/bpf/p data_in -', pkt)).toEqual({ status: exit(-524), stdout: '', stderr: 'Error: failed to run program: Unknown error 524\n' });
     } finally {
       await none.h.shutdown();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// bpftool feature probe dev NAME (feature.golden has the loopback, which offloads nothing)
+
+/** The helpers bpftool v7.1 knows (ids 1..209), less the three it probes only with `full`. */
+const V7_1_HELPERS = 209;
+
+describe('bpftool feature probe dev', () => {
+  it('on netdevsim: both program types, both map types, and every helper (nothing in the log names one unknown)', async () => {
+    const { run } = await nsimHost();
+    const r = await run('feature probe dev eni0np1');
+    expect(r.status).toBe(0);
+    // print_start_section()/print_bool_feature(): "%s is %savailable\n", a blank line after each section.
+    expect(r.stdout).toMatch(/^Scanning system call availability\.\.\.\nbpf\(\) syscall is available\n\nScanning eBPF program types\.\.\.\neBPF program_type sched_cls is available\neBPF program_type xdp is available\n\nScanning eBPF map types\.\.\.\neBPF map_type hash is available\neBPF map_type array is available\n\nScanning eBPF helper functions\.\.\.\neBPF helpers supported for program type sched_cls:\n\t- bpf_map_lookup_elem\n/);
+    // A socket filter cannot be bound to a device: the misc probes say NOT.
+    expect(r.stdout).toMatch(/\n\nScanning miscellaneous eBPF features\.\.\.\nLarge program size limit is NOT available\nBounded loop support is NOT available\nISA extension v2 is NOT available\nISA extension v3 is NOT available\n\n$/);
+    // The kernel's words for a helper a program type cannot use ("program of this type cannot use
+    // helper") are not the ones v7.1 looks for, so every helper counts — as on a real 6.x kernel.
+    const json = JSON.parse((await run('-j feature probe dev eni0np1')).stdout) as { helpers: Record<string, string[]>; program_types: Record<string, boolean>; misc: Record<string, boolean> };
+    expect(json.program_types).toEqual({ have_sched_cls_prog_type: true, have_xdp_prog_type: true });
+    expect(json.helpers['xdp_available_helpers']).toHaveLength(V7_1_HELPERS - 3);
+    expect(json.helpers['xdp_available_helpers']).not.toContain('bpf_trace_printk');
+    expect(Object.values(json.misc)).toEqual([false, false, false, false]);
+    const full = JSON.parse((await run('-j feature probe dev eni0np1 full')).stdout) as { helpers: Record<string, string[]> };
+    expect(full.helpers['sched_cls_available_helpers']).toHaveLength(V7_1_HELPERS);
+    expect((await run('feature probe dev eni0np1 macros prefix P_')).stdout).toContain('#define P_HAVE_XDP_PROG_TYPE\n\n/*** eBPF map types ***/\n#define P_HAVE_HASH_MAP_TYPE\n');
+  });
+
+  it('on the NIC: the helpers the device\'s verifier refuses ("unsupported function id") are left out', async () => {
+    const { h, run } = await nicHost();
+    try {
+      // Before program offload: the maps are the device's, the program types are not.
+      const before = JSON.parse((await run('-j feature probe dev nfp0')).stdout) as { program_types: Record<string, boolean>; map_types: Record<string, boolean>; helpers: Record<string, string[]> };
+      expect(before.map_types).toEqual({ have_hash_map_type: true, have_array_map_type: true });
+      expect(before.program_types).toEqual({ have_sched_cls_prog_type: h.nfp!.bpf!.bpf_dev.ops !== null, have_xdp_prog_type: h.nfp!.bpf!.bpf_dev.ops !== null });
+      // A device hook that takes only the map helpers, with the nfp verifier's message for the rest.
+      const refusing: BpfProgOffloadOps = {
+        ...handMadeOps(),
+        insn_hook: (_o, env, idx) => {
+          const x = env.insns[idx]!;
+          if (x.code === 0x85 && ![1, 2, 3].includes(x.imm)) {
+            env.log.write(`[nfp] unsupported function id: ${x.imm}\n`);
+            throw new BpfError('EOPNOTSUPP', `unsupported function id: ${x.imm}`);
+          }
+        },
+      };
+      Object.assign(h.nfp!.bpf!.bpf_dev, { ops: refusing });
+      const plain = await run('feature probe dev nfp0');
+      expect(plain.stdout).toContain('eBPF helpers supported for program type sched_cls:\n\t- bpf_map_lookup_elem\n\t- bpf_map_update_elem\n\t- bpf_map_delete_elem\neBPF helpers supported for program type xdp:\n\t- bpf_map_lookup_elem\n\t- bpf_map_update_elem\n\t- bpf_map_delete_elem\n\n');
+      expect(plain.stdout).toContain('eBPF program_type sched_cls is available\neBPF program_type xdp is available\n');
+      // With `unprivileged` every probe bound to the device is refused (EPERM).
+      expect((await run('feature probe dev nfp0 unprivileged')).stdout).toContain('eBPF helpers supported for program type xdp:\n\tProgram type not supported\n');
+      expect(h.kernel.progs.nextAfter(0)).toBeUndefined();
+      expect(h.kernel.maps.nextAfter(0)).toBeUndefined();
+    } finally {
+      await h.shutdown();
     }
   });
 });

@@ -18,6 +18,7 @@ import { hostOptionsFrom } from '../firmware.js';
 import { BpfSyscall } from '../../kernel/syscall.js';
 import { Args, Bpftool, Exit, isPrefix, Killed, Stdio, type BpftoolOutput } from './common.js';
 import { JsonDepthAssertion } from './json_writer.js';
+import { FEATURE_CMDS, FEATURE_HELP } from './feature.js';
 import { MAP_CMDS, MAP_HELP } from './map.js';
 import { NET_CMDS, NET_HELP } from './net.js';
 import { PROG_CMDS, PROG_HELP, type Cmd } from './prog.js';
@@ -117,7 +118,7 @@ const CMDS: readonly Cmd[] = [
   ['cgroup', notEmulated('cgroup')],
   ['perf', notEmulated('perf')],
   ['net', (b, a) => cmdSelect(b, NET_CMDS, a.rest(), helpPrinter(NET_HELP, a.prev))],
-  ['feature', notEmulated('feature')],
+  ['feature', (b, a) => cmdSelect(b, FEATURE_CMDS, a.rest(), helpPrinter(FEATURE_HELP, a.prev))],
   ['btf', notEmulated('btf')],
   ['gen', notEmulated('gen')],
   ['struct_ops', notEmulated('struct_ops')],
