@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { BpfError } from '../bpf/errno.js';
 import { nfpCoreCycles } from './core.js';
+import { NFP_NET_CFG_BAR_SZ, NFP_NET_CFG_CTRL, NFP_NET_CFG_CTRL_BPF, NFP_NET_CFG_UPDATE, NfpNetCtrlBar } from './ctrl-bar.js';
 import type { NfpDevice, NfpDeviceShared } from './device.js';
 
 export const NFP_CORES_MAGIC = 0x4e464343; // "NFCC"
@@ -365,6 +366,27 @@ async function startPiscina(shared: NfpCoresShared, opts: PiscinaCoresOptions): 
       },
     };
   }
+}
+
+/**
+ * A private view of a card for running one program apart from the live datapath (BPF_PROG_TEST_RUN
+ * on the NIC): its own CTM, LMEM, code store and a copy of one vNIC's BAR without a program, but the
+ * card's IMEM and EMEM — the offloaded maps the program names are the real ones.
+ */
+export function nfpTestDevice(dev: NfpDeviceShared, port = 0): NfpDeviceShared {
+  const src = dev.bars[port];
+  if (src === undefined) throw new BpfError('EINVAL', `nfp: no port ${port}`);
+  const bar = new NfpNetCtrlBar(new SharedArrayBuffer(NFP_NET_CFG_BAR_SZ));
+  new Uint8Array(bar.sab).set(new Uint8Array(src));
+  bar.writel(NFP_NET_CFG_CTRL, bar.readl(NFP_NET_CFG_CTRL) & ~NFP_NET_CFG_CTRL_BPF);
+  bar.writel(NFP_NET_CFG_UPDATE, 0);
+  const m = dev.memory;
+  return {
+    image: dev.image,
+    mailbox: dev.mailbox,
+    bars: [bar.sab],
+    memory: { ...m, ctm: new SharedArrayBuffer(m.ctm.byteLength), lmem: new SharedArrayBuffer(m.lmem.byteLength), ustore: new SharedArrayBuffer(m.ustore.byteLength) },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

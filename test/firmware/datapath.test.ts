@@ -7,7 +7,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { NFP_FW_PKT_BUSY, NFP_FW_PKT_STALL_CTM_ACCESSES, inProcessCores, type InProcessCores } from '../../firmware/datapath.js';
 import { NFP_MAP_USE_ATOMIC_CNT, nfp_bpf_map_mark_used_one, nfp_bpf_map_of } from '../../src/drivers/nfp/offload.js';
-import { nfp_bpf_check_mtu, nfp_net_bpf_offload, nfpPlacedProg, type NfpNet, type NfpProgLoad } from '../../src/drivers/nfp/xdp.js';
+import {
+  nfp_bpf_check_mtu, nfp_bpf_test_run, nfp_net_bpf_offload, nfp_net_set_datapath, nfpPlacedProg, type NfpNet, type NfpProgLoad,
+} from '../../src/drivers/nfp/xdp.js';
 import { NetlinkExtAck } from '../../src/kernel/net/extack.js';
 import { buildImage, assemble } from '../../src/nic/asm.js';
 import { decodeBpfEvent } from '../../src/nic/ccm.js';
@@ -392,5 +394,44 @@ describe('images change only between batches', () => {
     expect(s.stats[1]).toBe(drops);
     // Every group translated each image once.
     expect(s.helpers.compiles).toBe(2 * 3);
+  });
+});
+
+describe('BPF_PROG_TEST_RUN on the NIC (nfp_bpf_test_run)', () => {
+  it('runs a program on a private view of the card: its maps are the card\'s, the live datapath goes on', async () => {
+    const r = await rig();
+    const fd = await offloadMap(r.h, { value_size: 16, max_entries: 8 });
+    const m = nfp_bpf_map_of(r.h.kernel.mapOf(fd, 'test') as never);
+    for (const off of [0, 8, 12]) expect(nfp_bpf_map_mark_used_one(m, off, NFP_MAP_USE_ATOMIC_CNT)).toBeNull();
+    await r.h.sys.mapUpdateAsync({ map_fd: fd, key: u32(53), value: new Uint8Array(16) });
+    const dev = r.h.device!.shared();
+    const run = (prog: NfpProgLoad, frame: Uint8Array, extra: object = {}): Promise<{ retval: number; duration: number; data_out?: Uint8Array; data_size_out: number }> =>
+      nfp_bpf_test_run(dev, 0, 1500, prog, { prog_fd: 0, data_in: frame, ...extra });
+    await expectErrno(run(placed(DROP_UDP9), udpFrame(9)), 'ENOTSUPP');
+    nfp_net_set_datapath(r.nn.bar, { pump: r.nn.pump, testRunStarter: inProcessCores() });
+    // The live datapath runs DROP_UDP9; the test runs use other images on the same card.
+    await r.load(placed(DROP_UDP9));
+    const drop = await run(placed(COUNTER(m.tid)), udpFrame(53), { repeat: 5 });
+    expect(drop.retval).toBe(1); // XDP_DROP: the key is there
+    expect(drop.data_out).toBeUndefined();
+    const v = new DataView((await r.h.sys.mapLookupAsync({ map_fd: fd, key: u32(53) })).buffer);
+    expect([v.getUint32(0, true), v.getBigUint64(8, true)]).toEqual([5, 5n]);
+    expect((await run(placed(COUNTER(m.tid)), udpFrame(54))).retval).toBe(2); // XDP_PASS: no such key
+    const f = udpFrame(80, 60);
+    const tx = await run(placed(TX_PREPEND20), f);
+    expect(tx.retval).toBe(3);
+    expect(tx.data_out).toEqual(Uint8Array.from([...f.subarray(0, 20), ...f]));
+    expect(tx.data_size_out).toBe(80);
+    // Modeled nanoseconds of one run: its busy and stall cycles at the firmware's 800 MHz.
+    const [live] = await r.pool.run([udpFrame(9)]);
+    const one = await run(placed(DROP_UDP9), udpFrame(9));
+    expect(one.duration).toBe(Math.round(((live!.busy + live!.stall) * 1000) / 800));
+    expect((await run(placed(ABORT), udpFrame(9))).retval).toBe(0);
+    expect((await run(placed(FAULT), udpFrame(9))).retval).toBe(0);
+    await expectErrno(run(placed(TX_PREPEND20), f, { data_size_out: 64 }), 'ENOSPC');
+    await expectErrno(run(placed(DROP_UDP9), new Uint8Array(10)), 'EINVAL');
+    // The card's own datapath never saw any of it.
+    expect(r.pool.stats().packets).toBe(1);
+    expect((await r.pool.run([udpFrame(9), udpFrame(53)])).map((x) => x.verdict)).toEqual(['XDP_DROP', 'XDP_PASS']);
   });
 });

@@ -21,20 +21,28 @@
 // ndo_bpf(XDP_SETUP_PROG_HW) reaches nfp_net_xdp_setup_hw(): main.c's nfp_bpf_xdp_offload() decides
 // load / replace / unload from CTRL_BPF and the vNIC's current XDP program (nn->xdp_hw), and
 // xdp_attachment_setup() keeps the program's reference.
+//
+// nfp_bpf_test_run() is nfp-emu's own: BPF_PROG_TEST_RUN of an offloaded program (bpftool prog run),
+// which the real kernel cannot do. The program runs on a private view of the card (own CTM, LMEM,
+// code store and BAR, the card's maps) through the same load path and datapath, so it need not be
+// attached and the live traffic is not disturbed; the duration it reports is the cycle model's.
 
 import { BpfError, type ErrnoName } from '../../bpf/errno.js';
-import type { NetlinkExtAck } from '../../kernel/net/extack.js';
+import { NetlinkExtAck } from '../../kernel/net/extack.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
 import type { NetdevBpf } from '../../kernel/offload.js';
 import type { BpfProg } from '../../kernel/prog.js';
+import type { TestRunAttr, TestRunResult } from '../../kernel/syscall.js';
+import { ETH_HLEN, NfpCorePool, nfpTestDevice, type NfpCoreStarter } from '../../nic/cores.js';
+import type { NfpDeviceShared } from '../../nic/device.js';
 import {
   NFP_NET_BPF_CAP_RELO, NFP_NET_CFG_BPF_ADDR, NFP_NET_CFG_BPF_CAP, NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_INL_MTU, NFP_NET_CFG_BPF_MAX_LEN,
   NFP_NET_CFG_BPF_SIZE, NFP_NET_CFG_BPF_STACK_SZ, NFP_NET_CFG_BPF_START, NFP_NET_CFG_CTRL, NFP_NET_CFG_CTRL_BPF, NFP_NET_CFG_UPDATE,
-  NFP_NET_CFG_UPDATE_BPF, NFP_NET_CFG_UPDATE_ERR, NFP_NET_CFG_UPDATE_GEN, type NfpNetCtrlBar,
+  NFP_NET_CFG_UPDATE_BPF, NFP_NET_CFG_UPDATE_ERR, NFP_NET_CFG_UPDATE_GEN, NfpNetCtrlBar,
 } from '../../nic/ctrl-bar.js';
 import { NFP_USTORE_WORD } from '../../nic/memory.js';
 import { nfp_net_ebpf_capable, type NfpAppBpf, type NfpLog } from './main.js';
-import { nfp_prog_of } from './prog.js';
+import { nfp_prog_of, type NfpProgOffload } from './prog.js';
 import { nfp_port_from_netdev } from './probe.js';
 
 /** NFP_NET_POLL_TIMEOUT: how long nfp_net_reconfig() waits for the firmware (5 s). */
@@ -249,31 +257,37 @@ export function nfp_prog_load(nfp_prog: NfpProgLoad): NfpProgLoad {
 // ---------------------------------------------------------------------------------------------------
 // ndo_bpf(XDP_SETUP_PROG_HW)
 
-/** What the driver keeps per vNIC for offload: nn->xdp_hw, and how to run in-process cores. */
-interface NfpVnicXdp {
-  xdp_hw: BpfProg | null;
-  pump: (() => void) | undefined;
+/** How the card's cores run, as whoever built the host wired them (the driver cannot know). */
+export interface NfpDatapathHooks {
+  /** In-process cores: run them while the driver waits for a reconfig (NfpCorePool.pump). */
+  readonly pump?: () => void;
+  /** Where a test run's private cores run (inProcessCores() or piscinaCores()). */
+  readonly testRunStarter?: NfpCoreStarter;
 }
 
-const vnicXdp = new WeakMap<NfpNetCtrlBar, NfpVnicXdp>();
+/** What the driver keeps per vNIC for offload: nn->xdp_hw, and how the cores run. */
+interface NfpVnicXdp {
+  xdp_hw: BpfProg | null;
+  dp: NfpDatapathHooks;
+}
+
+/** Keyed by the BAR's shared buffer: every NfpNetCtrlBar view of one vNIC finds the same state. */
+const vnicXdp = new WeakMap<SharedArrayBuffer, NfpVnicXdp>();
 
 function xdpOf(bar: NfpNetCtrlBar): NfpVnicXdp {
-  let s = vnicXdp.get(bar);
-  if (s === undefined) vnicXdp.set(bar, s = { xdp_hw: null, pump: undefined });
+  let s = vnicXdp.get(bar.sab);
+  if (s === undefined) vnicXdp.set(bar.sab, s = { xdp_hw: null, dp: {} });
   return s;
 }
 
-/**
- * Tell the driver how to run the card's cores while it waits for a reconfig, when they run on the
- * host's own thread (NfpCorePool.pump of an in-process pool); undefined for worker threads.
- */
-export function nfp_net_set_datapath_pump(bar: NfpNetCtrlBar, pump: (() => void) | undefined): void {
-  xdpOf(bar).pump = pump;
+/** Tell the driver how the vNIC's cores run (see NfpDatapathHooks). */
+export function nfp_net_set_datapath(bar: NfpNetCtrlBar, dp: NfpDatapathHooks): void {
+  xdpOf(bar).dp = dp;
 }
 
 /** nn->xdp_hw.prog: the program offloaded to this vNIC, or null. */
 export function nfp_net_xdp_hw_prog(bar: NfpNetCtrlBar): BpfProg | null {
-  return vnicXdp.get(bar)?.xdp_hw ?? null;
+  return vnicXdp.get(bar.sab)?.xdp_hw ?? null;
 }
 
 /**
@@ -303,9 +317,61 @@ export async function nfp_net_xdp_setup_hw(bpf: NfpAppBpf | null, netdev: NetDev
   if (p === undefined) throw new BpfError('ENODEV', `${netdev.name} is not an nfp port`);
   const bar = p.port.bar;
   const st = xdpOf(bar);
-  const nn: NfpNet = { bar, ustore: p.pf.device.memory.ustore, mtu: netdev.mtu, log: p.pf.log, ...(st.pump !== undefined ? { pump: st.pump } : {}) };
+  const nn: NfpNet = { bar, ustore: p.pf.device.memory.ustore, mtu: netdev.mtu, log: p.pf.log, ...(st.dp.pump !== undefined ? { pump: st.dp.pump } : {}) };
   await nfp_bpf_xdp_offload(bpf, nn, cmd.prog, cmd.extack);
   const old = st.xdp_hw;
   st.xdp_hw = cmd.prog;
   old?.put();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// BPF_PROG_TEST_RUN on the NIC (nfp-emu)
+
+/** The XDP return code the NIC's verdict statistic stands for (stat0 pass, stat1 drop, stat2 tx, stat3 abort). */
+const XDP_OF_STAT = [2, 1, 3, 0] as const;
+
+/**
+ * Run an offloaded XDP program `repeat` times on `data_in` on a private view of the card (see the top
+ * of the file). retval is what the NIC's verdict says (an image that faults, or returns more than
+ * XDP_TX, is XDP_ABORTED); duration is the modeled time of one run at the firmware's clock.
+ */
+export async function nfp_bpf_test_run(dev: NfpDeviceShared, port: number, mtu: number, prog: NfpProgLoad, attr: TestRunAttr): Promise<TestRunResult> {
+  const sab = dev.bars[port];
+  if (sab === undefined) throw new BpfError('EINVAL', `nfp: no port ${port}`);
+  const starter = vnicXdp.get(sab)?.dp.testRunStarter;
+  if (starter === undefined) throw new BpfError('ENOTSUPP', 'nfp: this card\'s cores cannot test-run programs (no datapath wired)');
+  const data = attr.data_in;
+  if (data === undefined || data.length < ETH_HLEN) throw new BpfError('EINVAL', `nfp: test run needs a frame of at least ${ETH_HLEN} bytes`);
+  if (data.length > 0x3fff) throw new BpfError('EINVAL', `nfp: a frame of ${data.length} bytes is longer than the NIC takes`);
+  if ((attr.flags ?? 0) !== 0 || (attr.cpu ?? 0) !== 0 || (attr.batch_size ?? 0) !== 0) throw new BpfError('EINVAL', 'nfp: test run flags, cpu and batch_size are not supported on the NIC');
+  if (attr.ctx_in !== undefined && attr.ctx_in.some((b) => b !== 0)) throw new BpfError('EINVAL', 'nfp: the NIC takes no xdp_md context');
+  const repeat = Math.max(1, attr.repeat ?? 1);
+  const priv = nfpTestDevice(dev, port);
+  const pool = await NfpCorePool.start(priv, starter, { slots: 64, maxFrame: Math.max(2048, (data.length + 63) & ~63) });
+  try {
+    const pump = pool.runner.pump !== undefined ? (): void => pool.pump() : undefined;
+    const nn: NfpNet = { bar: new NfpNetCtrlBar(priv.bars[0]), ustore: new Uint8Array(priv.memory.ustore), mtu, ...(pump !== undefined ? { pump } : {}) };
+    await nfp_net_bpf_offload(nn, prog, false, new NetlinkExtAck());
+    const res = await pool.run(Array.from({ length: repeat }, () => data), { core: 0 });
+    const last = res[res.length - 1]!;
+    const stat = (last.raw >>> 4) & 0xf;
+    const retval = last.status !== 'ok' ? 0 : XDP_OF_STAT[stat === 1 ? 0 : stat === 2 ? 1 : stat === 4 ? 2 : 3];
+    const cycles = res.reduce((s, r) => s + r.busy + r.stall, 0) / res.length;
+    const out = last.packet;
+    const result: TestRunResult = { retval, duration: Math.round((cycles * 1000) / pool.clockMhz), data_size_out: out?.length ?? 0 };
+    if (out === null) return result;
+    if (attr.data_size_out !== undefined && attr.data_size_out < out.length) {
+      throw new BpfError('ENOSPC', `nfp: the output frame is ${out.length} bytes, data_size_out ${attr.data_size_out}`);
+    }
+    return { ...result, data_out: out };
+  } finally {
+    await pool.stop();
+  }
+}
+
+/** bpf_prog_offload_ops.test_run for an nfp program: the vNIC, its card and MTU from the binding. */
+export function nfp_bpf_prog_test_run(offload: NfpProgOffload, attr: TestRunAttr): Promise<TestRunResult> {
+  const p = nfp_port_from_netdev(offload.netdev);
+  if (p === undefined) throw new BpfError('ENODEV', `${offload.netdev.name} is not an nfp port`);
+  return nfp_bpf_test_run(p.pf.device.shared(), p.pf.ports.indexOf(p.port), offload.netdev.mtu, nfp_prog_of(offload), attr);
 }
