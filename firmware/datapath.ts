@@ -29,7 +29,7 @@ import { BpfError } from '../src/bpf/errno.js';
 import {
   DESC_BYTES, D_BUSY, D_CTX, D_GEN, D_LEN, D_OUT_LEN, D_OUT_OFF, D_QSEL, D_STALL, D_STATUS, D_VERDICT, ETH_HLEN, E_DROPS, E_PROD, E_CONS,
   G_BAD_TID, G_COMPILES, G_DELETES, G_ERR_TEXT_BYTES, G_EVENTS, G_EVENT_DROPS, G_FAULTS, G_HITS, G_LOOKUPS, G_UPDATES, H_ACK, H_ACK_ERR,
-  H_DONE, H_DOORBELL, H_ENABLED, H_GROUPS, H_IMAGE_ADDR, H_IMAGE_GEN, H_IMAGE_SIZE, H_LOAD_SEQ, H_READY, H_STOP, NFP_CTM_BUF_SHIFT,
+  H_DONE, H_DOORBELL, H_ENABLED, H_WAKE_AT, H_GROUPS, H_IMAGE_ADDR, H_IMAGE_GEN, H_IMAGE_SIZE, H_LOAD_SEQ, H_READY, H_STOP, NFP_CTM_BUF_SHIFT,
   NFP_PKT_BAD_PV, NFP_PKT_BAD_VERDICT, NFP_PKT_FAULT, NFP_PKT_MALFORMED, NFP_PKT_NO_PROG, NFP_PKT_OFFSET, NFP_PKT_OK, NFP_PKT_OVERSIZE,
   R_BASE, R_CONS, R_LOOP, R_PROD, SLOT_DATA, S_ACT_DROP, S_ACT_PASS, S_ACT_TX, S_BAD_PV, S_BAD_VERDICT, S_BATCHES, S_BUSY0, S_BYTES_IN,
   S_BYTES_OUT, S_FAULT, S_MALFORMED, S_NO_PROG, S_OVERSIZE, S_PACKETS, S_STALL0, S_STAT0, evOff, evSlotOff, gerrOff, gstatOff, ringHdrOff,
@@ -304,8 +304,8 @@ export class NfpDatapath {
     let n = 0;
     for (let i = 0; i < this.cores.length; i++) n += this.batch(this.cores[i]!);
     if (n > 0) {
-      Atomics.add(this.i32, H_DONE, n);
-      Atomics.notify(this.i32, H_DONE);
+      const done = (Atomics.add(this.i32, H_DONE, n) + n) | 0;
+      if (((done - Atomics.load(this.i32, H_WAKE_AT)) | 0) >= 0) Atomics.notify(this.i32, H_DONE);
       this.flushHelperStats();
     }
     if (this.coordinator) this.reconfigFinish();

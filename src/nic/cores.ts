@@ -79,6 +79,12 @@ export const H_EV_SLOTS = 16;
 export const H_EV_SLOT_BYTES = 17;
 /** The datapath's engine: 0 js, 1 interpreter. */
 export const H_ENGINE = 18;
+/**
+ * The H_DONE count at which the host wants to be woken: the cores notify only once the completions
+ * reach it, so a host waiting for a long generator run is not woken after every batch (on a machine
+ * with as many CPUs as core threads, each wake-up is taken from a core thread).
+ */
+export const H_WAKE_AT = 19;
 export const H_ACK = 64;
 export const H_ACK_ERR = 96;
 export const NFP_CORES_MAX_GROUPS = 32;
@@ -625,12 +631,16 @@ export class NfpCorePool {
     };
   }
 
-  /** Wait until the completion counter moves past `seen` (or `ms` pass); in-process, pump instead. */
-  private async progress(seen: number, ms: number): Promise<void> {
+  /**
+   * Wait until the completion counter moves past `seen` — by `want` packets (default 1) — or `ms`
+   * pass; in-process, pump instead.
+   */
+  private async progress(seen: number, ms: number, want = 1): Promise<void> {
     if (this.runner.pump !== undefined) {
       this.pump();
       return;
     }
+    Atomics.store(this.hdr, H_WAKE_AT, (seen + Math.max(1, want)) | 0);
     const w = Atomics.waitAsync(this.hdr, H_DONE, seen, ms);
     if (w.async) await w.value;
     this.drainEvents();
@@ -718,9 +728,11 @@ export class NfpCorePool {
         for (;;) {
           this.check();
           const seen = Atomics.load(this.hdr, H_DONE);
-          if (cores.every((c) => Atomics.load(this.i32, (ringHdrOff(l, c) >> 2) + R_CONS) === target.get(c))) break;
+          let left = 0;
+          for (const c of cores) left += (target.get(c)! - Atomics.load(this.i32, (ringHdrOff(l, c) >> 2) + R_CONS)) | 0;
+          if (left === 0) break;
           if (performance.now() > deadline) throw new BpfError('ETIMEDOUT', 'nfp cores: the generator did not finish');
-          await this.progress(seen, 100);
+          await this.progress(seen, 100, left);
         }
       } finally {
         // Whatever was not taken is withdrawn; the ring goes back to normal at the consumer index.
