@@ -15,6 +15,7 @@ import { BpfError } from '../../src/bpf/errno.js';
 import { runBpftool, syscallFor } from '../../src/cli/bpftool/main.js';
 import { hexPrint } from '../../src/cli/bpftool/prog.js';
 import { NsimDev } from '../../src/drivers/netdevsim/netdevsim.js';
+import { nfp_bpf_dev_ops } from '../../src/drivers/nfp/prog.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { INIT_NET_NS, type BpfProgOffload, type BpfProgOffloadOps } from '../../src/kernel/offload.js';
 import { BpfSyscall, type BpfMapInfo, type BpfProgInfo, type TestRunResult } from '../../src/kernel/syscall.js';
@@ -494,6 +495,72 @@ describe('bpftool prog dump jited of a program on the NIC', () => {
       expect(await none.run('prog run pinned /sys/fs/bpf/p data_in -', pkt)).toEqual({ status: exit(-524), stdout: '', stderr: 'Error: failed to run program: Unknown error 524\n' });
     } finally {
       await none.h.shutdown();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// End to end with the nfp driver's own verifier hook and JIT.
+
+/**
+ * The NIC with its driver's program-offload ops: the probe's when it registers them, else
+ * nfp_bpf_dev_ops installed here (what the probe's bpf_offload_dev_create() is to pass).
+ */
+async function nicWithNfpJit() {
+  const { h, run } = await nicHost();
+  const offdev = h.nfp!.bpf!.bpf_dev;
+  if (offdev.ops === null) Object.assign(offdev, { ops: nfp_bpf_dev_ops });
+  return { h, run };
+}
+
+/** The nfp verifier's support table (nfp-offload-facts §1.6) for the shipped 60-core image's capabilities. */
+const NFP_HELPERS = ['bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_map_delete_elem', 'bpf_get_prandom_u32', 'bpf_perf_event_output', 'bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail'];
+
+describe('bpftool with the nfp driver\'s JIT', () => {
+  it('loads a program for nfp0, shows its NFP image and dumps it: one line per word, the prefetch NOPs last', async () => {
+    const { h, run } = await nicWithNfpJit();
+    try {
+      expect(await run(`prog load test/progs/xdp_drop_udp9.o /sys/fs/bpf/d dev nfp0`)).toEqual({ status: 0, stdout: '', stderr: '' });
+      const show = (await run('prog show pinned /sys/fs/bpf/d')).stdout;
+      expect(show).toContain('  offloaded_to nfp0  gpl\n');
+      const bytes = Number(/ jited (\d+)B /.exec(show)![1]);
+      expect(bytes % 8).toBe(0);
+      const dump = await run('prog dump jited pinned /sys/fs/bpf/d');
+      expect(dump.status).toBe(0);
+      const lines = dump.stdout.split('\n').slice(0, -1);
+      expect(lines).toHaveLength(bytes / 8);
+      lines.forEach((l, i) => expect(l).toMatch(new RegExp(`^${(i * 8).toString(16).padStart(4)}:\\t *\\.${i}  \\S`)));
+      // NFP_USTORE_PREFETCH_WINDOW: the JIT ends the image with 8 NOPs.
+      expect(lines.slice(-8).map((l) => l.replace(/^.*  /, ''))).toEqual(Array(8).fill('nop'));
+      // The device's image, not the host's: xlated is the BPF program.
+      expect((await run('prog dump xlated pinned /sys/fs/bpf/d')).stdout).toContain('   1: (61) r2 = *(u32 *)(r1 +4)\n');
+    } finally {
+      await h.shutdown();
+    }
+  });
+
+  it('refuses what the NIC cannot run, with the [nfp] line in the verifier log libbpf prints', async () => {
+    const { h, run } = await nicWithNfpJit();
+    try {
+      const r = await run('prog load test/progs/xdp_fib.o /sys/fs/bpf/f dev nfp0');
+      expect(r.status).toBe(255);
+      expect(r.stderr).toMatch(/^libbpf: prog 'xdp_fib_fwd': BPF program load failed: Operation not supported\nlibbpf: prog 'xdp_fib_fwd': -- BEGIN PROG LOAD LOG --\n/);
+      expect(r.stderr).toMatch(/\n\[nfp\] [^\n]+\nprocessed \d+ insns [^\n]*\n-- END PROG LOAD LOG --\nlibbpf: prog 'xdp_fib_fwd': failed to load: -95\nlibbpf: failed to load object 'test\/progs\/xdp_fib.o'\nError: failed to load object file\n/);
+      expect(h.kernel.progs.nextAfter(0)).toBeUndefined();
+    } finally {
+      await h.shutdown();
+    }
+  });
+
+  it('feature probe dev nfp0: the helpers the nfp verifier takes with this firmware', async () => {
+    const { h, run } = await nicWithNfpJit();
+    try {
+      const json = JSON.parse((await run('-j feature probe dev nfp0')).stdout) as { program_types: Record<string, boolean>; helpers: Record<string, string[]> };
+      expect(json.program_types).toEqual({ have_sched_cls_prog_type: true, have_xdp_prog_type: true });
+      expect(json.helpers['xdp_available_helpers']).toEqual(NFP_HELPERS);
+      expect(json.helpers['sched_cls_available_helpers']).toEqual(NFP_HELPERS);
+    } finally {
+      await h.shutdown();
     }
   });
 });
