@@ -8,6 +8,7 @@ import { judge, loadConformanceDir, runConformance, type Engine } from '../kerne
 import { registerBpftool } from './bpftool/main.js';
 import { registerFirmware } from './firmware.js';
 import { registerIp } from './ip/main.js';
+import { registerRun } from './run.js';
 import { runObjdump } from './objdump.js';
 
 export interface CliIo {
@@ -82,6 +83,7 @@ export function buildProgram(io: CliIo, state: CliState = { exitCode: 0 }): Comm
   registerBpftool(program, io, state);
   registerFirmware(program, io, state);
   registerIp(program, io, state);
+  registerRun(program, io, state);
 
   return program;
 }
