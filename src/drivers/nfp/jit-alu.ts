@@ -10,13 +10,16 @@
 // it zext_dst (the 16x16 multiply, division), this JIT honours the mark (marked "nfp-emu:"); with the
 // zero-extension elimination the kernel's code would leave a stale upper half behind there. Division by
 // 0 (BPF: the result is 0) and by 1 have their own code: the kernel's reciprocal path would emit an
-// indirect shift by whatever the previous instruction left for those.
+// indirect shift by whatever the previous instruction left for those. A 64-bit left shift by a register
+// that may hold 0 gets a high-part sequence that does not depend on a 32-bit shift amount (see
+// shl_reg64_lt32_high_zero_ok); the random differential test found the kernel's form wrong there.
 
 import { BpfError } from '../../bpf/errno.js';
 import { BPF_REG_10 } from '../../bpf/opcodes.js';
 import type { NfpAluOp, NfpBrCond, NfpReg } from '../../nic/isa.js';
 import {
-  emit_alu, emit_br, emit_br_bset, emit_ld_field, emit_mul, emit_shf, emit_shf_indir, imm_a, imm_b, imm_both, nfp_prog_confirm_current_offset,
+  NFP_REG_SCRATCH, emit_alu, emit_br, emit_br_bset, emit_ld_field, emit_mul, emit_shf, emit_shf_indir, imm_a, imm_b, imm_both, imma_b, imma_both,
+  nfp_prog_confirm_current_offset,
   nfp_prog_current_offset, reg_a, reg_b, reg_both, reg_imm, reg_none, stack_imm, stack_reg, ur_load_imm_any, wrp_alu_imm, wrp_immed,
   wrp_mov, wrp_reg_mov, wrp_zext,
 } from './jit-emit.js';
@@ -312,6 +315,20 @@ function shl_reg64_lt32_high(nfp_prog: NfpProg, dst: number, src: number): void 
   emit_shf_indir(nfp_prog, reg_both(dst + 1), reg_a(dst + 1), 'none', reg_b(dst), 'r_dshf');
 }
 
+/**
+ * nfp-emu: the high part of a left shift whose amount may be 0. The kernel's code shifts (hi:lo) right
+ * by 32 - n, an indirect amount of 32 & 31 = 0 when n is 0, and a double shift by 0 yields the low
+ * word: hi would become lo. Shifting (hi:lo) right by one first makes the amount 31 - n, 0..31 for
+ * every n: two instructions more, only where the verifier cannot rule 0 out.
+ */
+function shl_reg64_lt32_high_zero_ok(nfp_prog: NfpProg, dst: number, src: number): void {
+  emit_shf(nfp_prog, imma_both(), reg_a(dst + 1), 'none', reg_b(dst), 'r_dshf', 1);
+  emit_shf(nfp_prog, imm_both(), reg_none(), 'none', reg_b(dst + 1), 'r_shf', 1);
+  emit_alu(nfp_prog, reg_both(NFP_REG_SCRATCH), reg_imm(31), 'sub', reg_b(src));
+  emit_alu(nfp_prog, reg_none(), reg_a(NFP_REG_SCRATCH), 'or', reg_imm(0));
+  emit_shf_indir(nfp_prog, reg_both(dst + 1), imm_a(), 'none', imma_b(), 'r_dshf');
+}
+
 /** For an indirect left shift the high part must be computed first. */
 function shl_reg64_lt32_low(nfp_prog: NfpProg, dst: number, src: number): void {
   emit_alu(nfp_prog, reg_none(), reg_a(src), 'or', reg_imm(0));
@@ -352,10 +369,12 @@ function shiftByReg(nfp_prog: NfpProg, meta: NfpInsnMeta, imm: (dst: number, amt
 export const shl_reg64: Cb = (nfp_prog, meta) => {
   const dst = meta.insn.dst * 2;
   const src = meta.insn.src * 2;
+  const mayBeZero = meta.umin_src === 0n;
+  const high = mayBeZero ? shl_reg64_lt32_high_zero_ok : shl_reg64_lt32_high;
   shiftByReg(nfp_prog, meta, (d, a) => __shl_imm64(nfp_prog, d, a),
-    () => { shl_reg64_lt32_high(nfp_prog, dst, src); shl_reg64_lt32_low(nfp_prog, dst, src); },
+    () => { high(nfp_prog, dst, src); shl_reg64_lt32_low(nfp_prog, dst, src); },
     () => shl_reg64_ge32(nfp_prog, dst, src),
-    { ge32At: 7, lowFirst: () => shl_reg64_lt32_high(nfp_prog, dst, src), inDelay: () => shl_reg64_lt32_low(nfp_prog, dst, src) });
+    { ge32At: mayBeZero ? 9 : 7, lowFirst: () => high(nfp_prog, dst, src), inDelay: () => shl_reg64_lt32_low(nfp_prog, dst, src) });
 };
 
 /** dst >>= amt (logical): the low word takes the bits crossing from the high word. */

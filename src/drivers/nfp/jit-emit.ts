@@ -55,6 +55,7 @@ export const imm_b = (): NfpReg => reg_b(STATIC_REG_IMM);
 export const imm_both = (): NfpReg => reg_both(STATIC_REG_IMM);
 export const imma_a = (): NfpReg => reg_a(STATIC_REG_IMMA);
 export const imma_b = (): NfpReg => reg_b(STATIC_REG_IMMA);
+export const imma_both = (): NfpReg => reg_both(STATIC_REG_IMMA);
 export const stack_imm = imm_b;
 /** The return address of BPF-to-BPF calls travels in imm_a. */
 export const ret_reg = imm_a;
@@ -71,6 +72,8 @@ export const NFP_BPF_ABI_FLAGS = (): NfpReg => reg_imm(0);
  * holds a BPF_ST immediate on its way to the stack.
  */
 export const NFP_REG_ST_IMM = 24;
+/** nfp-emu: one more free GPR (4-context mode) for a shift amount when imm and imma both hold values. */
+export const NFP_REG_SCRATCH = 23;
 
 // ---------------------------------------------------------------------------------------------------
 // Pushing words
