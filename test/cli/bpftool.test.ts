@@ -42,11 +42,11 @@ function host(kernel = new Kernel()) {
   return { kernel, run };
 }
 
-async function cli(args: readonly string[]): Promise<Result> {
+async function cli(args: readonly string[], globals: readonly string[] = []): Promise<Result> {
   let stdout = '';
   let stderr = '';
   const sink = (f: (s: string) => void): Writable => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
-  const status = await main(['node', 'nfp-emu', 'bpftool', ...args], { stdout: sink((s) => { stdout += s; }), stderr: sink((s) => { stderr += s; }) });
+  const status = await main(['node', 'nfp-emu', ...globals, 'bpftool', ...args], { stdout: sink((s) => { stdout += s; }), stderr: sink((s) => { stderr += s; }) });
   return { status, stdout, stderr };
 }
 
@@ -67,6 +67,19 @@ describe('nfp-emu bpftool (the CLI)', () => {
     expect((await cli(['prog', 'load', join(PROGS, 'xdp_pass.o'), '/sys/fs/bpf/p'])).status).toBe(0);
     expect(await cli(['-j', 'prog', 'show'])).toEqual({ status: 0, stdout: '[]\n', stderr: '' });
     expect((await cli(['prog', 'show', 'pinned', '/sys/fs/bpf/p'])).status).toBe(255);
+  });
+
+  it('boots the host with the NIC of the global --firmware option: nfp0 takes offloaded maps', async () => {
+    const file = join(tmp, 'offload-batch.txt');
+    writeFileSync(file, 'map create /sys/fs/bpf/m type hash key 4 value 4 entries 4 name m dev nfp0\nmap show pinned /sys/fs/bpf/m\n');
+    const r = await cli(['batch', 'file', file]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^\d+: hash {2}name m {2}flags 0x0 {2}offloaded_to nfp0\n\tkey 4B {2}value 4B {2}max_entries 4 {2}memlock \d+B\nprocessed 2 commands\n$/);
+    // The plain NIC firmware has no BPF app: its port cannot take maps (no ndo_bpf).
+    const nic = await cli(['map', 'create', '/sys/fs/bpf/m', 'type', 'hash', 'key', '4', 'value', '4', 'entries', '4', 'name', 'm', 'dev', 'nfp0'], ['--firmware', 'nfp-nic']);
+    expect(nic.status).toBe(255);
+    expect(nic.stderr).toMatch(/^Error: map create failed: /);
+    expect(await cli(['version'], ['--firmware', 'no-such-image'])).toMatchObject({ status: 1, stdout: '' });
   });
 });
 
