@@ -389,7 +389,7 @@ export class NfpDatapath {
         // Receive: the first `inl` bytes into the CTM buffer, whole words (the slot and buffer are aligned).
         const inl = len < split ? len : split;
         const src = (so + SLOT_DATA) >> 2;
-        for (let w = 0, words = (inl + 3) >> 2; w < words; w++) ctm[dst + w] = i32[src + w]!;
+        copyWords(i32, src, ctm, dst, (inl + 3) >> 2);
         // The packet vector and the LM pointers the contract promises.
         const pvb = c.pv[ctx]!;
         const pvw = pvb >> 2;
@@ -539,6 +539,11 @@ const VERDICT_STAT = Int8Array.from({ length: 256 }, (_, v) => {
   const hi = v >>> 4;
   return hi === 0 ? -1 : hi === 1 ? 0 : hi === 2 ? 1 : hi === 4 ? 2 : hi === 8 ? 3 : -2;
 });
+
+/** Copy `n` 32-bit words (the receive DMA: the ring slot and the CTM buffer are both word-aligned). */
+function copyWords(from: Int32Array, s: number, to: Int32Array, d: number, n: number): void {
+  for (let w = 0; w < n; w++) to[d + w] = from[s + w]!;
+}
 
 /** Copy `n` bytes from CTM to the ring, by words when both sides are word-aligned (they align alike). */
 function copyOut(ctm: Uint8Array, ctm32: Int32Array, from: number, ring: Uint8Array, ring32: Int32Array, to: number, n: number): void {

@@ -76,6 +76,9 @@ interface Speed {
   readonly pps: number;
   readonly packets: number;
   readonly ms: number;
+  /** Packets per CPU-second of the whole process (core threads and host), and the CPUs it had. */
+  readonly ppsCpu: number;
+  readonly cpus: number;
 }
 
 /** Packets/s of the whole offload path with the generator feeding every core. */
@@ -83,11 +86,14 @@ async function speedOf(pool: NfpCorePool, p: Prog, packets: number): Promise<Spe
   const perCore = Math.ceil(packets / pool.cores);
   await pool.generate(p.frames, Math.min(perCore, 2000)); // warm-up: every thread has translated and run the image
   pool.resetStats();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await pool.generate(p.frames, perCore);
   const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const cpuMs = (c.user + c.system) / 1000;
   const n = pool.stats().packets;
-  return { pps: (n / ms) * 1000, packets: n, ms };
+  return { pps: (n / ms) * 1000, packets: n, ms, ppsCpu: (n / cpuMs) * 1000, cpus: cpuMs / ms };
 }
 
 /** Packets/s when the host posts every frame and harvests every verdict (pool.run). */
@@ -163,7 +169,9 @@ export async function benchNic(out: Out): Promise<void> {
     const [l1, l5] = loadavg();
     out('');
     out(`emulator: packets/s through the whole offload path (generator-fed rings), ${threads} CPU(s), load average ${fmt(l1!, 2)} / ${fmt(l5!, 2)}`);
-    out('  program                      | 1 thread Mpps | N threads Mpps | per thread | speed-up 1->N | host-fed Mpps (N)');
+    out('  (wall clock; in brackets Mpps per CPU-second the process got, and the CPUs it had: on a machine other work loads,');
+    out('   N x the per-CPU-second figure of N threads is what N free CPUs would give)');
+    out(`  program                      | 1 thread: Mpps [/CPU-s, CPUs]  | ${threads} threads: Mpps [/CPU-s, CPUs] | per thread | speed-up | host-fed Mpps`);
     const memBefore = process.memoryUsage();
     let total = 0;
     for (const p of progs) {
@@ -173,7 +181,12 @@ export async function benchNic(out: Out): Promise<void> {
       const one = await withPool(h, piscinaCores({ threads: 1 }), p, (pool) => speedOf(pool, p, n1));
       const [many, fed] = await withPool(h, piscinaCores({ threads }), p, async (pool) => [await speedOf(pool, p, nN), await hostFedOf(pool, p, 300_000)] as const);
       total += one.packets + many.packets;
-      out(`  ${p.name.padEnd(28)} | ${fmt(one.pps / 1e6, 2).padStart(13)} | ${fmt(many.pps / 1e6, 2).padStart(14)} | ${fmt(many.pps / threads / 1e6, 2).padStart(10)} | ${fmt(many.pps / one.pps, 2).padStart(12)}x | ${fmt(fed / 1e6, 2).padStart(8)}`);
+      const cpu = (s: Speed): string => `${fmt(s.pps / 1e6, 2).padStart(6)} [${fmt(s.ppsCpu / 1e6, 2).padStart(5)}, ${fmt(s.cpus, 2)}]`.padEnd(30);
+      out(`  ${p.name.padEnd(28)} | ${cpu(one)} | ${cpu(many)}  | ${fmt(many.pps / threads / 1e6, 2).padStart(10)} | ${fmt(many.pps / one.pps, 2).padStart(7)}x | ${fmt(fed / 1e6, 2).padStart(8)}`);
+      if (p === progs[0]) {
+        const free = (threads * many.ppsCpu) / 1e6;
+        out(`  ${''.padEnd(28)}   with ${threads} free CPUs: ~${fmt(free, 1)} Mpps, speed-up ~${fmt((threads * many.ppsCpu) / one.ppsCpu, 2)}x (from the per-CPU-second figures)`);
+      }
     }
     // Memory over tens of millions of packets: the datapath allocates nothing per packet.
     const p = hand;
