@@ -27,7 +27,7 @@ import { ProgLoadError, loadObjectIntoKernelAsync, type LoadedObject } from '../
 import { hexBytes } from './packet.js';
 import { writePcap } from './pcap.js';
 import {
-  STAT_FIELDS, ValueSizeError, valueBytes, type AttachStep, type CaptureStep, type DetachStep, type ExpectStep, type LoadStep, type MapRef,
+  STAT_FIELDS, ValueSizeError, valueBytes, type AttachStep, type CaptureStep, type DetachStep, type DmesgStep, type ExpectStep, type LoadStep, type MapRef,
   type MapStep, type Scenario, type SendStep, type SinkExpect, type Step, type TextExpect, type ToolStep, type ValueSpec, type XdpModeName,
 } from './schema.js';
 
@@ -650,6 +650,15 @@ async function doTool(run: Run, s: ToolStep): Promise<{ summary: string; details
   return { summary, details, data: { rc, stdout, stderr } };
 }
 
+function doDmesg(run: Run, s: DmesgStep): { summary: string; details: string[] } {
+  const lines = run.host.dmesg.lines.map((l) => l.msg).filter((m) => s.grep === undefined || m.includes(s.grep));
+  const bad: string[] = [];
+  checkText('the kernel log', lines.map((l) => `${l}\n`).join(''), s.expect, bad);
+  const details = lines.length > TOOL_LINES ? [...lines.slice(-TOOL_LINES)] : lines;
+  if (bad.length > 0) throw new StepFailure(bad.join('; '), details);
+  return { summary: `${lines.length} line${lines.length === 1 ? '' : 's'}${s.grep !== undefined ? ` with '${s.grep}'` : ''}`, details };
+}
+
 function doCapture(run: Run, s: CaptureStep): string {
   const sink = netdev_rx(run.dev(s.dev))[s.sink];
   try {
@@ -705,6 +714,7 @@ async function runStep(run: Run, s: Step): Promise<StepResult> {
       case 'bpftool':
       case 'ip': ({ summary, details, data } = await doTool(run, s)); break;
       case 'capture': summary = doCapture(run, s); break;
+      case 'dmesg': ({ summary, details } = doDmesg(run, s)); break;
       case 'report': summary = 'devices so far'; details = deviceLines(run.k); break;
     }
   } catch (e) {
@@ -746,12 +756,13 @@ function describe(s: Step): string {
     case 'load': return `${basename(s.object)}${s.program !== undefined ? ` program ${s.program}` : ''}${s.offload !== undefined ? ` for ${s.offload}` : ''}`;
     case 'attach': return `${s.prog ?? s.pinned} -> ${s.dev} in ${modeName(s.mode)}`;
     case 'detach': return `${s.dev} (${modeName(s.mode)})`;
-    case 'map': return `${s.op}`;
+    case 'map': return `${s.op} ${'name' in s.map ? s.map.name : 'pinned' in s.map ? s.map.pinned : `id ${s.map.id}`}`;
     case 'send': return `${s.source} to ${s.dev}`;
     case 'expect': return 'expectations';
     case 'bpftool':
     case 'ip': return `${s.kind} ${s.args.join(' ')}`;
     case 'capture': return `${s.sink} of ${s.dev}`;
+    case 'dmesg': return 'the kernel log';
     case 'report': return 'report';
   }
 }

@@ -23,6 +23,7 @@
 //     - expect: {verdicts, xdp, stats, stack, wire, map}
 //     - bpftool: "ARGS" | [ARGS] | {args, rc, stdout, stderr}
 //     - ip: "ARGS" | [ARGS] | {args, rc, stdout, stderr}
+//     - dmesg: {grep: TEXT, contains: TEXT, matches: RE}   # the kernel log
 //     - capture: {dev: D, sink: wire|stack, pcap: OUT}
 //     - report: {}
 //   A step may also carry `name:` (a title) and `fails: {errno: E, contains: TEXT}` (it must fail so).
@@ -184,7 +185,14 @@ export interface ReportStep extends StepCommon {
   readonly kind: 'report';
 }
 
-export type Step = LoadStep | AttachStep | DetachStep | MapStep | SendStep | ExpectStep | ToolStep | CaptureStep | ReportStep;
+/** The kernel log (dmesg), optionally only lines containing `grep`, with text checks. */
+export interface DmesgStep extends StepCommon {
+  readonly kind: 'dmesg';
+  readonly grep?: string;
+  readonly expect?: TextExpect;
+}
+
+export type Step = LoadStep | AttachStep | DetachStep | MapStep | SendStep | ExpectStep | ToolStep | CaptureStep | ReportStep | DmesgStep;
 
 export interface HostDeviceSpec {
   readonly name: string;
@@ -530,8 +538,22 @@ function rangedAddr(r: Reader, node: YNode, what: string, parse: (s: string) => 
 function bytesOf(r: Reader, node: YNode, what: string): Uint8Array {
   const n = r.deref(node);
   if (isMap(n)) {
-    const f = r.fields(n, what, ['size', 'fill', 'text', 'hex', 'pattern']);
-    const k = f.oneOf(['size', 'text', 'hex'], true);
+    const f = r.fields(n, what, ['size', 'fill', 'text', 'hex', 'pattern', 'inner']);
+    const k = f.oneOf(['size', 'text', 'hex', 'inner'], true);
+    if (k === 'inner') {
+      // A packet inside the payload (a tunnel's inner datagram): its bytes after the Ethernet header.
+      const node = f.need('inner');
+      const spec = packetSpec(r, node, `${what}.inner`);
+      if (spec.eth !== undefined || spec.vlan !== undefined || spec.raw !== undefined || spec.count !== undefined) r.fail(r.deref(node), `${what}.inner is a network-layer packet: no eth, vlan, raw or count`);
+      let built: Uint8Array[];
+      try {
+        built = buildPackets(spec);
+      } catch (e) {
+        return r.fail(r.deref(node), `${what}.inner: ${(e as Error).message}`);
+      }
+      if (built.length !== 1) r.fail(r.deref(node), `${what}.inner must describe one packet (no ranges)`);
+      return built[0]!.slice(14);
+    }
     if (k === 'text') return new TextEncoder().encode(r.str(f.need('text'), `${what}.text`));
     if (k === 'hex') {
       const b = hexString(r.str(f.need('hex'), `${what}.hex`));
@@ -696,7 +718,7 @@ function packets(r: Reader, node: YNode, what: string): Uint8Array[] {
 
 // ------------------------------------------------------------------ steps
 
-const STEP_KINDS = ['load', 'attach', 'detach', 'map', 'send', 'expect', 'bpftool', 'ip', 'capture', 'report'] as const;
+const STEP_KINDS = ['load', 'attach', 'detach', 'map', 'send', 'expect', 'bpftool', 'ip', 'dmesg', 'capture', 'report'] as const;
 const MODES: readonly XdpModeName[] = ['auto', 'generic', 'drv', 'offload'];
 const DEV_NAME_RE = /^[^\s/:]{1,15}$/;
 
@@ -737,10 +759,10 @@ function failSpec(r: Reader, node: YNode, what: string): FailSpec {
   return out;
 }
 
-function textExpect(r: Reader, node: YNode, what: string): TextExpect {
+function textExpect(r: Reader, node: YNode, what: string, also: readonly string[] = []): TextExpect {
   const n = r.deref(node);
   if (isScalar(n) && typeof n.value === 'string') return { contains: [n.value] };
-  const f = r.fields(n, what, ['equals', 'contains', 'matches']);
+  const f = r.fields(n, what, ['equals', 'contains', 'matches', ...also]);
   const out: { equals?: string; contains?: string[]; matches?: RegExp } = {};
   if (f.has('equals')) out.equals = f.str('equals')!;
   if (f.has('contains')) {
@@ -992,6 +1014,16 @@ function parseStep(r: Reader, node: Node, index: number): Step {
       const sink = s.str('sink') ?? 'wire';
       if (sink !== 'wire' && sink !== 'stack') r.fail(s.get('sink'), `capture.sink '${sink}' is not wire or stack`);
       return { ...common, kind, dev: devName(r, s.need('dev'), 'capture.dev'), sink, pcap: r.path(s.need('pcap'), 'capture.pcap') };
+    }
+    case 'dmesg': {
+      const d = r.deref(body);
+      if (d === null || d === undefined || (isScalar(d) && d.value === null)) return { ...common, kind };
+      if (isScalar(d)) return { ...common, kind, expect: { contains: [r.str(d, 'dmesg')] } };
+      const s = r.fields(d, 'dmesg', ['grep', 'contains', 'matches']);
+      const grep = s.str('grep');
+      const hasCheck = s.has('contains') || s.has('matches');
+      const exp = hasCheck ? textExpect(r, d, 'dmesg', ['grep']) : undefined;
+      return { ...common, kind, ...(grep !== undefined ? { grep } : {}), ...(exp !== undefined ? { expect: exp } : {}) };
     }
     case 'report': {
       const d = r.deref(body);

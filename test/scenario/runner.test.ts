@@ -164,7 +164,7 @@ describe('nfp-emu run', () => {
     writeFileSync(bad, 'steps:\n  - sendd: {}\n');
     const c1 = capture();
     expect(await runScenarioFile(bad, {}, c1.io)).toBe(2);
-    expect(c1.err()).toBe(`nfp-emu run: ${bad}:2:5: unknown field 'sendd' in step 1 (expected one of: load, attach, detach, map, send, expect, bpftool, ip, capture, report, name, fails)\n`);
+    expect(c1.err()).toBe(`nfp-emu run: ${bad}:2:5: unknown field 'sendd' in step 1 (expected one of: load, attach, detach, map, send, expect, bpftool, ip, dmesg, capture, report, name, fails)\n`);
     const failing = join(DIR, 'failing.yaml');
     writeFileSync(failing, 'boot: {firmware: none}\nsteps:\n  - expect: {stats: {lo: {rx_packets: 1}}}\n');
     const c2 = capture();

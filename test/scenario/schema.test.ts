@@ -98,6 +98,12 @@ steps:
     expect(() => v('"01 02"')).toThrow(/has 2 bytes; the map's are 8/);
   });
 
+  it('dmesg: all of the log, a filter, and text checks', () => {
+    const steps = parse('steps:\n  - dmesg:\n  - dmesg: "ABI"\n  - dmesg: {grep: nfp, contains: [a, b], matches: "^x"}\n').steps;
+    expect(steps).toMatchObject([{ kind: 'dmesg' }, { kind: 'dmesg', expect: { contains: ['ABI'] } }, { kind: 'dmesg', grep: 'nfp', expect: { contains: ['a', 'b'] } }]);
+    expect(err('steps:\n  - dmesg: {grepp: x}\n')).toContain("2:13: unknown field 'grepp' in dmesg");
+  });
+
   it('splits tool command lines like a shell', () => {
     expect(splitWords(`prog load "my prog.o" /sys/fs/bpf/p  type xdp`)).toEqual(['prog', 'load', 'my prog.o', '/sys/fs/bpf/p', 'type', 'xdp']);
     expect(() => splitWords('a "b')).toThrow(/unclosed/);
@@ -109,7 +115,7 @@ describe('scenario schema: errors name the file, line and column', () => {
     ['YAML syntax', 'steps:\n  - send: {dev: nfp0\n', '3:1: YAML:'],
     ['an unknown top-level field', 'steps: [{report: }]\nstepz: []\n', "2:1: unknown field 'stepz' in the scenario (expected one of: name, description, boot, steps)"],
     ['an unknown step', 'steps:\n  - sned: {dev: nfp0}\n', "2:5: unknown field 'sned' in step 1"],
-    ['two step kinds', 'steps:\n  - send: {}\n    load: {}\n', '3:5: step 1 takes one of load, attach, detach, map, send, expect, bpftool, ip, capture, report, not both send and load'],
+    ['two step kinds', 'steps:\n  - send: {}\n    load: {}\n', '3:5: step 1 takes one of load, attach, detach, map, send, expect, bpftool, ip, dmesg, capture, report, not both send and load'],
     ['no step kind', 'steps:\n  - name: x\n', '2:5: step 1 needs one of load, attach'],
     ['an unknown field in a step', 'steps:\n  - send: {dev: nfp0, packet: []}\n', "2:23: unknown field 'packet' in send (expected one of: dev, packets, pcap, count)"],
     ['a port out of range', 'steps:\n  - send:\n      dev: nfp0\n      packets:\n        - ipv4: {}\n          udp: {dport: 70000}\n', '6:24: send.packets[0].udp.dport 70000 is out of range 0..65535'],
