@@ -508,6 +508,7 @@ export class NfpCorePool {
   private nextCore = 0;
   private readonly mutex = new Mutex();
   private readonly onEvent: ((msg: Uint8Array) => void) | undefined;
+  private stopped = false;
 
   private constructor(shared: NfpCoresShared, clockMhz: number, readonly runner: NfpCoreRunner, onEvent: ((msg: Uint8Array) => void) | undefined) {
     this.shared = shared;
@@ -566,6 +567,7 @@ export class NfpCorePool {
   }
 
   private check(): void {
+    if (this.stopped) throw new BpfError('ENODEV', 'nfp cores: the pool is stopped');
     if (this.runner.failure !== undefined) throw new BpfError('EIO', `nfp cores: a core thread died: ${this.runner.failure.message}`, { cause: this.runner.failure });
   }
 
@@ -841,7 +843,9 @@ export class NfpCorePool {
     return Atomics.load(this.hdr, H_IMAGE_GEN);
   }
 
+  /** Stop the cores (their threads end); run() and generate() then fail with ENODEV. */
   stop(): Promise<void> {
+    this.stopped = true;
     return this.runner.stop();
   }
 }
