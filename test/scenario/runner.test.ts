@@ -34,8 +34,13 @@ function capture(): { io: { stdout: { write(s: string): boolean }; stderr: { wri
 
 describe('the shipped scenarios', () => {
   const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml')).sort();
-  it('are there', () => {
+  it('are there, and the README\'s main command runs one of them on the default firmware', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const m = /npm install && npx nfp-emu run scenarios\/(\S+\.yaml)\n/.exec(readme);
+    expect(m?.[1]).toBeDefined();
+    expect(files).toContain(m![1]);
+    expect(loadScenario(join(SCENARIOS, m![1]!)).boot.firmware).toBe('nfp-bpf-60c');
   });
   for (const f of files) {
     it(`${f} passes`, async () => {
