@@ -13,7 +13,7 @@ import { LIBBPF_PIN_BY_NAME, loadObject, type BpfObject, type MapSpec, type Prog
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, findSecDef, PROG_TYPE_NAMES } from '../../bpf/prog-types.js';
 import { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY } from '../../kernel/maps/map.js';
 import type { BpfMapCreateAttr } from '../../kernel/maps/map.js';
-import type { BpfProgInfo, BpfSyscall } from '../../kernel/syscall.js';
+import type { BpfMapInfo, BpfProgInfo, BpfSyscall } from '../../kernel/syscall.js';
 import { loadObjectIntoKernel, loadObjectIntoKernelAsync, mapPinName, ProgLoadError, type LoadedObject } from '../../libbpf/object.js';
 import { btfDumperType } from './btf_dumper.js';
 import { bpf_prog_is_offloaded } from '../../kernel/offload.js';
@@ -124,7 +124,12 @@ function showProgMetadata(b: Bpftool, info: BpfProgInfo): void {
       return;
     }
     try {
-      const mi = b.sys.mapInfo(fd);
+      let mi: BpfMapInfo;
+      try {
+        mi = b.sys.mapInfo(fd);
+      } catch {
+        return; // find_metadata() gives up quietly (a device map whose device is gone)
+      }
       if (mi.type !== BPF_MAP_TYPE_ARRAY || mi.key_size !== 4 || mi.max_entries !== 1 || mi.btf_value_type_id === 0 || !mi.name.includes('.rodata')) continue;
       let value: Uint8Array;
       try {
