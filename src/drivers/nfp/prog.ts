@@ -22,6 +22,7 @@ import type { Insn } from '../../bpf/insn.js';
 import type { OpInfo } from '../../bpf/opcodes.js';
 import type { BpfMap } from '../../kernel/maps/map.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
+import type { TestRunAttr, TestRunResult } from '../../kernel/syscall.js';
 import type { BpfOffloadOps, LdImmMap, VerifierEnv } from '../../kernel/verifier/verifier.js';
 import { notInitReg, type RegState } from '../../kernel/verifier/state.js';
 import { NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_MAX_LEN, NFP_NET_CFG_BPF_START, type NfpNetCtrlBar } from '../../nic/ctrl-bar.js';
@@ -29,6 +30,7 @@ import { nfp_bpf_jit, nfp_bpf_jit_prepare, nfp_bpf_relo_for_vnic, type NfpJitOpt
 import { NfpAppBpf, type NfpBpfNeutralMap } from './main.js';
 import { nfp_port_from_netdev } from './probe.js';
 import type { NfpInstrCb } from './support.js';
+import { nfp_bpf_prog_test_run } from './xdp.js';
 import { nfp_bpf_finalize, nfp_bpf_opt_remove_insns, nfp_bpf_opt_replace_insn, nfp_verify_insn } from './verifier.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -275,6 +277,9 @@ export const nfp_bpf_dev_ops = {
   prepare: nfp_bpf_verifier_prep,
   translate: (offload: NfpProgOffload, _prog?: unknown): void => nfp_bpf_translate(offload),
   destroy: nfp_bpf_destroy,
+  // nfp-emu's BPF_PROG_TEST_RUN on the card (xdp.ts); called late, so the import cycle
+  // prog.ts -> xdp.ts -> prog.ts is harmless.
+  test_run: (offload: NfpProgOffload, _prog: unknown, attr: TestRunAttr): Promise<TestRunResult> => nfp_bpf_prog_test_run(offload, attr),
 };
 
 /** The verifier's view of the ops for one program (what bpf_check() reaches through env->prog). */
