@@ -20,7 +20,7 @@ import {
 } from '../kernel/net/dev-xdp.js';
 import { NetlinkExtAck } from '../kernel/net/extack.js';
 import type { NetDevice } from '../kernel/net/netdev.js';
-import { dev_change_flags_up, host_netdev_register, netdev_rx, netif_receive, type RxReport } from '../kernel/net/rx.js';
+import { dev_change_flags_up, host_netdev_register, netdev_rx, netif_receive, type NetdevHwStats, type RxReport } from '../kernel/net/rx.js';
 import type { BpfSyscall } from '../kernel/syscall.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { ProgLoadError, loadObjectIntoKernelAsync, type LoadedObject } from '../libbpf/object.js';
@@ -28,7 +28,7 @@ import { hexBytes } from './packet.js';
 import { writePcap } from './pcap.js';
 import {
   STAT_FIELDS, ValueSizeError, valueBytes, type AttachStep, type CaptureStep, type DetachStep, type DmesgStep, type ExpectStep, type LoadStep, type MapRef,
-  type MapStep, type Scenario, type SendStep, type SinkExpect, type Step, type TextExpect, type ToolStep, type ValueSpec, type XdpModeName,
+  type MapStep, type Scenario, type SendStep, type SinkExpect, type Step, type TextExpect, type TogetherStep, type ToolStep, type ValueSpec, type XdpModeName,
 } from './schema.js';
 
 /** The emulated tools a scenario can run (cli/bpftool and cli/ip give them). */
@@ -496,12 +496,38 @@ function fatesLine(f: RxReport['fates']): string {
   return Object.entries(f).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
 }
 
-async function doSend(run: Run, s: SendStep): Promise<{ summary: string; details: string[]; data: RxReport }> {
+/** What the NIC's cores did between two snapshots of their counters. */
+export interface NicRun {
+  readonly packets: number;
+  readonly coresUsed: number;
+  readonly cores: number;
+  readonly cyclesPerPacket: number;
+  /** Every core of the card busy at that many cycles per packet, at the firmware's clock. */
+  readonly modeledPps: number;
+  readonly perCore: readonly { readonly core: number; readonly packets: number; readonly cycles: number }[];
+}
+
+function nicDelta(before: NetdevHwStats, after: NetdevHwStats): NicRun {
+  const perCore = after.perCore.map((c, i) => ({ core: c.core, packets: c.packets - (before.perCore[i]?.packets ?? 0), cycles: c.cycles - (before.perCore[i]?.cycles ?? 0) }));
+  const packets = perCore.reduce((n, c) => n + c.packets, 0);
+  const cycles = perCore.reduce((n, c) => n + c.cycles, 0);
+  const cpp = packets > 0 ? cycles / packets : 0;
+  return {
+    packets, coresUsed: perCore.filter((c) => c.packets > 0).length, cores: perCore.length, cyclesPerPacket: cpp,
+    modeledPps: cpp > 0 ? (perCore.length * after.clockMhz * 1e6) / cpp : 0, perCore,
+  };
+}
+
+async function doSend(run: Run, s: SendStep): Promise<{ summary: string; details: string[]; data: RxReport & { nic?: NicRun } }> {
   const dev = run.dev(s.dev);
   const stack = marks(run, 'stack');
   const wire = marks(run, 'wire');
+  const hw = netdev_rx(dev).hw;
+  const nicBefore = hw?.hw_stats?.();
   const rep = await netif_receive(run.k, dev, s.frames, { repeat: s.count });
   run.last = { report: rep, stack, wire };
+  const nicAfter = hw?.hw_stats?.();
+  const nic = nicBefore !== undefined && nicAfter !== undefined ? nicDelta(nicBefore, nicAfter) : undefined;
   const details = [`fates: ${fatesLine(rep.fates)}`];
   for (const [where, v] of Object.entries(rep.verdicts)) {
     const what = where === 'offload' ? 'NIC (offloaded XDP)' : where === 'drv' ? 'native XDP on the host' : 'generic XDP on the host';
@@ -514,9 +540,14 @@ async function doSend(run: Run, s: SendStep): Promise<{ summary: string; details
       if (n !== 0) details.push(`${d.name}: ${n} frame${n === 1 ? '' : 's'} ${which === 'stack' ? 'to the stack' : 'sent out'}`);
     }
   }
+  if (nic !== undefined && nic.packets > 0) {
+    const busiest = nic.perCore.reduce((a, b) => (b.packets > a.packets ? b : a));
+    details.push(`NIC: ${nic.packets} packets on ${nic.coresUsed} of ${nic.cores} cores (busiest: core ${busiest.core}, ${busiest.packets}), ${nic.cyclesPerPacket.toFixed(1)} cycles/packet`);
+    details.push(`NIC modeled rate: ${fmtRate(nic.modeledPps, 1e9)} packets/s with all ${nic.cores} cores busy`);
+  }
   details.push(`emulator: ${(rep.ns / 1e6).toFixed(1)} ms, ${fmtRate(rep.frames, rep.ns)} packets/s`);
   const mult = s.count > 1 ? ` x ${s.count}` : '';
-  return { summary: `${s.source}${mult} (${rep.frames} frames, ${rep.bytes} bytes) to ${s.dev}`, details, data: rep };
+  return { summary: `${s.source}${mult} (${rep.frames} frames, ${rep.bytes} bytes) to ${s.dev}`, details, data: { ...rep, ...(nic !== undefined ? { nic } : {}) } };
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -697,6 +728,7 @@ function deviceLines(k: Kernel): string[] {
 
 /** Run one step: its result, given `fails`. */
 async function runStep(run: Run, s: Step): Promise<StepResult> {
+  if (s.kind === 'together') return runTogether(run, s);
   const t0 = performance.now();
   const base = { index: s.index, kind: s.kind, line: s.at.line, col: s.at.col, title: s.title };
   let summary = '';
@@ -750,6 +782,25 @@ async function runStep(run: Run, s: Step): Promise<StepResult> {
   return { ...base, ok: false, summary: summary || describe(s), details: more, error: message, ms };
 }
 
+/** Sub-steps started together; the step passes when all of them do. */
+async function runTogether(run: Run, s: TogetherStep): Promise<StepResult> {
+  const t0 = performance.now();
+  const rs = await Promise.all(s.steps.map((sub) => runStep(run, sub)));
+  const details: string[] = [];
+  for (const r of rs) {
+    details.push(`${r.ok ? 'ok  ' : 'FAIL'} ${r.kind} ${r.summary} (line ${r.line}, ${Math.round(r.ms)} ms)`);
+    for (const d of r.details) details.push(`     ${d}`);
+    if (r.error !== undefined) details.push(`     error: ${r.error}`);
+  }
+  const bad = rs.find((r) => !r.ok);
+  return {
+    index: s.index, kind: s.kind, line: s.at.line, col: s.at.col, title: s.title, ok: bad === undefined,
+    summary: `${rs.length} steps at once: ${rs.map((r) => r.kind).join(', ')}`, details, ms: performance.now() - t0,
+    ...(bad !== undefined ? { error: `line ${bad.line}: ${bad.error}` } : {}),
+    data: rs.map((r) => r.data ?? null),
+  };
+}
+
 /** A step's one-line description before it ran (for failures). */
 function describe(s: Step): string {
   switch (s.kind) {
@@ -763,6 +814,7 @@ function describe(s: Step): string {
     case 'ip': return `${s.kind} ${s.args.join(' ')}`;
     case 'capture': return `${s.sink} of ${s.dev}`;
     case 'dmesg': return 'the kernel log';
+    case 'together': return `${s.steps.length} steps at once`;
     case 'report': return 'report';
   }
 }

@@ -25,6 +25,7 @@
 //     - ip: "ARGS" | [ARGS] | {args, rc, stdout, stderr}
 //     - dmesg: {grep: TEXT, contains: TEXT, matches: RE}   # the kernel log
 //     - capture: {dev: D, sink: wire|stack, pcap: OUT}
+//     - together: [STEP, STEP...]   # at the same time: one send with map, attach, tool steps
 //     - report: {}
 //   A step may also carry `name:` (a title) and `fails: {errno: E, contains: TEXT}` (it must fail so).
 
@@ -192,7 +193,13 @@ export interface DmesgStep extends StepCommon {
   readonly expect?: TextExpect;
 }
 
-export type Step = LoadStep | AttachStep | DetachStep | MapStep | SendStep | ExpectStep | ToolStep | CaptureStep | ReportStep | DmesgStep;
+/** Steps run at the same time (traffic while the host rewrites maps, a program replaced under traffic). */
+export interface TogetherStep extends StepCommon {
+  readonly kind: 'together';
+  readonly steps: readonly Step[];
+}
+
+export type Step = LoadStep | AttachStep | DetachStep | MapStep | SendStep | ExpectStep | ToolStep | CaptureStep | ReportStep | DmesgStep | TogetherStep;
 
 export interface HostDeviceSpec {
   readonly name: string;
@@ -718,7 +725,9 @@ function packets(r: Reader, node: YNode, what: string): Uint8Array[] {
 
 // ------------------------------------------------------------------ steps
 
-const STEP_KINDS = ['load', 'attach', 'detach', 'map', 'send', 'expect', 'bpftool', 'ip', 'dmesg', 'capture', 'report'] as const;
+const STEP_KINDS = ['load', 'attach', 'detach', 'map', 'send', 'expect', 'bpftool', 'ip', 'dmesg', 'capture', 'report', 'together'] as const;
+/** What may run inside `together` (checks and snapshots belong after it). */
+const CONCURRENT_KINDS = ['load', 'attach', 'detach', 'map', 'send', 'bpftool', 'ip'];
 const MODES: readonly XdpModeName[] = ['auto', 'generic', 'drv', 'offload'];
 const DEV_NAME_RE = /^[^\s/:]{1,15}$/;
 
@@ -1024,6 +1033,18 @@ function parseStep(r: Reader, node: Node, index: number): Step {
       const hasCheck = s.has('contains') || s.has('matches');
       const exp = hasCheck ? textExpect(r, d, 'dmesg', ['grep']) : undefined;
       return { ...common, kind, ...(grep !== undefined ? { grep } : {}), ...(exp !== undefined ? { expect: exp } : {}) };
+    }
+    case 'together': {
+      if (f.has('fails')) r.fail(f.map.get('fails')!.key, 'together takes no fails: put it on the steps inside');
+      const items = r.seq(body, 'together');
+      if (items.length < 2) r.fail(r.deref(body), 'together needs at least two steps');
+      const steps = items.map((it) => parseStep(r, it, index));
+      let sends = 0;
+      steps.forEach((st, k) => {
+        if (!CONCURRENT_KINDS.includes(st.kind)) r.fail(r.deref(items[k]), `together runs ${CONCURRENT_KINDS.join(', ')} steps; put ${st.kind} after it`);
+        if (st.kind === 'send' && ++sends > 1) r.fail(r.deref(items[k]), 'together takes one send (the expect after it checks that one)');
+      });
+      return { ...common, kind, steps };
     }
     case 'report': {
       const d = r.deref(body);

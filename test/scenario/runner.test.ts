@@ -155,6 +155,29 @@ steps:
     expect(readPcap(new Uint8Array(readFileSync(out))).records.map((r) => r.data)).toEqual([swapped, swapped, swapped]);
   });
 
+  it('together: steps at the same time, each reported; the step fails when one of them does', async () => {
+    const rep = await run(`boot: {firmware: none, devices: [veth0]}
+steps:
+  - load: {object: ${PROGS}xdp_counter.o}
+  - attach: {dev: veth0, prog: xdp_count, mode: generic}
+  - together:
+      - send: {dev: veth0, packets: [{ipv4: {src: 10.0.0.9}, udp: {}}], count: 2000}
+      - map: {op: update, map: proto_stats, key: {from: 100, to: 199}, value: {u64: [1, 1]}, parallel: 8}
+  - expect:
+      verdicts: {pass: 2000}
+      map:
+        - {map: proto_stats, key: 17, value: {u64: [2000, 84000]}}
+        - {map: proto_stats, key: 150, value: {u64: [1, 1]}}
+  - together:
+      - map: {op: lookup, map: src_stats, key: {ipv4: 10.0.0.9}}
+      - map: {op: lookup, map: src_stats, key: {ipv4: 10.0.0.8}}
+`);
+    expect(rep.steps.map((s) => s.ok)).toEqual([true, true, true, true, false]);
+    expect(rep.steps[2]!.summary).toBe('2 steps at once: send, map');
+    expect(rep.steps[2]!.details[0]).toMatch(/^ok {3}send 1 packet x 2000 \(2000 frames/);
+    expect(rep.steps[4]!.error).toMatch(/^line 15: map src_stats: no element with key 0a 00 00 08/);
+  });
+
   it('a boot the host refuses is a report with an error, not a crash', async () => {
     const rep = await run('boot: {firmware: no-such-image}\nsteps: [{report: }]\n');
     expect(rep.ok).toBe(false);
@@ -169,7 +192,7 @@ describe('nfp-emu run', () => {
     writeFileSync(bad, 'steps:\n  - sendd: {}\n');
     const c1 = capture();
     expect(await runScenarioFile(bad, {}, c1.io)).toBe(2);
-    expect(c1.err()).toBe(`nfp-emu run: ${bad}:2:5: unknown field 'sendd' in step 1 (expected one of: load, attach, detach, map, send, expect, bpftool, ip, dmesg, capture, report, name, fails)\n`);
+    expect(c1.err()).toBe(`nfp-emu run: ${bad}:2:5: unknown field 'sendd' in step 1 (expected one of: load, attach, detach, map, send, expect, bpftool, ip, dmesg, capture, report, together, name, fails)\n`);
     const failing = join(DIR, 'failing.yaml');
     writeFileSync(failing, 'boot: {firmware: none}\nsteps:\n  - expect: {stats: {lo: {rx_packets: 1}}}\n');
     const c2 = capture();

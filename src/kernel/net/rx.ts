@@ -141,6 +141,14 @@ export class FrameSink {
  */
 export interface NetdevHwRx {
   xdp_hw_rx(dev: NetDevice, frames: readonly Uint8Array[], acts: Uint8Array, out: Uint8Array[]): Promise<void>;
+  /** The NIC's own counters, for reports: packets and modeled cycles per core, and its clock. */
+  hw_stats?(): NetdevHwStats;
+}
+
+/** What a NIC says about its cores (cumulative since it started). */
+export interface NetdevHwStats {
+  readonly perCore: readonly { readonly core: number; readonly packets: number; readonly cycles: number }[];
+  readonly clockMhz: number;
 }
 
 /** How a device's MTU change reaches its driver (ndo_change_mtu); a refusal throws a BpfError. */
