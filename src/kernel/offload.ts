@@ -406,8 +406,10 @@ export class BpfOffload {
     if ((progFlags & ~(BPF_F_XDP_DEV_BOUND_ONLY | BPF_F_XDP_HAS_FRAGS)) !== 0) why(`prog_flags 0x${progFlags.toString(16)} on a device-bound program`);
     if ((progFlags & BPF_F_XDP_HAS_FRAGS) !== 0 && (progFlags & BPF_F_XDP_DEV_BOUND_ONLY) === 0) why('BPF_F_XDP_HAS_FRAGS on an offloaded program');
     if (progType === BPF_PROG_TYPE.SCHED_CLS && (progFlags & BPF_F_XDP_DEV_BOUND_ONLY) !== 0) why('BPF_F_XDP_DEV_BOUND_ONLY on a TC program');
+    // bpf_dev_offload_check(): the device must exist (EINVAL) and have a driver with ndo_bpf (EOPNOTSUPP).
     const netdev = this.k.netdevs.dev_get_by_index(ifindex);
     if (netdev === undefined) why(`no net device with ifindex ${ifindex}`);
+    if (!this.ndos.has(netdev!)) throw new BpfError('EOPNOTSUPP', `BPF_PROG_LOAD: ${netdev!.name} cannot take BPF programs (its driver has no ndo_bpf)`);
     const ondev = this.offdevs.get(netdev!);
     const offloaded = (progFlags & BPF_F_XDP_DEV_BOUND_ONLY) === 0;
     if (ondev === undefined && offloaded) why(`${netdev!.name} is not registered for BPF offload`);
@@ -466,7 +468,14 @@ export class BpfOffload {
     if (offload.dev_state) offload.offdev.ops?.destroy(offload);
     offload.dev_state = false;
     for (const ondev of this.offdevs.values()) ondev.progs.delete(offload);
-    if (offload.prog !== null) offload.prog.offload = null;
+    const prog = offload.prog;
+    if (prog === null) return;
+    prog.offload = null;
+    // bpf_prog_free_id(): BPF_PROG_GET_NEXT_ID must not find the dead program (it stays open by fd).
+    if (prog.id !== 0) {
+      this.k.progs.remove(prog.id);
+      prog.id = 0;
+    }
   }
 
   private progOps(offload: BpfProgOffload): BpfProgOffloadOps {

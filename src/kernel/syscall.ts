@@ -129,6 +129,9 @@ export interface BpfProgInfo {
   jited_prog_len: number;
   /** A device program's image (bpftool prog dump jited); host programs' JIT output is JavaScript. */
   jited_prog_insns?: Uint8Array;
+  /** The BTF func_info / line_info records (none for an offloaded program, as the kernel gives none). */
+  func_info: readonly BpfFuncInfo[];
+  line_info: readonly BpfLineInfo[];
   xlated_prog_len: number;
   load_time: bigint;
   created_by_uid: number;
@@ -640,7 +643,9 @@ export class BpfSyscall {
       xlated_prog_len: p.xlated.length * 8,
       load_time: p.loadTime, created_by_uid: p.uid,
       map_ids: p.usedMaps.map((m) => m.id), name: p.name, ifindex: dev?.ifindex ?? p.offload?.netdev.ifindex ?? 0,
-      gpl_compatible: p.gplCompatible, netns_dev: dev?.netns_dev ?? 0n, netns_ino: dev?.netns_ino ?? 0n, btf_id: p.btfId,
+      // bpf_prog_get_info_by_fd() stops after bpf_prog_offload_info_fill(): no BTF, func or line info.
+      gpl_compatible: p.gplCompatible, netns_dev: dev?.netns_dev ?? 0n, netns_ino: dev?.netns_ino ?? 0n, btf_id: dev !== undefined ? 0 : p.btfId,
+      func_info: dev !== undefined ? [] : p.funcInfo, line_info: dev !== undefined ? [] : p.lineInfo,
       run_time_ns: BigInt(p.runTimeNs), run_cnt: BigInt(p.runCnt), verified_insns: p.verifiedInsns,
       memlock: p.memlock,
     };

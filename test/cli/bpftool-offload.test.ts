@@ -316,9 +316,9 @@ describe('bpftool prog load ... dev on netdevsim (bpf_offload.py)', () => {
     expect(await run('map show')).toEqual({ status: 0, stdout: '', stderr: '' });
   });
 
-  // bpf_offload.py: "bpftool_prog_list(expected=0)" once the device is gone; the emulated kernel still
-  // lists the orphaned program (src/kernel/offload.ts keeps its id), so `prog show` meets ENODEV.
-  it.fails('lists no program once its device is gone (kernel: orphaned programs keep their id, asked of its owner)', async () => {
+  // bpf_offload.py: "bpftool_prog_list(expected=0)" once the device is gone: the orphaned program
+  // lost its id (bpf_prog_free_id in __bpf_prog_offload_destroy), though its pin keeps it alive.
+  it('lists no program once its device is gone', async () => {
     const { kernel, sdev, run } = await nsimHost();
     await run(`prog load ${PASS} /sys/fs/bpf/p dev eni0np1`);
     await sdev.remove();

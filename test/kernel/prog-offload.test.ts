@@ -79,7 +79,7 @@ describe('program offload through netdevsim', () => {
     expect(attr.log_buf).toContain('[netdevsim] Hello from netdevsim!');
     nsim.dfs.bpf_bind_verifier_accept = true;
     expect(nsim.sdev.bpf_bound_progs).toEqual([]); // failed loads leave nothing bound
-    expectErrno(() => sys.progLoad(xdpAttr({ prog_ifindex: k.netdevs.loopback.ifindex })), 'EINVAL');
+    expectErrno(() => sys.progLoad(xdpAttr({ prog_ifindex: k.netdevs.loopback.ifindex })), 'EOPNOTSUPP'); // no ndo_bpf
     expectErrno(() => sys.progLoad(xdpAttr({ prog_ifindex: 999 })), 'EINVAL');
     expectErrno(() => sys.progLoad(xdpAttr({ prog_ifindex: ifindex, prog_type: BPF_PROG_TYPE_SOCKET_FILTER })), 'EINVAL');
     expectErrno(() => sys.progLoad(xdpAttr({ prog_ifindex: ifindex, prog_flags: 1 /* STRICT_ALIGNMENT */ })), 'EINVAL');

@@ -549,8 +549,7 @@ export const BPF_TAG_SIZE = 8;
 /** get_prog_full_name(): the kernel keeps 15 characters; BTF's func_info has the whole name. */
 export function progFullName(b: Bpftool, info: BpfProgInfo): string {
   if (info.name.length < BPF_OBJ_NAME_LEN - 1 || info.btf_id === 0) return info.name;
-  const prog = b.kernel.progs.get(info.id);
-  const fi = prog?.funcInfo[0];
+  const fi = info.func_info[0];
   const btf = b.kernel.btfs.get(info.btf_id)?.btf;
   if (fi === undefined || btf === undefined) return info.name;
   return btfFuncName(btf, fi.typeId) ?? info.name;

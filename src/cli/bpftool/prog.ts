@@ -298,7 +298,6 @@ function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | unde
     b.p_err('error retrieving insn dump: kernel.kptr_restrict set?');
     return -1;
   }
-  const prog = b.kernel.progs.get(info.id);
   const btf = info.btf_id !== 0 ? b.kernel.btfs.get(info.btf_id)?.btf : undefined;
   if (info.btf_id !== 0 && btf === undefined) {
     b.p_err('failed to get btf');
@@ -315,10 +314,10 @@ function progDump(b: Bpftool, fd: number, info: BpfProgInfo, file: string | unde
     if (b.jsonOutput) b.jw.null();
     return 0;
   }
-  const funcInfo = prog?.funcInfo ?? [];
+  const funcInfo = info.func_info;
   const starts = funcStarts(insns, funcInfo);
   const dd: DumpData = {
-    btf, funcInfo, lineInfo: prog?.lineInfo ?? [], funcStarts: starts,
+    btf, funcInfo, lineInfo: info.line_info, funcStarts: starts,
     jitedKsyms: info.jited_prog_len !== 0 ? jitedKsymNames(info.name, insns, starts, funcInfo, btf) : [],
   };
   if (visual) {
