@@ -258,7 +258,8 @@ export function nfpCoresLayout(c: NfpCoresConfig): NfpCoresLayout {
       }
     });
   }
-  const slotBytes = Math.ceil((SLOT_DATA + c.maxFrame + 4) / 64) * 64;
+  // +8: the DMAs move 8-byte units and may read up to 7 bytes past a frame.
+  const slotBytes = Math.ceil((SLOT_DATA + c.maxFrame + 8) / 64) * 64;
   const coreBytes = RING_HDR_BYTES + STAT_BYTES + (c.slots + 1) * slotBytes;
   const groupBytes = Math.ceil((EV_HDR_BYTES + c.evSlots * c.evSlotBytes + GSTAT_BYTES + G_ERR_TEXT_BYTES) / 64) * 64;
   const coreBase = Array.from({ length: c.cores }, (_, i) => HDR_BYTES + i * coreBytes);
