@@ -106,8 +106,9 @@ async function hostFedOf(pool: NfpCorePool, p: Prog, packets: number): Promise<n
 }
 
 function l4lbFrames(): Uint8Array[] {
-  // The README's traffic: TCP, 124-byte frames, many flows (every hash slot populated).
-  return Array.from({ length: 16 }, (_, i) => pk.tcp4Frame({ src: `10.2.${i}.${i + 1}`, srcPort: 1000 + i, dstPort: 80, flags: { ack: true }, payload: pk.patternPayload(70, i) }));
+  // The README's traffic: TCP, 124-byte frames, many flows (every hash slot populated). Enough flows
+  // that the cores' atomic adds spread over many backends, as 32 destinations' worth of traffic does.
+  return Array.from({ length: 128 }, (_, i) => pk.tcp4Frame({ src: `10.2.${i >> 4}.${(i & 15) + 1}`, srcPort: 1000 + i, dstPort: 80, flags: { ack: true }, payload: pk.patternPayload(70, i) }));
 }
 
 async function jitProgs(h: TestHost, out: Out): Promise<Prog[]> {
