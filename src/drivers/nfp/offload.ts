@@ -182,7 +182,7 @@ export async function nfp_bpf_map_free(bpf: NfpAppBpf, offmap: BpfOffloadedMap):
   bpf.maps_in_use--;
 }
 
-/** nfp_ndo_bpf() for the map commands; an app without BPF (the plain NIC) has none. */
+/** nfp_ndo_bpf() (nfp_app_bpf): the map commands; an app without BPF (the plain NIC) has none. */
 export async function nfp_ndo_bpf(bpf: NfpAppBpf | null, netdev: NetDevice, cmd: NetdevBpf): Promise<void> {
   if (bpf === null) throw new BpfError('EINVAL', `${netdev.name}: the NFP app has no BPF support`);
   switch (cmd.command) {
@@ -192,8 +192,8 @@ export async function nfp_ndo_bpf(bpf: NfpAppBpf | null, netdev: NetDevice, cmd:
       return nfp_bpf_map_free(bpf, cmd.offmap);
     case 'XDP_SETUP_PROG':
     case 'XDP_SETUP_PROG_HW':
-      // The XDP install commands come with the datapath (src/drivers/nfp/xdp.ts).
-      throw new BpfError('EOPNOTSUPP', `${netdev.name}: ${cmd.command} is not implemented by this driver yet`);
+      // nfp_net_xdp() (net.ts) takes the XDP commands before they reach the app.
+      throw new BpfError('EINVAL', `${netdev.name}: ${cmd.command} is not an app command`);
   }
 }
 

@@ -21,7 +21,8 @@ import {
   NfpAppBpf, NfpLog, nfp_bpf_ctrl_cmsg_mtu, nfp_bpf_init_capabilities, nfp_bpf_parse_capabilities, nfp_bpf_set_cmsg_sizes,
   nfp_bpf_start, nfp_net_ebpf_capable, type CapabilityParse,
 } from './main.js';
-import { nfp_ndo_bpf } from './offload.js';
+import { nfp_net_xdp } from './net.js';
+import { nfp_bpf_dev_ops } from './prog.js';
 
 /** enum nfp_app_id. */
 export const NFP_APP_CORE_NIC = 0x1;
@@ -180,7 +181,7 @@ export async function nfp_pci_probe(opts: NfpProbeOptions): Promise<NfpPf> {
       ...(opts.waitMode !== undefined ? { waitMode: opts.waitMode } : {}),
       pump: () => device.firmware?.pump?.(),
     });
-    bpf.bpf_dev = kernel.offload.bpf_offload_dev_create(null, bpf);
+    bpf.bpf_dev = kernel.offload.bpf_offload_dev_create(nfp_bpf_dev_ops, bpf);
     nfp_bpf_start(bpf, mtu);
     const nfp = new NfpPf(kernel, device, app, bpf, ctrl, caps);
     pf.current = nfp;
@@ -200,7 +201,7 @@ async function finishProbe(opts: NfpProbeOptions, pf: NfpPf): Promise<NfpPf> {
       const port: NfpPort = { netdev, bar: device.bars[i]! };
       pf.ports.push(port);
       ports.set(netdev, { pf, port });
-      kernel.offload.netdev_set_ndo_bpf(netdev, (dev, bpf) => nfp_ndo_bpf(pf.bpf, dev, bpf));
+      kernel.offload.netdev_set_ndo_bpf(netdev, (dev, bpf) => nfp_net_xdp(pf.bpf, dev, bpf));
       // nfp_bpf_ndo_init(): every port of a BPF app joins the offload device, capable or not.
       if (pf.bpf !== null) await kernel.offload.bpf_offload_dev_netdev_register(pf.bpf.bpf_dev, netdev);
     }
