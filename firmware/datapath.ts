@@ -78,7 +78,8 @@ const PV_BYTES = 32;
 /** One core's run-time state in its group. */
 interface CoreRt {
   readonly id: number;
-  readonly core: NfpCore;
+  /** Rebuilt (same LMEM, CTM and contexts' counters) when EMEM's views are taken anew. */
+  core: NfpCore;
   /** Int32 index of the ring header; statistics as a Float64 index; slot 0's byte offset; scratch. */
   readonly rh: number;
   readonly st: number;
@@ -274,12 +275,41 @@ export class NfpDatapath {
         err = 1;
         this.noteError(`loading BPF: ${e.message}`);
       }
-      this.helpers.reset();
+      this.helpers.reset(this.fixEmem());
     }
     this.enabled = this.i32[H_ENABLED] !== 0;
     this.gen = gen;
     this.i32[H_ACK_ERR + this.group] = err;
     Atomics.store(this.i32, H_ACK + this.group, gen);
+  }
+
+  /**
+   * EMEM views of a fixed length: the bytes backed now. NicMemory's EMEM views track the growable
+   * buffer's length, and V8 makes every access through a length-tracking view of a growable
+   * SharedArrayBuffer many times slower (and contended between threads) than through a fixed-length
+   * one. A loaded program reaches only the tables that existed when it was loaded (it holds its
+   * maps), and EMEM only grows, so views taken at image load cover everything it can touch. The
+   * cores are rebuilt on them; their contexts' cycle counters and random state carry over.
+   */
+  private fixEmem(): NicMemory {
+    const mem = this.mem;
+    const n = mem.ememSab.byteLength;
+    const fixed = Object.create(mem, {
+      emem: { value: new Uint8Array(mem.ememSab, 0, n) },
+      ememI32: { value: new Int32Array(mem.ememSab, 0, n >> 2) },
+      ememI64: { value: new BigInt64Array(mem.ememSab, 0, n >> 3) },
+    }) as NicMemory;
+    for (const c of this.cores) {
+      const old = c.core;
+      const core = NfpCore.fromNic(fixed, c.id);
+      core.rng = old.rng;
+      core.contexts.forEach((x, t) => {
+        x.busy = old.contexts[t]!.busy;
+        x.stall = old.contexts[t]!.stall;
+      });
+      c.core = core;
+    }
+    return fixed;
   }
 
   /** The image the driver put in the code store, decoded, checked and translated for this thread. */
@@ -308,7 +338,6 @@ export class NfpDatapath {
     if (n > 0) {
       const done = (Atomics.add(this.i32, H_DONE, n) + n) | 0;
       if (((done - Atomics.load(this.i32, H_WAKE_AT)) | 0) >= 0) Atomics.notify(this.i32, H_DONE);
-      this.flushHelperStats();
     }
     if (this.coordinator) this.reconfigFinish();
     return n;
@@ -494,6 +523,9 @@ export class NfpDatapath {
       c.busySeen[k] = x.busy;
       c.stallSeen[k] = x.stall;
     }
+    // Everything the batch counted is published before its packets are: a host that sees them done
+    // reads statistics that include them.
+    this.flushHelperStats();
     c.cons = (c.cons + n) | 0;
     Atomics.store(i32, c.rh + R_CONS, c.cons);
     return n;

@@ -160,7 +160,7 @@ export class NfpFwHelpers {
   private readonly valView = new DataView(this.val.buffer);
   private readonly lmU8: Uint8Array;
 
-  constructor(private readonly mem: NicMemory, readonly funcs: NfpFwFuncs, done: number, private readonly events: NfpEventSink | null) {
+  constructor(private mem: NicMemory, readonly funcs: NfpFwFuncs, done: number, private readonly events: NfpEventSink | null) {
     this.lmU8 = mem.lmem;
     this.hooks = new Map<number, NfpHook>([[done, () => NFP_RUN_EXIT]]);
     const add = (addr: number, h: NfpHook): void => {
@@ -174,9 +174,10 @@ export class NfpFwHelpers {
     add(funcs.perf_event_output, (core, x) => this.perf_event_output(core, x));
   }
 
-  /** A new image: forget the tables the old one named. */
-  reset(): void {
+  /** A new image: forget the tables the old one named; reach NIC memory through `mem` from now on. */
+  reset(mem: NicMemory = this.mem): void {
     this.tables = [];
+    this.mem = mem;
   }
 
   private table(tid: number): MapTable | null {

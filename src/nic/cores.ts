@@ -698,29 +698,39 @@ export class NfpCorePool {
   }
 
   /**
-   * The traffic generator (the bench's wire): each core in `cores` replays `templates` until it has
-   * taken `packetsPerCore` packets; resolves when all have. Verdicts are counted in the statistics;
-   * outputs go to the wire (a scratch buffer).
+   * The traffic generator (the bench's wire): each core in `cores` replays `templates` (or the ones
+   * the function gives that core: a flow stays on one core, as a NIC's flow hash keeps it) until it
+   * has taken `packetsPerCore` packets; resolves when all have. Verdicts are counted in the
+   * statistics; outputs go to the wire (a scratch buffer).
    */
-  generate(templates: readonly Uint8Array[], packetsPerCore: number, opts: { cores?: readonly number[]; timeoutMs?: number } = {}): Promise<void> {
+  generate(
+    templates: readonly Uint8Array[] | ((core: number) => readonly Uint8Array[]),
+    packetsPerCore: number,
+    opts: { cores?: readonly number[]; timeoutMs?: number } = {},
+  ): Promise<void> {
     return this.mutex.lock(async () => {
       this.check();
       const l = this.layout;
-      if (templates.length === 0 || templates.length > l.slots) throw new BpfError('EINVAL', `nfp cores: 1..${l.slots} templates, not ${templates.length}`);
+      const of = typeof templates === 'function' ? templates : (): readonly Uint8Array[] => templates;
       if (!Number.isSafeInteger(packetsPerCore) || packetsPerCore < 0 || packetsPerCore > 0x7fffffff) throw new BpfError('EINVAL', `nfp cores: ${packetsPerCore} packets per core`);
       const cores = opts.cores ?? Array.from({ length: l.cores }, (_, i) => i);
       const target = new Map<number, number>();
       for (const c of cores) {
+        const mine = of(c);
+        if (mine.length === 0 || mine.length > l.slots) throw new BpfError('EINVAL', `nfp cores: 1..${l.slots} templates per core, not ${mine.length}`);
+      }
+      for (const c of cores) {
         const rh = ringHdrOff(l, c) >> 2;
         const cons = Atomics.load(this.i32, rh + R_CONS);
         if (this.i32[rh + R_PROD] !== cons || this.harvested[c] !== cons) throw new BpfError('EBUSY', `nfp cores: core ${c} has packets in flight`);
-        templates.forEach((t, i) => {
+        const mine = of(c);
+        mine.forEach((t, i) => {
           const so = slotOff(l, c, i);
           this.i32[(so >> 2) + D_LEN] = t.length;
           this.i32[(so >> 2) + D_TAG] = i;
           if (t.length <= l.maxFrame) this.u8.set(t, so + SLOT_DATA);
         });
-        this.i32[rh + R_LOOP] = templates.length;
+        this.i32[rh + R_LOOP] = mine.length;
         this.i32[rh + R_BASE] = cons;
         target.set(c, (cons + packetsPerCore) | 0);
         Atomics.store(this.i32, rh + R_PROD, (cons + packetsPerCore) | 0);
