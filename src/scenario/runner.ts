@@ -24,6 +24,7 @@ import { dev_change_flags_up, host_netdev_register, netdev_rx, netif_receive, ty
 import type { BpfSyscall } from '../kernel/syscall.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { ProgLoadError, loadObjectIntoKernelAsync, type LoadedObject } from '../libbpf/object.js';
+import { startNicDatapath, type NicDatapath } from './nic.js';
 import { hexBytes } from './packet.js';
 import { writePcap } from './pcap.js';
 import {
@@ -165,7 +166,7 @@ const PERCPU_TYPES = new Set<number>([BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.PE
 
 // ------------------------------------------------------------------ boot
 
-async function boot(sc: Scenario, opts: RunOptions): Promise<{ host: Host; summary: HostSummary }> {
+async function boot(sc: Scenario, opts: RunOptions): Promise<{ host: Host; nic: NicDatapath | undefined; summary: HostSummary }> {
   const b = sc.boot;
   const firmware = opts.firmware ?? b.firmware;
   const host = await createHost({
@@ -175,8 +176,8 @@ async function boot(sc: Scenario, opts: RunOptions): Promise<{ host: Host; summa
   });
   try {
     const k = host.kernel;
-    if (b.cores !== undefined && host.image !== undefined && b.cores > host.image.datapath.cores) {
-      throw new BpfError('EINVAL', `boot.cores ${b.cores}: firmware ${host.image.name} has ${host.image.datapath.cores} cores`);
+    if (b.cores !== undefined && host.image !== undefined && b.cores !== host.image.datapath.cores) {
+      throw new BpfError('EINVAL', `the scenario wants a NIC with ${b.cores} cores; firmware ${host.image.name} has ${host.image.datapath.cores}`);
     }
     const ports = host.nfp?.ports.map((p) => p.netdev) ?? [];
     if (b.up) for (const p of ports) dev_change_flags_up(p, true);
@@ -184,8 +185,9 @@ async function boot(sc: Scenario, opts: RunOptions): Promise<{ host: Host; summa
       host_netdev_register(k, { name: d.name, up: d.up, ...(d.mac !== undefined ? { mac: d.mac } : {}), ...(d.mtu !== undefined ? { mtu: d.mtu } : {}) });
     }
     const nfp = host.nfp;
+    const nic = await startNicDatapath(host, { mode: opts.firmwareMode === 'in-process' ? 'in-process' : 'worker' });
     return {
-      host,
+      host, nic,
       summary: {
         cpus: k.cpus.length, jit: k.jitEnabled, firmware: host.image?.name ?? null,
         nic: host.image !== undefined && nfp !== undefined ? {
@@ -821,9 +823,20 @@ function describe(s: Step): string {
 
 /** Boot the scenario's host, run its steps, shut the host down: the report. */
 export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<ScenarioReport> {
+  // Some waits are Atomics.waitAsync on NIC memory, which does not keep Node's event loop alive: a
+  // timer does, so that a wait ends (or times out) instead of the process quietly exiting mid-run.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  try {
+    return await runScenarioAlive(sc, opts);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function runScenarioAlive(sc: Scenario, opts: RunOptions): Promise<ScenarioReport> {
   const t0 = performance.now();
   const head = { name: sc.name, file: sc.file, ...(sc.description !== undefined ? { description: sc.description } : {}) };
-  let booted: { host: Host; summary: HostSummary };
+  let booted: { host: Host; nic: NicDatapath | undefined; summary: HostSummary };
   try {
     booted = await boot(sc, opts);
   } catch (e) {
@@ -854,6 +867,7 @@ export async function runScenario(sc: Scenario, opts: RunOptions = {}): Promise<
       for (const m of o.maps) try { run.sys.close(m.fd); } catch { /* already closed */ }
       if (o.btfFd !== undefined) try { run.sys.close(o.btfFd); } catch { /* already closed */ }
     }
+    await booted.nic?.stop();
     await booted.host.shutdown();
   }
 }

@@ -9,7 +9,7 @@
 //   boot:                                 # optional
 //     firmware: nfp-bpf-60c               # image name, NAME:SIZE, or none (no NIC)
 //     cpus: 2                             # host CPUs
-//     cores: 60                           # NIC cores to use (at most the image's)
+//     cores: 60                           # the NIC's cores: picks nfp-bpf-<N>c, or must match the image
 //     jit: true                           # host BPF JIT (false: the interpreter)
 //     up: true                            # bring the NIC's ports up
 //     devices: [{name: veth0, mac: ..., mtu: 1500, up: true}]   # veth-like host devices
@@ -212,6 +212,7 @@ export interface Boot {
   /** Firmware image (NAME or NAME:SIZE), or null for a host without the NIC. */
   readonly firmware: string | null;
   readonly cpus: number;
+  /** The NIC's core count the scenario wants (the image must have exactly that many). */
   readonly cores?: number;
   readonly jit: boolean;
   readonly up: boolean;
@@ -1057,7 +1058,9 @@ function parseStep(r: Reader, node: Node, index: number): Step {
 function parseBoot(r: Reader, node: YNode): Boot {
   if (node === undefined || node === null) return { firmware: 'nfp-bpf-60c', cpus: 2, jit: true, up: true, devices: [] };
   const f = r.fields(node, 'boot', ['firmware', 'cpus', 'cores', 'jit', 'up', 'devices']);
-  let firmware: string | null = 'nfp-bpf-60c';
+  const cores = f.int('cores', 1, 4096);
+  // `cores` alone picks the production image with that many cores (nfp-bpf-40c, -56c, -60c, -70c).
+  let firmware: string | null = cores !== undefined ? `nfp-bpf-${cores}c` : 'nfp-bpf-60c';
   if (f.has('firmware')) {
     const fw = r.deref(f.get('firmware'));
     firmware = isScalar(fw) && (fw.value === null || fw.value === false || fw.value === 'none') ? null : r.str(fw, 'boot.firmware');
@@ -1086,7 +1089,7 @@ function parseBoot(r: Reader, node: YNode): Boot {
   }
   return {
     firmware, cpus: f.int('cpus', 1, 64) ?? 2, jit: f.bool('jit') ?? true, up: f.bool('up') ?? true, devices,
-    ...(f.has('cores') ? { cores: f.int('cores', 1, 4096)! } : {}),
+    ...(cores !== undefined ? { cores } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isBpfError } from '../../bpf/errno.js';
 import { createHost } from '../../host.js';
+import { startNicDatapath } from '../../scenario/nic.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { BpfSyscall } from '../../kernel/syscall.js';
 import { hostOptionsFrom } from '../firmware.js';
@@ -201,11 +202,16 @@ export function registerIp(program: Command, io: { stdout: { write(s: string): u
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (args: string[], _opts: unknown, cmd: Command) => {
+      // The NIC's waits (Atomics.waitAsync) do not keep the event loop alive; this timer does.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       const host = await createHost(hostOptionsFrom(cmd));
+      const nic = await startNicDatapath(host);
       try {
         state.exitCode = await runIp(args, { kernel: host.kernel, sys: host.sys, ...io });
       } finally {
+        await nic?.stop();
         await host.shutdown();
+        clearInterval(keepAlive);
       }
     });
 }

@@ -1,0 +1,71 @@
+// The NIC's datapath wired into a booted host, as whoever builds the host must do it (the driver cannot
+// know how the card's cores run): the card's cores started as a pool (worker threads, or in-process
+// for deterministic runs), the driver told how they run (nfp_net_set_datapath: the pump it needs while
+// it waits for a reconfig, the starter of test runs), and each port's receive path sent through them
+// first (NetdevHwRx), so that an offloaded program sees every frame before the host does.
+//
+// This lives here until host.ts starts the datapath itself; the scenario runner and `nfp-emu ip` use it.
+
+import { inProcessCores } from '../../firmware/datapath.js';
+import { nfp_net_set_datapath } from '../drivers/nfp/xdp.js';
+import type { Host } from '../host.js';
+import { netdev_rx, type NetdevHwRx, type NetdevHwStats } from '../kernel/net/rx.js';
+import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX } from '../kernel/net/xdp.js';
+import { NfpCorePool, piscinaCores, type NfpPacketResult } from '../nic/cores.js';
+
+export interface NicDatapath {
+  readonly pool: NfpCorePool;
+  /** Stop the cores (before the host shuts down). */
+  stop(): Promise<void>;
+}
+
+/** The XDP action a NIC verdict stands for: what the driver sees in the packet's descriptor. */
+export function nfpResultAction(r: NfpPacketResult): number {
+  if (r.status !== 'ok' && r.status !== 'no-prog') return XDP_ABORTED;
+  if (r.action === 'pass') return XDP_PASS;
+  if (r.action === 'tx') return XDP_TX;
+  return r.verdict === 'XDP_ABORTED' ? XDP_ABORTED : XDP_DROP;
+}
+
+/**
+ * Start the card's cores and route its first port's traffic through them. Resolves to undefined for a
+ * host without the NIC (or a card without ports).
+ */
+export async function startNicDatapath(host: Host, opts: { mode?: 'worker' | 'in-process'; threads?: number } = {}): Promise<NicDatapath | undefined> {
+  const nfp = host.nfp;
+  const device = host.device;
+  const port = nfp?.ports[0];
+  if (nfp === undefined || device === undefined || port === undefined) return undefined;
+  const starter = opts.mode === 'in-process' ? inProcessCores({ groups: 1 }) : piscinaCores(opts.threads !== undefined ? { threads: opts.threads } : {});
+  const pool = await NfpCorePool.start(device, starter, { port: 0 });
+  nfp_net_set_datapath(port.bar, {
+    ...(pool.runner.pump !== undefined ? { pump: () => pool.pump() } : {}),
+    testRunStarter: opts.mode === 'in-process' ? inProcessCores() : piscinaCores({ threads: 1 }),
+  });
+  const hw: NetdevHwRx = {
+    async xdp_hw_rx(_dev, frames, acts, out) {
+      const res = await pool.run(frames);
+      for (let i = 0; i < res.length; i++) {
+        const r = res[i]!;
+        acts[i] = nfpResultAction(r);
+        out[i] = r.packet ?? frames[i]!;
+      }
+    },
+    hw_stats(): NetdevHwStats {
+      const s = pool.stats();
+      return { perCore: s.perCore.map((c) => ({ core: c.core, packets: c.packets, cycles: c.cycles })), clockMhz: s.clockMhz };
+    },
+  };
+  netdev_rx(port.netdev).hw = hw;
+  let stopped: Promise<void> | undefined;
+  return {
+    pool,
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        if (netdev_rx(port.netdev).hw === hw) netdev_rx(port.netdev).hw = undefined;
+        await pool.stop();
+      })();
+      return stopped;
+    },
+  };
+}
