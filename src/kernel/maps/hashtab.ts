@@ -11,7 +11,7 @@
 //
 // Concurrency, as htab_map_update_elem() arranges it:
 //  - Readers (lookups from programs in any thread, syscall lookups, get_next_key) take no lock: they
-//    load the bucket head and the `next` links with Atomics.load and compare keys.
+//    load the bucket head and the `next` links (address-dependent loads, as rcu_dereference) and compare keys.
 //  - Writers take the map's lock (one lock per map, in shared memory; the kernel has one per bucket).
 //  - An update of an existing key never writes into the element readers may be reading: it fills a
 //    new element, links it at the head of the bucket (so a concurrent search finds it before the old
@@ -43,7 +43,7 @@ import {
   retire_ring_words,
 } from './freelist.js';
 import { BpfLru, ELEM_LRU_REF } from './bpf_lru_list.js';
-import { jhash } from './jhash.js';
+import { jhash, jhash_1word } from './jhash.js';
 
 const HTAB_CREATE_FLAG_MASK = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED;
 
@@ -125,6 +125,11 @@ function htab_geometry(desc: BpfMapDesc, ncpus: number, spare: number): HtabGeom
 function htab_spare(env: MapEnv, ncpus: number, elem_size: number): number {
   if (env.htab_spare_elems !== undefined) return Math.max(1, env.htab_spare_elems);
   return Math.max(ncpus, Math.min(Math.max(256, ncpus * 64), Math.floor((16 << 20) / elem_size)));
+}
+
+/** A little-endian u32 from a byte buffer at any offset, as an int32 (how i32 words compare). */
+function load_u32_le(buf: Uint8Array, off: number): number {
+  return buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24);
 }
 
 export class HashTab extends BpfMap {
@@ -225,24 +230,31 @@ export class HashTab extends BpfMap {
   }
 
   private htab_map_hash(buf: Uint8Array, off: number): number {
+    if (this.key_size === 4) return jhash_1word(load_u32_le(buf, off), this.hashrnd);
     return jhash(buf, off, this.key_size, this.hashrnd);
   }
 
   private key_eq(idx: number, buf: Uint8Array, off: number): boolean {
-    const mem = this.mem;
     const k = this.elemOff(idx) + ELEM_HDR_BYTES;
+    // A one-word key (the common case) compares as one word: the element's key is 8-byte aligned.
+    if (this.key_size === 4) return this.i32[k >> 2] === load_u32_le(buf, off);
+    const mem = this.mem;
     for (let i = 0; i < this.key_size; i++) if (mem[k + i] !== buf[off + i]) return false;
     return true;
   }
 
   /** lookup_nulls_elem_raw(): walk the chain; lock-free, valid under rcu_read_lock or the lock. */
   private lookup_elem_raw(hash: number, buf: Uint8Array, off: number): number {
+    // rcu_dereference() of the bucket head and the links: plain loads are enough, as in the kernel,
+    // because every later load's address depends on the index just loaded and the writer fills an
+    // element before it publishes the link with Atomics.store. (Atomics.load costs several plain loads
+    // in V8, and this is the datapath's hash lookup.)
     const i32 = this.i32;
-    let idx = Atomics.load(i32, this.bkt + (hash & this.mask));
+    let idx = i32[this.bkt + (hash & this.mask)]!;
     while (idx >= 0) {
       const w = (this.elem0 >> 2) + idx * this.strideW;
       if (i32[w + ELEM_HASH] === (hash | 0) && this.key_eq(idx, buf, off)) return idx;
-      idx = Atomics.load(i32, w + ELEM_NEXT);
+      idx = i32[w + ELEM_NEXT]!;
     }
     return -1;
   }

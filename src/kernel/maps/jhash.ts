@@ -56,3 +56,23 @@ export function jhash(buf: Uint8Array, off: number, len: number, initval: number
   c ^= b; c = (c - rol32(b, 24)) | 0;
   return c >>> 0;
 }
+
+/**
+ * jhash2() of a one-word key (htab_map_hash's case for 4-byte keys): what jhash() gives for the same
+ * four bytes on a little-endian host, without reading them one by one.
+ */
+export function jhash_1word(k: number, initval: number): number {
+  let a = (JHASH_INITVAL + 4 + initval) | 0;
+  let b = a;
+  let c = a;
+  a = (a + k) | 0;
+  c ^= b; c = (c - rol32(b, 14)) | 0;
+  a ^= c; a = (a - rol32(c, 11)) | 0;
+  b ^= a; b = (b - rol32(a, 25)) | 0;
+  c ^= b; c = (c - rol32(b, 16)) | 0;
+  a ^= c; a = (a - rol32(c, 4)) | 0;
+  b ^= a; b = (b - rol32(a, 14)) | 0;
+  c ^= b; c = (c - rol32(b, 24)) | 0;
+  return c >>> 0;
+}
+
