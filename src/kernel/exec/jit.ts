@@ -178,6 +178,9 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
   const jump = (u: number, v: number): string => {
     const loop = loops.get(v);
     if (loop !== undefined && loop.blocks.has(u)) {
+      // A verified program's loops are bounded (the verifier walked every iteration); only unverified
+      // code (the conformance suite, uBPF-style loads) needs a budget to turn a runaway loop into an error.
+      if (aux !== undefined) return `continue L${v};`;
       return `{ if (--budget < 0) throw fault(${blocks[u]!.end - 1}, 'instruction budget exhausted'); continue L${v}; }`;
     }
     if (pos.get(v)! === pos.get(u)! + 1) return '';
