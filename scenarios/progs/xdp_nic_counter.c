@@ -5,13 +5,17 @@
  *
  * Written within what the NIC's verifier hook accepts (nfp-offload-facts.md
  * 1.6): only ARRAY and HASH maps, map keys on the stack, values changed only
- * by atomic adds (the NIC's atomic engine) or by an insert of zeros with
- * BPF_NOEXIST that the verifier can see are zeros, no per-CPU maps, no global
- * data. The drop port is a constant
- * for the same reason: a .rodata variable would be a map the NIC cannot hold.
+ * by atomic adds (the NIC's atomic engine), no per-CPU maps, no global data.
+ * The drop port is a constant for the same reason: a .rodata variable would
+ * be a map the NIC cannot hold.
  *
  *  - proto_stats: ARRAY indexed by the IP protocol number;
- *  - src_stats: HASH keyed by the IPv4 source address, created on first sight;
+ *  - src_stats: HASH keyed by the IPv4 source address, of the sources the
+ *    host wants counted: the host inserts them (control messages to the NIC)
+ *    and the program only adds to what it finds. A program-side insert of a
+ *    zeroed counter is what the NIC's hook refuses on this kernel: it needs
+ *    the value's stack bytes known to be zero (STACK_ZERO), and since Linux
+ *    6.8 the verifier tracks aligned stores of zero as spilled registers;
  *  - UDP to port 9 (discard) is dropped on the card, everything else passes.
  */
 #include <linux/bpf.h>
@@ -76,21 +80,6 @@ int xdp_nic_counter(struct xdp_md *ctx)
 
 	saddr = iph->saddr;
 	rec = bpf_map_lookup_elem(&src_stats, &saddr);
-	if (!rec) {
-		/*
-		 * The NIC takes an insert into a map with atomic counters only when
-		 * the verifier knows the value is zero (STACK_ZERO): stored as 32-bit
-		 * zeros, not as a spilled 64-bit register, which it tracks as a value.
-		 */
-		volatile __u32 zero[4];
-
-		zero[0] = 0;
-		zero[1] = 0;
-		zero[2] = 0;
-		zero[3] = 0;
-		bpf_map_update_elem(&src_stats, &saddr, (void *)zero, BPF_NOEXIST);
-		rec = bpf_map_lookup_elem(&src_stats, &saddr);
-	}
 	if (rec)
 		count(rec, bytes);
 

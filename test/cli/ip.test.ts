@@ -273,3 +273,30 @@ describe('nfp-emu ip (the command line)', () => {
     expect(out).toMatch(/^2: nfp0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000\n {4}link\/ether 00:15:4d:00:00:00 brd ff:ff:ff:ff:ff:ff promiscuity 0 {2}allmulti 0 minmtu 68 maxmtu \d+ addrgenmode eui64 numtxqueues 8 numrxqueues 8 .* parentbus pci parentdev [0-9a-f:.]+ \n$/);
   });
 });
+
+describe('ip link set ... xdpoffload on the NIC', () => {
+  it('offloads an object to nfp0, whose cores then drop what it drops; -s shows the counts; off removes it', async () => {
+    const { createHost } = await import('../../src/host.js');
+    const { startNicDatapath } = await import('../../src/scenario/nic.js');
+    const host = await createHost({ firmwareMode: 'in-process' });
+    const nic = await startNicDatapath(host, { mode: 'in-process' });
+    try {
+      const h = { k: host.kernel, sys: host.sys } as unknown as TestHost;
+      const nfp0 = host.kernel.netdevs.dev_get_by_name('nfp0')!;
+      expect(await ip(h, 'link', 'set', 'dev', 'nfp0', 'up', 'xdpoffload', 'obj', 'xdp_drop_udp9.o', 'sec', 'xdp')).toEqual({ rc: 0, out: '', err: '' });
+      const show = (await ip(h, 'link', 'show', 'nfp0')).out.split('\n');
+      expect(show[0]).toMatch(/^2: nfp0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 xdpoffload qdisc mq state UP/);
+      expect(show[2]).toMatch(/^ {4}prog\/xdp id \d+ name xdp_drop_udp9 tag 40a375147501caa7 jited $/);
+      const rep = await netif_receive(host.kernel, nfp0, [udp4Frame({ dstPort: 9 }), udp4Frame({ dstPort: 53 })], { repeat: 50 });
+      expect(rep.verdicts.offload).toMatchObject({ drop: 50, pass: 50 });
+      expect(rep.fates).toMatchObject({ drop: 50, pass: 50 });
+      const s = (await ip(h, '-s', 'link', 'show', 'nfp0')).out.split('\n');
+      expect(s[4]).toBe('          4200     100      0      50       0       0 ');
+      expect((await ip(h, 'link', 'set', 'dev', 'nfp0', 'xdpoffload', 'off')).rc).toBe(0);
+      expect((await netif_receive(host.kernel, nfp0, [udp4Frame({ dstPort: 9 })])).fates.pass).toBe(1);
+    } finally {
+      await nic?.stop();
+      await host.shutdown();
+    }
+  });
+});
