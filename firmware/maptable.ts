@@ -9,19 +9,35 @@
 //   the JIT put in its image into a table with one directory read.
 //
 //   EMEM, per table: a 64-byte header (element count, writer lock, free-stack depth, geometry), then
-//   for a hash map a bucket array of element indices, a stack of free element indices and the element
+//   for a hash map a bucket array of chain heads, a stack of free element indices and the element
 //   pool (preallocated: max_entries elements of [next, hash, key, value]); for an array map just the
-//   values. Keys and values are
-//   padded to 8 bytes, so every value starts 8-byte aligned and a 64-bit counter never straddles.
+//   values. Keys and values are padded to 8 bytes, so every value starts 8-byte aligned and a 64-bit
+//   counter never straddles.
+//
+//   Chains are the kernel's hlist_nulls (include/linux/list_nulls.h), as kernel/bpf/hashtab.c uses
+//   them for its preallocated htab: a bucket head or an element's `next` is a link word, either an
+//   element (index << 1, bit 0 clear) or the "nulls" marker that ends a chain and names its bucket
+//   (bucket << 1 | 1). init() makes every bucket an empty chain ending in its own marker.
 //
 // Concurrency. Writers (the control handler, a core's map_update/map_delete helper) take the table's
 // lock; lookups take no lock. A new element is filled before it is linked, so a reader never sees a
 // half-made element; a deleted element keeps its `next` until it is reused, so a reader standing on
-// it still reaches the rest of its chain, and every walk is bounded by the element count. Values are
-// copied in and out 8 bytes at a time with 64-bit atomic loads and stores: an atomic counter bumped by
-// a core while the host reads or rewrites the value is never torn. Multi-word values written by the
-// host are updated in place (as an array map is in the kernel), so a core may see a value mid-write;
-// the host itself never does, because the handler serialises the host's operations.
+// it still reaches the rest of its chain. Elements are preallocated and a deleted one goes back on the
+// free stack at once (as the kernel's pcpu_freelist does for a preallocated htab), so the next insert
+// may reuse it for a key of another bucket while a lock-free reader stands on it: the reader then
+// follows the other bucket's chain and ends on that bucket's nulls marker, sees that the marker is not
+// its own bucket's, and walks its chain again from the head — lookup_nulls_elem_raw(). That restart is
+// all the lookup needs: a key present for the whole lookup is found, and no reuse has to wait for
+// readers. What immediate reuse leaves, as in the kernel's preallocated htab, is that a lookup racing
+// with the delete of its own key may hand back the element after it was reused (an offloaded
+// program's add then lands in the new key's value); tables here are always preallocated (the driver
+// refuses BPF_F_NO_PREALLOC). A walk is bounded by the element count per pass; a pass that runs
+// longer was dragged between chains by writers and starts again.
+//
+// Values are copied in and out 8 bytes at a time with 64-bit atomic loads and stores: an atomic
+// counter bumped by a core while the host reads or rewrites the value is never torn. Multi-word values
+// written by the host are updated in place (as an array map is in the kernel), so a core may see a
+// value mid-write; the host itself never does, because the handler serialises the host's operations.
 //
 // Operations return the firmware's status codes (CMSG_RC_*), which the driver maps to errno.
 
@@ -41,8 +57,15 @@ export const MAP_DIR_LIVE = 1;
 /** EMEM table header: 16 int32 words. */
 export const MAP_TABLE_HDR_BYTES = 64;
 const T_COUNT = 0, T_LOCK = 1, T_FREE_TOP = 2, T_UNUSED = 3, T_NBUCKETS = 4, T_KSTRIDE = 5, T_VSTRIDE = 6, T_ESTRIDE = 7;
-/** Hash element: next (element index + 1, 0 = end), hash, then key and value. */
+/** Hash element: next (a link word), hash, then key and value. */
 const E_NEXT = 0, E_HASH = 4, E_KEY = 8;
+
+/** Link words (hlist_nulls): an element, or the marker that ends bucket b's chain. */
+const is_a_nulls = (link: number): boolean => (link & 1) !== 0;
+const get_nulls_value = (link: number): number => link >>> 1;
+const nulls_link = (bucket: number): number => (bucket << 1) | 1;
+const elem_link = (idx: number): number => idx << 1;
+const link_elem = (link: number): number => link >>> 1;
 
 /** Update flags (BPF_ANY, BPF_NOEXIST, BPF_EXIST): the low 32 bits the cmsg carries. */
 export const BPF_ANY = 0;
@@ -132,6 +155,12 @@ export function map_dir_clear(mem: NicMemory, tid: number): void {
 }
 
 const SPIN = 128;
+/**
+ * Walks of one chain before a lookup gives up on the table. A walk starts again only when a writer
+ * moved an element it stood on during that very walk; this many in a row means no chain ends (a
+ * corrupt table), which must fail loudly rather than hang a core.
+ */
+const MAX_WALKS = 1024;
 
 /**
  * One offloaded table, seen from any thread that has the NIC memory. Construct it from a live
@@ -197,6 +226,8 @@ export class MapTable {
     this.i32[h + T_KSTRIDE] = this.keyStride;
     this.i32[h + T_VSTRIDE] = this.valStride;
     this.i32[h + T_ESTRIDE] = this.elemStride;
+    // INIT_HLIST_NULLS_HEAD(head, b): each empty chain already ends in its own bucket's marker.
+    for (let b = 0; b < this.nbuckets; b++) this.i32[this.bw + b] = nulls_link(b);
   }
 
   get isArray(): boolean {
@@ -245,22 +276,29 @@ export class MapTable {
     return true;
   }
 
-  private bucketHead(hash: number): number {
-    return Atomics.load(this.i32, this.bw + (hash & (this.nbuckets - 1))) - 1;
+  /** The link word after element `idx` (an element or a nulls marker). A test may override it to stop a reader there. */
+  protected next(idx: number): number {
+    return Atomics.load(this.i32, (this.elemOff(idx) + E_NEXT) >> 2);
   }
 
-  private next(idx: number): number {
-    return Atomics.load(this.i32, (this.elemOff(idx) + E_NEXT) >> 2) - 1;
-  }
-
-  /** The element holding `key`, or -1. Lock-free; bounded by max_entries steps. */
+  /**
+   * The element holding `key`, or -1: lookup_nulls_elem_raw(). Lock-free: a walk that ends on another
+   * bucket's nulls marker (it stood on an element that was deleted and reused in another chain), or
+   * that takes more steps than the table has elements, starts again from the head.
+   */
   private find(key: Uint8Array, off: number, hash: number): number {
-    let e = this.bucketHead(hash);
-    for (let steps = 0; e >= 0 && steps <= this.maxEntries; steps++) {
-      if (this.i32[(this.elemOff(e) + E_HASH) >> 2] === hash && this.keyEq(e, key, off)) return e;
-      e = this.next(e);
+    const bucket = hash & (this.nbuckets - 1);
+    const head = this.bw + bucket;
+    for (let pass = 0; pass < MAX_WALKS; pass++) {
+      let link = Atomics.load(this.i32, head);
+      for (let steps = 0; !is_a_nulls(link) && steps <= this.maxEntries; steps++) {
+        const e = link_elem(link);
+        if (this.i32[(this.elemOff(e) + E_HASH) >> 2] === hash && this.keyEq(e, key, off)) return e;
+        link = this.next(e);
+      }
+      if (is_a_nulls(link) && get_nulls_value(link) === bucket) return -1;
     }
-    return -1;
+    throw new Error(`maptable ${this.tid}: bucket ${bucket}'s chain did not end in its marker in ${MAX_WALKS} walks (the table is corrupt)`);
   }
 
   /** An array key (a little-endian u32 index). */
@@ -348,9 +386,10 @@ export class MapTable {
       this.i32[(eo + E_HASH) >> 2] = hash;
       for (let i = 0; i < this.keySize; i++) this.u8[eo + E_KEY + i] = key[keyOff + i]!;
       this.writeValue(n, val, valOff);
+      // hlist_nulls_add_head_rcu(): the element points at the chain before the head points at it.
       const b = this.bw + (hash & (this.nbuckets - 1));
       Atomics.store(this.i32, (eo + E_NEXT) >> 2, Atomics.load(this.i32, b));
-      Atomics.store(this.i32, b, n + 1);
+      Atomics.store(this.i32, b, elem_link(n));
       Atomics.add(this.i32, h + T_COUNT, 1);
       return CMSG_RC_SUCCESS;
     } finally {
@@ -364,14 +403,16 @@ export class MapTable {
     const hash = map_hash(key, keyOff, this.keySize);
     this.lock();
     try {
+      // Under the lock the chains hold still: a plain walk to the marker (lookup_elem_raw()).
       const b = this.bw + (hash & (this.nbuckets - 1));
       let prevWord = b;
-      let e = Atomics.load(this.i32, b) - 1;
-      for (let steps = 0; e >= 0 && steps <= this.maxEntries; steps++) {
+      let link = Atomics.load(this.i32, b);
+      for (let steps = 0; !is_a_nulls(link) && steps <= this.maxEntries; steps++) {
+        const e = link_elem(link);
         const eo = this.elemOff(e);
         if (this.i32[(eo + E_HASH) >> 2] === hash && this.keyEq(e, key, keyOff)) {
-          // Unlink, but leave e's own `next` alone: a lock-free reader on e still finds the rest.
-          // The free stack, not `next`, remembers it for reuse.
+          // hlist_nulls_del_rcu(): unlink, but leave e's own `next` alone: a lock-free reader on e
+          // still finds the rest. The free stack, not `next`, remembers it for reuse.
           Atomics.store(this.i32, prevWord, Atomics.load(this.i32, (eo + E_NEXT) >> 2));
           const top = this.i32[this.hw + T_FREE_TOP]!;
           this.i32[this.fw + top] = e;
@@ -380,7 +421,7 @@ export class MapTable {
           return CMSG_RC_SUCCESS;
         }
         prevWord = (eo + E_NEXT) >> 2;
-        e = Atomics.load(this.i32, prevWord) - 1;
+        link = Atomics.load(this.i32, prevWord);
       }
       return CMSG_RC_ERR_MAP_NOENT;
     } finally {
@@ -393,8 +434,8 @@ export class MapTable {
   /** The first non-empty bucket's head from bucket `from` on, or -1. */
   private scanFrom(from: number): number {
     for (let b = from; b < this.nbuckets; b++) {
-      const head = Atomics.load(this.i32, this.bw + b) - 1;
-      if (head >= 0) return head;
+      const head = Atomics.load(this.i32, this.bw + b);
+      if (!is_a_nulls(head)) return link_elem(head);
     }
     return -1;
   }
@@ -414,17 +455,28 @@ export class MapTable {
     }
     if (key === null) return this.scanFrom(0);
     const hash = map_hash(key, off, this.keySize);
+    const bucket = hash & (this.nbuckets - 1);
     const e = this.find(key, off, hash);
-    if (e < 0) return this.scanFrom(hash & (this.nbuckets - 1));
-    return this.nextAfterElem(e);
+    if (e < 0) return this.scanFrom(bucket);
+    return this.nextInBucket(e, bucket);
   }
 
-  /** The element after element `idx` in walk order, or -1 (for multi-entry GETNEXT replies). */
+  /**
+   * The element after element `idx` in walk order, or -1 (for multi-entry GETNEXT replies). The walk
+   * stays in idx's bucket: when the link after idx leads into another bucket's chain (idx or its
+   * successor was deleted and reused meanwhile), it goes on at the next bucket rather than back.
+   */
   nextAfterElem(idx: number): number {
     if (this.isArray) return idx + 1 < this.maxEntries ? idx + 1 : -1;
-    const n = this.next(idx);
-    if (n >= 0) return n;
-    const hash = this.i32[(this.elemOff(idx) + E_HASH) >> 2]!;
-    return this.scanFrom((hash & (this.nbuckets - 1)) + 1);
+    return this.nextInBucket(idx, this.i32[(this.elemOff(idx) + E_HASH) >> 2]! & (this.nbuckets - 1));
+  }
+
+  private nextInBucket(idx: number, bucket: number): number {
+    const link = this.next(idx);
+    if (!is_a_nulls(link)) {
+      const n = link_elem(link);
+      if ((this.i32[(this.elemOff(n) + E_HASH) >> 2]! & (this.nbuckets - 1)) === bucket) return n;
+    }
+    return this.scanFrom(bucket + 1);
   }
 }
