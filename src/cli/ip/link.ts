@@ -333,6 +333,13 @@ interface XdpRequest {
   readonly fd: number;
 }
 
+/** A map creation libbpf has already reported. */
+class MapCreateFailed extends Error {
+  constructor(cause: unknown) {
+    super('map creation failed', { cause });
+  }
+}
+
 /** iproute2's libbpf print callback (silent_print): libbpf's warnings, each on its own line. */
 function libbpfWarn(ctx: IpContext, msg: string): void {
   ctx.err(`libbpf: ${msg}\n`);
@@ -375,15 +382,23 @@ async function loadXdpObject(ctx: IpContext, file: string, section: string, ifin
     ctx.err(`object file doesn't contain sec ${section}\n`);
     throw new IpExit(255);
   }
-  if (ifindex !== undefined && obj.btf !== undefined) {
-    // libbpf tries each device map with its BTF first; the kernel refuses BTF on device maps.
-    for (const spec of obj.maps) {
-      if (spec.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY || (spec.btfKeyTypeId === 0 && spec.btfValueTypeId === 0)) continue;
+  // libbpf's view of the map creations: a device map is first tried with its BTF, which the kernel
+  // refuses (ENOTSUPP), and libbpf warns and retries without; a map that cannot be created is named.
+  const sys = Object.create(ctx.sys) as BpfSyscall;
+  sys.mapCreateAsync = async (attr) => {
+    const spec = obj.maps.find((m) => m.name.slice(0, 15) === attr.map_name);
+    if ((attr.map_ifindex ?? 0) !== 0 && obj.btf !== undefined && spec !== undefined && (spec.btfKeyTypeId !== 0 || spec.btfValueTypeId !== 0)) {
       libbpfWarn(ctx, `Error in bpf_create_map_xattr(${spec.name}):${libbpfStrerror('ENOTSUPP', -1)}(-${errnoNumber('ENOTSUPP')}). Retrying without BTF.`);
     }
-  }
+    try {
+      return await ctx.sys.mapCreateAsync(attr);
+    } catch (e) {
+      if (isBpfError(e)) libbpfWarn(ctx, `map '${spec?.name ?? attr.map_name}': failed to create: ${libbpfStrerror(e.errno, -1)}(${e.code})`);
+      throw new MapCreateFailed(e);
+    }
+  };
   try {
-    const loaded = await loadObjectIntoKernelAsync(ctx.sys, obj, { only, ...(ifindex !== undefined ? { ifindex } : {}) });
+    const loaded = await loadObjectIntoKernelAsync(sys, obj, { only, ...(ifindex !== undefined ? { ifindex } : {}) });
     // bpf_object__close(): everything but a dup of the chosen program's fd goes.
     const first = loaded.programs[0]!;
     for (const m of loaded.maps) ctx.sys.close(m.fd);
@@ -396,6 +411,8 @@ async function loadXdpObject(ctx: IpContext, file: string, section: string, ifin
       libbpfWarn(ctx, `prog '${e.prog}': BPF program load failed: ${libbpfStrerror(e.errno, 1)}`);
       if (e.log !== '') libbpfWarn(ctx, `prog '${e.prog}': -- BEGIN PROG LOAD LOG --\n${e.log}-- END PROG LOAD LOG --`);
       libbpfWarn(ctx, `prog '${e.prog}': failed to load: ${e.code}`);
+    } else if (e instanceof MapCreateFailed) {
+      if (!isBpfError(e.cause)) throw e.cause;
     } else if (isBpfError(e)) {
       libbpfWarn(ctx, e.message);
     } else {
