@@ -135,6 +135,45 @@ describe('netif_receive: XDP_REDIRECT', () => {
   });
 });
 
+describe('netif_receive: devmaps', () => {
+  /** A host whose devmaps can check ifindexes (the kernel's MapEnv does not pass dev_get_by_index yet). */
+  function devmapHost() {
+    const h = makeTestHost();
+    Object.assign(h.k.mapEnv, { dev_get_by_index: (i: number) => h.k.netdevs.dev_get_by_index(i) !== undefined });
+    return h;
+  }
+  const u32 = (v: number): Uint8Array => Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+
+  it('bpf_redirect_map through a DEVMAP (xdp_redirect_map): the slot of the ingress device names the egress one', async () => {
+    const h = devmapHost();
+    const { prog, maps } = h.obj('xdp_redirect', 'xdp_redirect_map');
+    h.sys.mapUpdate({ map_fd: maps.get('tx_port')!, key: u32(h.veth0.ifindex), value: u32(h.veth1.ifindex) });
+    await h.attach(h.veth0, prog, XDP_FLAGS_DRV_MODE);
+    await h.attach(h.veth1, prog, XDP_FLAGS_DRV_MODE);
+    const rep = await netif_receive(h.k, h.veth0, [UDP53], { repeat: 3 });
+    expect(rep.fates).toMatchObject({ redirect: 3 });
+    const out = netdev_rx(h.veth1).wire.frames[0]!;
+    expect(out.subarray(0, 6)).toEqual(UDP53.subarray(6, 12));
+    // veth1's slot is empty: the helper's fallback action, XDP_PASS.
+    expect((await netif_receive(h.k, h.veth1, [UDP53])).fates).toMatchObject({ pass: 1, redirect: 0 });
+  });
+
+  it('BPF_F_BROADCAST sends a copy to every device of the map, BPF_F_EXCLUDE_INGRESS all but the ingress one', async () => {
+    const h = devmapHost();
+    const fd = h.sys.mapCreate({ map_type: 14, key_size: 4, value_size: 4, max_entries: 8 });
+    [h.lo, h.veth0, h.veth1].forEach((d, i) => h.sys.mapUpdate({ map_fd: fd, key: u32(i), value: u32(d.ifindex) }));
+    const bcast = (flags: number): string => `ld_pseudo r1, 1, ${fd}\nr2 = 0\nr3 = ${flags}\ncall 51\nexit`;
+    const all = h.asm(bcast(1 << 3)).prog;
+    await h.attach(h.veth0, all, XDP_FLAGS_SKB_MODE);
+    expect((await netif_receive(h.k, h.veth0, [UDP9])).fates).toMatchObject({ redirect: 3 });
+    expect([h.lo, h.veth0, h.veth1].map((d) => netdev_rx(d).wire.packets)).toEqual([1, 1, 1]);
+    const others = h.asm(bcast((1 << 3) | (1 << 4))).prog;
+    await h.attach(h.veth0, others, XDP_FLAGS_SKB_MODE);
+    expect((await netif_receive(h.k, h.veth0, [UDP9])).fates).toMatchObject({ redirect: 2 });
+    expect([h.lo, h.veth0, h.veth1].map((d) => netdev_rx(d).wire.packets)).toEqual([2, 1, 2]);
+  });
+});
+
 describe('netif_receive: the MAC, RSS and statistics', () => {
   it('refuses runts, frames above the MTU and everything on a down device before XDP runs', async () => {
     const h = makeTestHost();
