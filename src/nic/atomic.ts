@@ -5,8 +5,20 @@
 // two 32-bit words, low word first, each big-endian: the driver swaps each word on its own.
 //
 // JavaScript's Atomics work in the host's (little-endian) byte order, so a big-endian add is a
-// compare-and-swap loop over the byte-swapped word. The 64-bit add swaps all eight bytes in one CAS, so
-// a reader using a 64-bit atomic load never sees the carry half-done.
+// compare-and-swap loop over the byte-swapped word.
+//
+// A 64-bit add is done on the 32-bit halves, without BigInt, in the common case: when the carry out of
+// the low word cancels the high half of the addend ((hi + carry) mod 2^32 = 0: a small positive add
+// that does not overflow the low word, or a small negative one that borrows nothing), the high word
+// does not change, so one CAS on the low word alone is the whole 64-bit add — linearisable at that CAS
+// whatever the high word holds, and a 64-bit atomic load by a reader sees the counter before or after
+// it, never half-done. Only an add that changes the high word (a carry, a borrow, an addend of 2^32 or
+// more) swaps both words in one 64-bit CAS through a BigInt64Array view of the same bytes. The
+// discipline that lets the two kinds mix: every read-modify-write of a counter is a CAS covering every
+// word its result depends on (the low-word CAS depends on the low word only), and other writes replace
+// a value whole with atomic stores (the host's updates), so no update is lost. Mixed-size atomics on the same bytes are what the NIC memory already sees (64-bit
+// value copies next to 32-bit adds); the hardware under V8 (x86-64 lock cmpxchg, arm64 exclusives)
+// keeps them atomic.
 
 /** Byte-swap a 32-bit word (cpu_to_be32 on a little-endian host); result as int32. */
 export function bswap32(x: number): number {
@@ -46,15 +58,28 @@ function encode64(v: bigint): bigint {
 }
 
 /**
- * Atomic add of `delta` to the 64-bit counter at 8-byte index `idx` of `i64` (two big-endian words, low
- * first); returns the old value (uint64). Both words change in one compare-and-swap.
+ * Atomic add of the 64-bit addend (hi:lo, each a 32-bit word in either signedness) to the counter at
+ * 8-byte index `idx` (two big-endian words, low first). `i32` and `i64` view the same bytes. No BigInt
+ * unless the add changes the high word (see the top of the file).
  */
-export function nfp_atomic_add_be64(i64: BigInt64Array, idx: number, delta: bigint): bigint {
+export function nfp_atomic_add_be64(i32: Int32Array, i64: BigInt64Array, idx: number, lo: number, hi: number): void {
+  const w = 2 * idx;
+  const add = lo >>> 0;
+  for (;;) {
+    const raw = Atomics.load(i32, w);
+    const sum = (bswap32(raw) >>> 0) + add;
+    if (((hi + (sum > 0xffffffff ? 1 : 0)) | 0) !== 0) break;
+    if (Atomics.compareExchange(i32, w, raw, bswap32(sum | 0)) === raw) return;
+  }
+  nfp_atomic_add_be64_wide(i64, idx, (BigInt(hi >>> 0) << 32n) | BigInt(add));
+}
+
+/** The add that changes both words: one 64-bit CAS over them. Off the hot path (a carry is rare). */
+function nfp_atomic_add_be64_wide(i64: BigInt64Array, idx: number, delta: bigint): void {
   for (;;) {
     const old = Atomics.load(i64, idx);
-    const prev = decode64(old);
-    const next = encode64(BigInt.asUintN(64, prev + delta));
-    if (Atomics.compareExchange(i64, idx, old, next) === old) return prev;
+    const next = encode64(BigInt.asUintN(64, decode64(old) + delta));
+    if (Atomics.compareExchange(i64, idx, old, next) === old) return;
   }
 }
 

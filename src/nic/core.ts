@@ -504,7 +504,7 @@ export const nfpRuntime = {
           const p = off - (off % 8);
           if (p + 8 <= size) {
             const i64 = region === 0 ? core.ctmI64 : region === 1 ? core.imemI64 : core.ememI64;
-            nfp_atomic_add_be64(i64, p / 8, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+            nfp_atomic_add_be64(i32, i64, p / 8, lo, hi);
           }
         } else {
           const p = off - (off % 4);

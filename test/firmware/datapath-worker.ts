@@ -56,7 +56,7 @@ for (;;) {
       }
       const off = table.valueOff(e);
       nfp_atomic_add_be32(mem.ememI32, off >> 2, 1);
-      if (wide) nfp_atomic_add_be64(mem.ememI64, (off + 8) >> 3, 1n);
+      if (wide) nfp_atomic_add_be64(mem.ememI32, mem.ememI64, (off + 8) >> 3, 1, 0);
       adds++;
     }
   }

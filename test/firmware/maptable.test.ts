@@ -8,12 +8,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MapTable, map_dir_write, map_hash, map_table_bytes, type MapDirEntry } from '../../firmware/maptable.js';
 import { spawnModuleWorker } from '../../firmware/runner.js';
 import { CMSG_RC_ERR_MAP_E2BIG, CMSG_RC_SUCCESS } from '../../src/nic/ccm.js';
-import { NicMemory } from '../../src/nic/memory.js';
+import type { NicMemory } from '../../src/nic/memory.js';
 import { NfpDevice } from '../../src/nic/device.js';
 import { loadFirmwareImage } from '../../src/nic/fw-image.js';
-import { BPF_MAP_TYPE_HASH, sleep, u32 } from '../drivers/helpers.js';
+import { BPF_MAP_TYPE } from '../../src/bpf/prog-types.js';
 
+const BPF_MAP_TYPE_HASH = BPF_MAP_TYPE.HASH;
 const VS = 8;
+const u32 = (v: number): Uint8Array => new Uint8Array(Uint32Array.of(v).buffer);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ZERO = new DataView(new ArrayBuffer(VS));
 
 /** A fresh hash table of `max` 4-byte keys in a NIC's EMEM, published in the directory as tid 1. */

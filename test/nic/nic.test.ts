@@ -126,11 +126,31 @@ describe('big-endian atomic engine', () => {
 
   it('a 64-bit add carries into the high word; both words are big-endian, low word first', () => {
     const i64 = new BigInt64Array(new SharedArrayBuffer(8));
+    const i32 = new Int32Array(i64.buffer);
     const u8 = new Uint8Array(i64.buffer);
     u8.set([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
-    expect(nfp_atomic_add_be64(i64, 0, 1n)).toBe(0xffffffffn);
+    nfp_atomic_add_be64(i32, i64, 0, 1, 0);
     expect([...u8]).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
     expect(nfp_atomic_read_be64(i64, 0)).toBe(0x100000000n);
+  });
+
+  it('a 64-bit add of any addend to any counter is the 64-bit sum (with and without a carry or borrow)', () => {
+    const i64 = new BigInt64Array(new SharedArrayBuffer(8));
+    const i32 = new Int32Array(i64.buffer);
+    const dv = new DataView(i64.buffer);
+    const edges = [0n, 1n, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn, 0x100000000n, 0x1ffffffffn, 0xffffffff00000000n, 0xfffffffffffffffen, 0xffffffffffffffffn, 0x8000000000000000n, 0x123456789abcdefn];
+    const cases: [bigint, bigint][] = [];
+    for (const a of edges) for (const d of edges) cases.push([a, d]);
+    let seed = 7;
+    const r32 = (): bigint => BigInt((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0));
+    for (let i = 0; i < 2000; i++) cases.push([(r32() << 32n) | r32(), i % 2 ? r32() & 0xffffn : (r32() << 32n) | r32()]);
+    for (const [a, d] of cases) {
+      // The counter as the NIC stores it: low word first, each word big-endian.
+      dv.setUint32(0, Number(a & 0xffffffffn));
+      dv.setUint32(4, Number(a >> 32n));
+      nfp_atomic_add_be64(i32, i64, 0, Number(d & 0xffffffffn) | 0, Number(d >> 32n) | 0);
+      expect(nfp_atomic_read_be64(i64, 0), `${a} + ${d}`).toBe(BigInt.asUintN(64, a + d));
+    }
   });
 });
 
