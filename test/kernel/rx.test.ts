@@ -14,6 +14,7 @@ import { dev_change_flags_up, dev_set_mtu, netdev_rx, netif_receive, rx_flow_has
 import { XDP_DROP, XDP_PASS, XDP_TX } from '../../src/kernel/net/xdp.js';
 import { BPF_PROG_TYPE_XDP } from '../../src/kernel/syscall.js';
 import { assemble } from '../../src/bpf/asm.js';
+import { BPF_ATTACH_TYPE } from '../../src/bpf/prog-types.js';
 import { tcp4Frame, udp4Frame, udp4FrameOfLength } from '../oracle/packets.js';
 import { makeTestHost } from './dev-xdp-harness.js';
 
@@ -171,6 +172,29 @@ describe('netif_receive: devmaps', () => {
     await h.attach(h.veth0, others, XDP_FLAGS_SKB_MODE);
     expect((await netif_receive(h.k, h.veth0, [UDP9])).fates).toMatchObject({ redirect: 2 });
     expect([h.lo, h.veth0, h.veth1].map((d) => netdev_rx(d).wire.packets)).toEqual([2, 1, 2]);
+  });
+});
+
+describe('netif_receive: devmap egress programs', () => {
+  it('a BPF_XDP_DEVMAP program runs on each copy with egress_ifindex; its DROP is a drop, not a redirect error', async () => {
+    const h = makeTestHost();
+    Object.assign(h.k.mapEnv, { dev_get_by_index: (i: number) => h.k.netdevs.dev_get_by_index(i) !== undefined });
+    const u32 = (v: number): Uint8Array => Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+    // Drops what would leave veth1; on the way out of lo, writes 0xee into the first byte.
+    const egress = h.asm(`r2 = *(u32 *)(r1 + 20)\nr0 = 1\nif r2 == ${h.veth1.ifindex} goto out\nr3 = *(u32 *)(r1 + 0)\nr5 = *(u32 *)(r1 + 4)\nr6 = r3\nr6 += 1\nif r6 > r5 goto out\nr4 = 0xee\n*(u8 *)(r3 + 0) = r4\nr0 = 2\nout:\nexit`, { expectedAttachType: BPF_ATTACH_TYPE.XDP_DEVMAP }).prog;
+    const fd = h.sys.mapCreate({ map_type: 14, key_size: 4, value_size: 8, max_entries: 4 });
+    const val = (ifindex: number): Uint8Array => Uint8Array.of(...u32(ifindex), ...u32(h.sys.progGetFdById(egress.id)));
+    h.sys.mapUpdate({ map_fd: fd, key: u32(0), value: val(h.veth1.ifindex) });
+    h.sys.mapUpdate({ map_fd: fd, key: u32(1), value: val(h.lo.ifindex) });
+    const to = (slot: number): string => `ld_pseudo r1, 1, ${fd}\nr2 = ${slot}\nr3 = 0\ncall 51\nexit`;
+    await h.attach(h.veth0, h.asm(to(1)).prog, XDP_FLAGS_SKB_MODE);
+    expect((await netif_receive(h.k, h.veth0, [UDP9])).fates).toMatchObject({ redirect: 1 });
+    expect(netdev_rx(h.lo).wire.frames[0]![0]).toBe(0xee);
+    expect(UDP9[0]).toBe(0x02);
+    await h.attach(h.veth0, h.asm(to(0)).prog, XDP_FLAGS_SKB_MODE);
+    expect((await netif_receive(h.k, h.veth0, [UDP9])).fates).toMatchObject({ redirect: 0, drop: 1, error: 0 });
+    expect(netdev_rx(h.veth1).wire.packets).toBe(0);
+    expect(netdev_rx(h.veth0).xdp[XDP_MODE_SKB].rx_xdp_redirect_errors).toBe(0);
   });
 });
 

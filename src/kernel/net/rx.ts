@@ -372,6 +372,11 @@ function dev_xmit(dev: NetDevice, buf: Uint8Array, start: number, end: number): 
   r.wire.push(buf, start, end);
 }
 
+/** What redirectTo() did with a frame (a positive redirect() result counts the copies sent). */
+const SENT = 1;
+const DROPPED = -1;
+const FAILED = -2;
+
 const le32 = (m: Uint8Array, o: number): number => (m[o]! | (m[o + 1]! << 8) | (m[o + 2]! << 16) | (m[o + 3]! << 24)) >>> 0;
 
 /** Per-call state of the host path, reused across frames. */
@@ -400,29 +405,32 @@ class RxRun {
     return null;
   }
 
-  /** Send to one redirect target; false if it refuses the frame. */
-  redirectTo(x: ExecContext, ifindex: number, devmapProgId: number, native: boolean, buf: Uint8Array, start: number, end: number): boolean {
+  /**
+   * Send to one redirect target: SENT, DROPPED (its devmap egress program dropped it, after the
+   * redirect itself succeeded) or FAILED (no such device, down, too small, cannot take XDP frames).
+   */
+  redirectTo(x: ExecContext, ifindex: number, devmapProgId: number, native: boolean, buf: Uint8Array, start: number, end: number): number {
     const fwd = this.k.netdevs.dev_get_by_index(ifindex);
-    if (fwd === undefined) return false;
+    if (fwd === undefined) return FAILED;
     // A native-mode redirect needs a driver that can take XDP frames (ndo_xdp_xmit); generic XDP
     // uses dev_queue_xmit, which every device has.
-    if (native && (netdev_rx(fwd).xdp_features & NETDEV_XDP_ACT_NDO_XMIT) === 0) return false;
-    if (!xdp_ok_fwd_dev(fwd, end - start)) return false;
+    if (native && (netdev_rx(fwd).xdp_features & NETDEV_XDP_ACT_NDO_XMIT) === 0) return FAILED;
+    if (!xdp_ok_fwd_dev(fwd, end - start)) return FAILED;
     if (devmapProgId !== 0) {
       const prog = this.k.progs.get(devmapProgId);
-      if (prog === undefined) return false;
+      if (prog === undefined) return FAILED;
       const b = this.egressProg(x, prog, fwd, buf, start, end);
-      if (b === null) return false;
+      if (b === null) return DROPPED;
       dev_xmit(fwd, b.frame, b.data, b.data_end);
-      return true;
+      return SENT;
     }
     dev_xmit(fwd, buf, start, end);
-    return true;
+    return SENT;
   }
 
   /**
    * xdp_do_redirect() / xdp_do_generic_redirect(): consume this CPU's bpf_redirect_info and send the
-   * frame to its target(s). Returns how many copies went out, or -1 on failure.
+   * frame to its target(s). Returns how many copies went out, or DROPPED / FAILED when none did.
    */
   redirect(x: ExecContext, ri: BpfRedirectInfo, native: boolean, buf: Uint8Array, start: number, end: number): number {
     const bcast = ri.map !== null && (ri.flags & BPF_F_BROADCAST) !== 0 ? ri.map : null;
@@ -436,15 +444,20 @@ class RxRun {
     ri.tgt_value = -1;
     ri.map = null;
     ri.flags = 0;
-    if (bcast === null) return single !== 0 && this.redirectTo(x, single, progId, native, buf, start, end) ? 1 : -1;
+    if (bcast === null) {
+      if (single === 0) return FAILED;
+      const r = this.redirectTo(x, single, progId, native, buf, start, end);
+      return r === SENT ? 1 : r;
+    }
     return this.broadcast(x, bcast, exclude, native, buf, start, end);
   }
 
   /** dev_map_enqueue_multi(): a copy to every device of the map (but the ingress one, if excluded). */
   broadcast(x: ExecContext, dmap: DatapathMap, exclude: boolean, native: boolean, buf: Uint8Array, start: number, end: number): number {
-    if (dmap.map_type !== BPF_MAP_TYPE_DEVMAP && dmap.map_type !== BPF_MAP_TYPE_DEVMAP_HASH) return -1;
+    if (dmap.map_type !== BPF_MAP_TYPE_DEVMAP && dmap.map_type !== BPF_MAP_TYPE_DEVMAP_HASH) return FAILED;
     const map = dmap as unknown as BpfMap;
     let sent = 0;
+    let dropped = 0;
     let key: Uint8Array | null = null;
     for (;;) {
       let next: Uint8Array;
@@ -459,9 +472,11 @@ class RxRun {
       const ifindex = le32(dmap.mem, off);
       if (ifindex === 0 || (exclude && ifindex === this.dev.ifindex)) continue;
       const progId = dmap.value_size === 8 ? le32(dmap.mem, off + 4) : 0;
-      if (this.redirectTo(x, ifindex, progId, native, buf, start, end)) sent++;
+      const r = this.redirectTo(x, ifindex, progId, native, buf, start, end);
+      if (r === SENT) sent++;
+      else if (r === DROPPED) dropped++;
     }
-    return sent;
+    return sent > 0 ? sent : dropped > 0 ? DROPPED : FAILED;
   }
 }
 
@@ -644,12 +659,16 @@ function hostPath(
           break;
         case XDP_REDIRECT: {
           const sent = run.redirect(x, k.helperEnv.redirect[x.cpu]!, native, buff.frame, buff.data, buff.data_end);
-          if (sent < 0) {
+          if (sent > 0) {
+            fates.redirect += sent;
+          } else if (sent === DROPPED) {
+            // Redirected, then dropped by the target's devmap program: not a redirect error.
+            run.drop();
+            fates.drop++;
+          } else {
             xs.rx_xdp_redirect_errors++;
             run.drop();
             fates.error++;
-          } else {
-            fates.redirect += sent;
           }
           break;
         }
