@@ -279,7 +279,7 @@ export function objectFile(c: CorpusCase): string {
 // The emulator's side
 
 /** Loads the case through nfp-emu's bpf(2) on a fresh Kernel, with the log on. Never throws for a rejection. */
-export function loadOnEmu(c: CorpusCase): LoadOutcome {
+export function loadOnEmu(c: CorpusCase, logLevel: number = LOG_LEVEL): LoadOutcome {
   const sys = new BpfSyscall(new Kernel({ cpus: 2, prandomSeed: 1 }));
   if (c.kind === 'c') {
     try {
@@ -303,7 +303,7 @@ export function loadOnEmu(c: CorpusCase): LoadOutcome {
     prog_flags: c.progFlags,
     insns: patched,
     license: c.license,
-    log_level: LOG_LEVEL,
+    log_level: logLevel,
     log_size: c.logSize,
     prog_name: 'corpus',
     ...(fds.length > 0 ? { fd_array: fds } : {}),

@@ -897,6 +897,31 @@ export function maybe_fork_scalars(dst: ScalarBounds, src: ScalarBounds, insn: I
 }
 
 /**
+ * The result of an ALU operation whose operands are known (for ALU32 only their low halves matter), or
+ * undefined when an operand is not a constant or the op is not one the bounds code computes exactly.
+ */
+function const_alu_result(dst: ScalarBounds, src: ScalarBounds, opcode: number, alu32: boolean): bigint | undefined {
+  const known = alu32 ? tnum_subreg_is_const : tnum_is_const;
+  if (!known(dst.var_off) || (opcode !== BPF_NEG && !known(src.var_off))) return undefined;
+  const bits = alu32 ? 32 : 64;
+  const a = BigInt.asUintN(bits, dst.var_off.value), b = BigInt.asUintN(bits, src.var_off.value);
+  switch (opcode) {
+    case BPF_ADD: return BigInt.asUintN(bits, a + b);
+    case BPF_SUB: return BigInt.asUintN(bits, a - b);
+    case BPF_MUL: return BigInt.asUintN(bits, a * b);
+    case BPF_AND: return a & b;
+    case BPF_OR: return a | b;
+    case BPF_XOR: return a ^ b;
+    case BPF_NEG: return BigInt.asUintN(bits, -a);
+    // Shift amounts are below the width here (is_safe_to_compute_dst_reg_range).
+    case BPF_LSH: return BigInt.asUintN(bits, a << b);
+    case BPF_RSH: return a >> b;
+    case BPF_ARSH: return BigInt.asUintN(bits, BigInt.asIntN(bits, a) >> b);
+    default: return undefined;
+  }
+}
+
+/**
  * adjust_scalar_min_max_vals: dst = dst <op> src for two scalars, per insn (ALU or ALU64, any op but
  * MOV; for NEG and END src is ignored). For a BPF_K operand pass scalar_const(BigInt(insn.imm)) - the
  * kernel sign-extends imm to 64 bits. Mutates dst; src is read only (it may be dst itself).
@@ -909,6 +934,14 @@ export function adjust_scalar_min_max_vals(dst: ScalarBounds, src: ScalarBounds,
 
   if (!is_safe_to_compute_dst_reg_range(insn, src)) {
     __mark_reg_unknown(dst);
+    return;
+  }
+
+  // Constants in, a constant out: every bound the kernel computes collapses to the value, so compute it
+  // directly (loop counters make this the common case, and the general path is costly).
+  const k = const_alu_result(dst, src, opcode, alu32);
+  if (k !== undefined) {
+    ___mark_reg_known(dst, k);
     return;
   }
 
@@ -1059,7 +1092,8 @@ export type BranchPrediction = 1 | 0 | -1;
 /**
  * is_scalar_branch_taken: 1 if `if reg1 <op> reg2 goto` is taken for every value the two registers may
  * hold, 0 if never, -1 if it depends. `opcode` is BPF_OP (BPF_JEQ, ...); with is_jmp32 only the low
- * halves are compared. Passing the same object twice means the same register (`if r1 > r1`).
+ * halves are compared. The same object twice is the same register (`if r1 > r1`): 6.18 decides that
+ * only from the bounds, like any other pair.
  */
 export function is_scalar_branch_taken(reg1: ScalarBounds, reg2: ScalarBounds, opcode: number, is_jmp32: boolean): BranchPrediction {
   let t1 = is_jmp32 ? tnum_subreg(reg1.var_off) : reg1.var_off;
@@ -1072,28 +1106,6 @@ export function is_scalar_branch_taken(reg1: ScalarBounds, reg2: ScalarBounds, o
   const umax2 = is_jmp32 ? reg2.u32_max_value : reg2.umax_value;
   const smin2 = is_jmp32 ? reg2.s32_min_value : reg2.smin_value;
   const smax2 = is_jmp32 ? reg2.s32_max_value : reg2.smax_value;
-
-  if (reg1 === reg2) {
-    switch (opcode) {
-      case BPF_JGE:
-      case BPF_JLE:
-      case BPF_JSGE:
-      case BPF_JSLE:
-      case BPF_JEQ:
-        return 1;
-      case BPF_JGT:
-      case BPF_JLT:
-      case BPF_JSGT:
-      case BPF_JSLT:
-      case BPF_JNE:
-        return 0;
-      case BPF_JSET:
-        if (tnum_is_const(t1)) return t1.value !== 0n ? 1 : 0;
-        return smin1 <= 0n && smax1 >= 0n ? -1 : 1;
-      default:
-        return -1;
-    }
-  }
 
   switch (opcode) {
     case BPF_JEQ:
@@ -1347,7 +1359,7 @@ export function regs_refine_cond_op(reg1: ScalarBounds, reg2: ScalarBounds, opco
  * reg_set_min_max: after an undecided `if reg1 <opcode> reg2 goto` (is_branch_taken gave -1), narrow
  * the copies on the jump side (true_reg1/2) and the fall-through side (false_reg1/2). For a BPF_K
  * compare pass two separate scalar_const(imm) objects as true_reg2 and false_reg2; for `if rX op rX`
- * pass the same object for both operands of a side, and nothing is learnt, as in the kernel.
+ * pass the same object for both operands of a side: 6.18 refines it against itself all the same.
  * Returns the sanity-check reports (empty when the states are consistent).
  */
 export function reg_set_min_max(
@@ -1358,7 +1370,6 @@ export function reg_set_min_max(
   opcode: number,
   is_jmp32: boolean,
 ): string[] {
-  if (false_reg1 === false_reg2) return [];
   regs_refine_cond_op(false_reg1, false_reg2, rev_opcode(opcode), is_jmp32);
   reg_bounds_sync(false_reg1);
   reg_bounds_sync(false_reg2);

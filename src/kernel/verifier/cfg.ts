@@ -1,6 +1,8 @@
 // The verifier's first, structural passes (kernel/bpf/verifier.c check_subprogs() and check_cfg()):
 // subprogram boundaries, every jump inside its subprogram, no fall-through off the end, every instruction
-// reachable. The kernel's log lines and errnos. The state-tracking pass (do_check) comes on top of these.
+// reachable, no jump into the middle of an lddw. check_cfg's visit_insn() also marks where the walk
+// (do_check) compares states (prune points) and which instructions are reached other than by falling
+// through (jump points, recorded in a path's jump history). The kernel's log lines and errnos.
 
 import { BpfError } from '../../bpf/errno.js';
 import { findOp, type OpInfo } from '../../bpf/opcodes.js';
@@ -32,32 +34,37 @@ export function findSubprogs(insns: readonly Insn[], ops: readonly (OpInfo | und
   return [...starts].sort((a, b) => a - b);
 }
 
+/** The opcode table's view of each slot; the second half of an lddw has none. */
+export function opsOf(insns: readonly Insn[]): (OpInfo | undefined)[] {
+  const ops = insns.map((x) => findOp(x.code, x.src, x.off, x.imm));
+  for (let i = 0; i < ops.length; i++) if (ops[i]?.kind === 'lddw') ops[++i] = undefined;
+  return ops;
+}
+
 /**
  * The structural checks; returns the number of instructions examined (the state-tracking verifier
  * reports its own "processed" count instead).
  */
 export function verifyStructure(insns: readonly Insn[], log: VerifierLog): number {
-  const ops = insns.map((x) => findOp(x.code, x.src, x.off, x.imm));
-  for (let i = 0; i < ops.length; i++) if (ops[i]?.kind === 'lddw') ops[++i] = undefined;
+  const ops = opsOf(insns);
   const subprogs = findSubprogs(insns, ops, log);
+  // check_subprogs(): jumps stay inside their subprogram, which ends in an exit or a jump.
   for (let s = 0; s < subprogs.length; s++) {
     const start = subprogs[s]!;
     const end = subprogs[s + 1] ?? insns.length;
     for (let i = start; i < end; i++) {
       const op = ops[i];
-      if (op === undefined) continue;
       let t: number | undefined;
-      if (op.kind === 'ja') t = i + (op.long ? insns[i]!.imm : insns[i]!.off) + 1;
-      else if (op.kind === 'jcond') t = i + insns[i]!.off + 1;
+      if (op?.kind === 'ja') t = i + (op.long ? insns[i]!.imm : insns[i]!.off) + 1;
+      else if (op?.kind === 'jcond') t = i + insns[i]!.off + 1;
       if (t !== undefined && (t < start || t >= end)) reject(log, 'EINVAL', `jump out of range from insn ${i} to ${t}`);
-      if (t !== undefined && ops[t] === undefined && t < insns.length) reject(log, 'EINVAL', `jump into the middle of ldimm64 insn ${t}`);
     }
-    let last = end - 1;
-    if (ops[last] === undefined) last--;
-    const lop = ops[last];
+    // The second half of an lddw is no exit: the kernel looks at the raw last slot.
+    const lop = ops[end - 1];
     if (lop?.kind !== 'exit' && lop?.kind !== 'ja') reject(log, 'EINVAL', 'last insn is not an exit or jmp');
   }
-  // check_cfg(): every instruction must be reachable from the entry or a subprogram start.
+  // check_cfg(): a depth-first walk from the entry and every subprogram; then, in index order, the
+  // first instruction never reached, or an lddw whose second half was jumped to.
   const seen = new Uint8Array(insns.length);
   const work = [...subprogs];
   while (work.length > 0) {
@@ -65,13 +72,72 @@ export function verifyStructure(insns: readonly Insn[], log: VerifierLog): numbe
     if (i >= insns.length || seen[i]) continue;
     seen[i] = 1;
     const op = ops[i];
-    if (op === undefined) continue;
+    if (op === undefined) {
+      // The second half of an lddw, reached by a jump: it falls through like any non-jump.
+      work.push(i + 1);
+      continue;
+    }
     if (op.kind === 'exit') continue;
     if (op.kind === 'ja') { work.push(i + (op.long ? insns[i]!.imm : insns[i]!.off) + 1); continue; }
     if (op.kind === 'jcond') work.push(i + insns[i]!.off + 1);
     work.push(op.kind === 'lddw' ? i + 2 : i + 1);
-    if (op.kind === 'lddw') seen[i + 1] = 1;
   }
-  for (let i = 0; i < insns.length; i++) if (!seen[i]) reject(log, 'EINVAL', `unreachable insn ${i}`);
+  for (let i = 0; i < insns.length; i++) {
+    if (!seen[i]) reject(log, 'EINVAL', `unreachable insn ${i}`);
+    if (ops[i]?.kind === 'lddw') {
+      if (seen[i + 1]) reject(log, 'EINVAL', `jump into the middle of ldimm64 insn ${i}`);
+      i++;
+    }
+  }
   return insns.length;
+}
+
+/**
+ * visit_insn()'s marks: prune points (where is_state_visited compares states: conditional jumps
+ * themselves, the targets of jumps, the instruction after any call, bpf-to-bpf calls and their
+ * callees) and jump points (reached other than by falling through, so they enter the jump history).
+ */
+export function markPrunePoints(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[]): { prune: Uint8Array; jmp: Uint8Array } {
+  const n = insns.length;
+  const prune = new Uint8Array(n + 1);
+  const jmp = new Uint8Array(n + 1);
+  const mark = (t: number): void => {
+    if (t < 0 || t > n) return;
+    prune[t] = 1;
+    jmp[t] = 1;
+  };
+  for (let t = 0; t < n; t++) {
+    const op = ops[t];
+    if (op === undefined) continue;
+    const x = insns[t]!;
+    switch (op.kind) {
+      case 'lddw':
+        // BPF_PSEUDO_FUNC: visit_func_call_insn, with the callee as a BRANCH edge.
+        if (op.pseudo === 4) {
+          prune[t] = 1;
+          mark(t + 2);
+          mark(t + x.imm + 1);
+        }
+        break;
+      case 'call':
+      case 'callx':
+        mark(t + 1);
+        if (op.kind === 'call' && op.target === 'local') {
+          prune[t] = 1;
+          mark(t + x.imm + 1);
+        }
+        break;
+      case 'ja':
+        mark(t + (op.long ? x.imm : x.off) + 1);
+        break;
+      case 'jcond':
+        prune[t] = 1;
+        // push_insn marks a BRANCH edge's target as both.
+        mark(t + x.off + 1);
+        break;
+      default:
+        break;
+    }
+  }
+  return { prune, jmp };
 }

@@ -228,9 +228,14 @@ export function fixupProgram(env: VerifierEnv, insns: readonly Insn[], aux: read
   // opt_hard_wire_dead_code_branches, opt_remove_dead_code, opt_remove_nops
   const ops0 = opsOf(cur);
   cur.forEach((x, i) => {
-    const op = ops0[i];
-    if (op?.kind !== 'jcond' || aux[i]?.branch === undefined || aux[i]!.branch === -1) return;
-    const repl = insn(BPF_JMP | BPF_JA, 0, 0, aux[i]!.branch === 1 ? x.off : 0);
+    // A side no path reached makes the jump unconditional, whatever decided it (the other side may
+    // still be reached from elsewhere, so "decided here" is not enough).
+    if (ops0[i]?.kind !== 'jcond') return;
+    let off: number;
+    if (aux[i + 1]?.seen !== true) off = x.off;
+    else if (aux[i + 1 + x.off]?.seen !== true) off = 0;
+    else return;
+    const repl = insn(BPF_JMP | BPF_JA, 0, 0, off);
     dev?.replaceInsn?.(i, repl);
     cur[i] = repl;
   });

@@ -1,8 +1,8 @@
-// Which registers are live at each instruction: read on some path before being written. The kernel
-// learns this during the walk (REG_LIVE_READ marks propagated to parent states) and state pruning
-// ignores dead registers; a classic backward dataflow over each function's CFG gives the same facts
-// up front. A dead register cannot influence any check after that point, so comparing it would only
-// keep equivalent states apart.
+// Which registers are live at each instruction: read on some path before being written. Since 6.15 the
+// kernel computes this up front too (compute_live_registers(), a backward dataflow over each function's
+// CFG) and state pruning ignores dead registers: a dead register cannot influence any check after that
+// point, so comparing it would only keep equivalent states apart. The zero-extension facts the JITs use
+// (zext_dst) come from the same kind of pass.
 
 import type { Insn } from '../../bpf/insn.js';
 import type { OpInfo } from '../../bpf/opcodes.js';
@@ -16,7 +16,10 @@ interface UseDef {
   def: number;
 }
 
-function useDef(op: OpInfo, x: Insn): UseDef {
+/** How many arguments a helper takes (get_call_summary), or undefined when the id names no helper. */
+export type HelperArgCount = (imm: number) => number | undefined;
+
+function useDef(op: OpInfo, x: Insn, helperArgs?: HelperArgCount): UseDef {
   switch (op.kind) {
     case 'alu':
       if (op.op === 'mov' || op.op.startsWith('movsx')) return { use: op.srcReg ? R(x.src) : 0, def: R(x.dst) };
@@ -33,7 +36,12 @@ function useDef(op: OpInfo, x: Insn): UseDef {
     case 'lddw': return { use: 0, def: R(x.dst) };
     case 'ldabs': return { use: R(6) | (op.indirect ? R(x.src) : 0), def: CALLER_SAVED };
     case 'jcond': return { use: R(x.dst) | (op.srcReg ? R(x.src) : 0), def: 0 };
-    case 'call': case 'callx': return { use: ARGS | (op.kind === 'callx' ? R(x.dst) : 0), def: CALLER_SAVED };
+    case 'call': {
+      // A helper reads only its own arguments; a bpf-to-bpf call may read all five.
+      const n = op.target === 'helper' ? helperArgs?.(x.imm) : undefined;
+      return { use: n === undefined ? ARGS : ((1 << (n + 1)) - 2) & ARGS, def: CALLER_SAVED };
+    }
+    case 'callx': return { use: ARGS | R(x.dst), def: CALLER_SAVED };
     case 'exit': return { use: R(0), def: 0 };
     case 'ja': return { use: 0, def: 0 };
   }
@@ -43,7 +51,7 @@ function useDef(op: OpInfo, x: Insn): UseDef {
  * live[i] = bitmask of r0-r9 live before instruction i. `funcs` are the subprogram start indexes;
  * jumps stay inside their function (the structural checks have made sure).
  */
-export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Uint16Array {
+export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[], helperArgs?: HelperArgCount): Uint16Array {
   const n = insns.length;
   const live = new Uint16Array(n);
   const succ: number[][] = Array.from({ length: n }, () => []);
@@ -52,7 +60,7 @@ export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | 
     const op = ops[i];
     if (op === undefined) { ud[i] = { use: 0, def: 0 }; continue; }
     const x = insns[i]!;
-    ud[i] = useDef(op, x);
+    ud[i] = useDef(op, x, helperArgs);
     const next = op.kind === 'lddw' ? i + 2 : i + 1;
     const end = funcs.find((s) => s > i) ?? n;
     const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
@@ -75,68 +83,6 @@ export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | 
     }
   }
   return live;
-}
-
-/**
- * Which registers hold values that may matter for safety later: the kernel's precision marks
- * (mark_chain_precision), computed up front. A value matters if it can reach a jump condition, a
- * memory address, a stored value, a helper argument, or a callee's return; through ALU operations
- * the demand flows from the result to the operands. A scalar that does not matter may differ between
- * two states without making them different (the kernel's imprecise scalars); e.g. an XDP program's
- * verdict, which only flows to the return value, which the kernel does not check.
- */
-export function computePrecisionDemand(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Uint16Array {
-  const n = insns.length;
-  const demand = new Uint16Array(n);
-  const succ: number[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; i < n; i++) {
-    const op = ops[i];
-    if (op === undefined) continue;
-    const x = insns[i]!;
-    const end = funcs.find((s) => s > i) ?? n;
-    const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
-    if (op.kind === 'exit') continue;
-    if (op.kind === 'ja') { add(i + (op.long ? x.imm : x.off) + 1); continue; }
-    if (op.kind === 'jcond') add(i + x.off + 1);
-    add(op.kind === 'lddw' ? i + 2 : i + 1);
-  }
-  const inMain = (i: number): boolean => (funcs.find((s) => s > 0) ?? n) > i;
-  for (let changed = true; changed;) {
-    changed = false;
-    for (let i = n - 1; i >= 0; i--) {
-      const op = ops[i];
-      if (op === undefined) continue;
-      const x = insns[i]!;
-      let out = 0;
-      for (const s of succ[i]!) out |= demand[s]!;
-      let d: number;
-      switch (op.kind) {
-        case 'alu': {
-          const dstOut = (out & R(x.dst)) !== 0;
-          const isMov = op.op === 'mov' || op.op.startsWith('movsx');
-          d = out & ~R(x.dst);
-          if (dstOut) d |= (isMov ? 0 : R(x.dst)) | (op.srcReg ? R(x.src) : 0);
-          break;
-        }
-        case 'end': d = out; break; // the result needs the operand exactly when it is needed
-        case 'ldx': d = (out & ~R(x.dst)) | R(x.src); break;
-        case 'st': d = out | R(x.dst); break;
-        case 'stx': case 'atomic': d = out | R(x.dst) | R(x.src) | (op.kind === 'atomic' && op.op === 'cmpxchg' ? R(0) : 0); break;
-        case 'lddw': d = out & ~R(x.dst); break;
-        case 'ldabs': d = (out & ~CALLER_SAVED) | R(6) | (op.indirect ? R(x.src) : 0); break;
-        case 'jcond': d = out | R(x.dst) | (op.srcReg ? R(x.src) : 0); break;
-        case 'call': case 'callx': d = (out & ~CALLER_SAVED) | ARGS | (op.kind === 'callx' ? R(x.dst) : 0); break;
-        case 'exit': d = inMain(i) ? 0 : R(0); break; // XDP's verdict is not checked; a callee's r0 goes on
-        case 'ja': d = out; break;
-      }
-      d &= 0x3ff;
-      if (d !== demand[i]) {
-        demand[i] = d;
-        changed = true;
-      }
-    }
-  }
-  return demand;
 }
 
 /**

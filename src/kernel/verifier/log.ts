@@ -18,8 +18,6 @@ export class VerifierLog {
   /** The text as written, in pieces, so that rewinding the tail costs only what is removed. */
   private pieces: string[] = [];
   private length = 0;
-  /** Bytes the whole log needed (bpf_attr.log_true_size). */
-  trueSize = 0;
 
   constructor(readonly level: number, readonly size: number) {
     if ((level & ~BPF_LOG_MASK) !== 0) throw new BpfError('EINVAL', `log_level 0x${level.toString(16)} has unknown bits`);
@@ -43,7 +41,6 @@ export class VerifierLog {
     while (this.length > pos) {
       const last = this.pieces.pop()!;
       const keep = Math.max(0, last.length - (this.length - pos));
-      this.trueSize -= Buffer.byteLength(last.slice(keep));
       this.length -= last.length - keep;
       if (keep > 0) this.pieces.push(last.slice(0, keep));
     }
@@ -55,18 +52,27 @@ export class VerifierLog {
 
   /** verbose(): append text when logging is on. */
   write(text: string): void {
-    if (!this.enabled) return;
-    this.trueSize += Buffer.byteLength(text);
+    if (this.level === 0) return;
     // The whole text is kept (branches rewind into it); text() cuts it to the user's buffer.
     this.pieces.push(text);
     this.length += text.length;
   }
 
+  private joined(): string {
+    if (this.pieces.length > 1) this.pieces = [this.pieces.join('')];
+    return this.pieces[0] ?? '';
+  }
+
+  /** Bytes the whole log needed (bpf_attr.log_true_size). */
+  get trueSize(): number {
+    return this.enabled ? Buffer.byteLength(this.joined()) : 0;
+  }
+
   /** What lands in the user's buffer (at most size-1 bytes plus the NUL). */
   text(): string {
     if (!this.enabled) return '';
-    const all = this.pieces.join('');
-    this.pieces = [all];
+    const all = this.joined();
+    if (all.length <= this.size - 1 && Buffer.byteLength(all) <= this.size - 1) return all;
     const bytes = Buffer.from(all);
     if (bytes.length <= this.size - 1) return all;
     return (this.level & BPF_LOG_FIXED) !== 0 ? bytes.subarray(0, this.size - 1).toString() : bytes.subarray(bytes.length - (this.size - 1)).toString();
@@ -74,9 +80,9 @@ export class VerifierLog {
 
   /** bpf_vlog_finalize(): a log that did not fit fails the load with ENOSPC. */
   finalize(): void {
-    if (this.enabled && this.trueSize + 1 > this.size) {
-      throw new BpfError('ENOSPC', `verifier log of ${this.trueSize + 1} bytes does not fit in ${this.size}`);
-    }
+    if (!this.enabled) return;
+    const need = this.trueSize + 1;
+    if (need > this.size) throw new BpfError('ENOSPC', `verifier log of ${need} bytes does not fit in ${this.size}`);
   }
 }
 

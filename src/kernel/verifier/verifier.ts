@@ -1,44 +1,72 @@
 // The BPF verifier (kernel/bpf/verifier.c), in the same shape:
 //
-//   bpf_check()         structural passes (cfg.ts), then do_check(), then the rewrites (fixup.ts)
+//   bpf_check()         structural passes (cfg.ts), then do_check(), then the stack-depth check; the
+//                       rewrites (fixup.ts) follow in the syscall layer
 //   do_check()          walks every path of the program with an abstract state per path: each register
 //                       has a type (scalar, ctx, packet, stack, map value...) and, for scalars and
 //                       variable offsets, a tnum plus signed/unsigned 32/64-bit bounds (bounds.ts); each
-//                       8-byte stack slot remembers what was stored in it. A conditional jump forks the
-//                       state (push_stack) unless the outcome is known; a state that is within one
-//                       already proven safe at the same instruction is pruned (is_state_visited).
+//                       8-byte stack slot remembers what was stored in it, byte by byte. A conditional jump
+//                       forks the state (push_stack) unless the outcome is known; at prune points a state
+//                       that is within one already proven safe is pruned (is_state_visited), where
+//                       scalars only count if some check depended on them (precision.ts).
 //   check_*()           one per instruction class, refusing with the kernel's log line and errno
 //
+// The loader is privileged (root: allow_ptr_leaks, bypass_spec_v1, allow_uninit_stack, bpf_capable),
+// so pointer leaks, reads of uninitialised stack and variable stack offsets are allowed, and no
+// Spectre sanitation is done, as in the kernel for such a loader.
+//
 // What the walk proves is recorded per instruction (InsnAux, the kernel's bpf_insn_aux_data) for the
-// JITs — the pointer type an access uses, the map of a lookup, whether a 32-bit result's upper half may
-// be read — and a device's hook (an offload driver) sees every instruction on every path.
+// JITs - the pointer type an access uses, the map of a lookup, whether a register's upper half is zero -
+// and a device's hook (an offload driver) sees every instruction on every path.
 
 import { BpfError, type ErrnoName } from '../../bpf/errno.js';
 import { formatInsn } from '../../bpf/disasm.js';
-import { helperName } from '../../bpf/helpers.js';
+import { BPF_FUNC_NAMES, helperName } from '../../bpf/helpers.js';
 import type { Insn } from '../../bpf/insn.js';
-import { BPF_PROG_TYPE } from '../../bpf/prog-types.js';
-import {
-  BPF_PSEUDO_MAP_VALUE, findOp, type AluOp, type JmpCond, type OpInfo,
-} from '../../bpf/opcodes.js';
+import { BPF_F_ANY_ALIGNMENT, BPF_F_STRICT_ALIGNMENT, BPF_MAP_TYPE, BPF_PROG_TYPE } from '../../bpf/prog-types.js';
+import { BPF_ADD, BPF_JEQ, BPF_JNE, BPF_SUB, JMP_CONDS, type AluOp, type JmpCond, type OpInfo } from '../../bpf/opcodes.js';
 import { func_proto } from '../helpers/index.js';
 import type { BpfArg, BpfFuncProto } from '../helpers/proto.js';
-import type { BpfMap } from '../maps/map.js';
-import { BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_PROG_ARRAY } from '../maps/map.js';
-import { XDP_MD, XDP_MD_SIZE } from '../net/xdp.js';
-import { findSubprogs, verifyStructure } from './cfg.js';
-import { computeLiveness, computePrecisionDemand, computeZextDst } from './liveness.js';
-import type { VerifierLog } from './log.js';
-import * as S from './scalar-adapter.js';
 import {
-  BPF_REG_FP, MAX_BPF_STACK, MAX_CALL_FRAMES, copyReg, copyState, curFrame, isPktPointer, isPointer,
-  newFuncState, notInitReg, resetReg, type ExploredState, type FuncState, type RegState, type RegType, type StackSlot,
-  type VerifierState,
+  BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_DEVMAP, BPF_MAP_TYPE_DEVMAP_HASH,
+  BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, type BpfMap,
+} from '../maps/map.js';
+import {
+  __mark_reg32_unbounded, __mark_reg_unbounded, adjust_ptr_min_max_bounds, adjust_scalar_min_max_vals, coerce_reg_to_size,
+  coerce_reg_to_size_sx, coerce_subreg_to_size_sx, flip_opcode, get_reg_width, is_branch_taken, reg_bounds_sanity_check,
+  reg_bounds_sync, reg_set_min_max, scalar32_min_max_add, scalar_min_max_add, zext_32_to_64, ___mark_reg_known,
+  __mark_reg_unknown, range_within,
+} from './bounds.js';
+import { findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
+import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
+import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn } from './format.js';
+import { computeLiveness, computeZextDst } from './liveness.js';
+import type { VerifierLog } from './log.js';
+import {
+  insnStackAccessFlags, markAllScalarsImprecise, markChainPrecision, markStackSlotPrecision, propagatePrecision,
+  type BacktrackEnv,
+} from './precision.js';
+import type { ScalarBounds } from './scalar.js';
+import {
+  AT_PKT_END, BEYOND_PKT_END, BPF_REG_FP, BPF_REG_SIZE, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, MAX_BPF_STACK,
+  MAX_CALL_FRAMES, assignReg, copyReg, copyState, curFrame, isPktPointer, isPointer, isSpilledReg, isSpilledScalarReg,
+  newFuncState, newSlot, notInitReg, resetReg, type ExploredState, type FuncState, type JmpHistoryEntry, type LinkedReg,
+  type RegState, type RegType, type SlotByte, type StackSlot, type VerifierState,
 } from './state.js';
+import { tnum_add, tnum_const, tnum_is_aligned, tnum_is_const, tnum_in, tnum_is_unknown, tnum_subreg_is_const } from './tnum.js';
 
 /** BPF_COMPLEXITY_LIMIT_INSNS and the jump-history/state limits of the kernel. */
 export const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 export const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+/** BPF_MAX_VAR_OFF / BPF_MAX_VAR_SIZ: the largest offsets and sizes the verifier reasons about. */
+const BPF_MAX_VAR_OFF = 1 << 29;
+const BPF_MAX_VAR_SIZ = 1 << 29;
+/** MAX_PACKET_OFF: 0xffff. */
+const MAX_PACKET_OFF = 0xffff;
+/** NET_IP_ALIGN as strict packet alignment assumes it. */
+const NET_IP_ALIGN = 2;
+/** At most this many registers/slots learn a range together at one jump (LINKED_REGS_MAX). */
+const LINKED_REGS_MAX = 6;
 
 /** How an lddw at an index was resolved by resolve_pseudo_ldimm64 (the syscall layer). */
 export interface LdImmMap {
@@ -63,7 +91,7 @@ export interface InsnAux {
   memMapMixed: boolean;
   /** Memory instructions: the pointer's frame (stack) on every path, or -1 when it varies. */
   frameno: number | undefined;
-  /** Context loads: the xdp_md field (for convert_ctx_accesses). */
+  /** XDP context loads: the xdp_md field (for convert_ctx_accesses). */
   ctxField: number | undefined;
   /** A 32-bit write whose zero upper half is read later (the kernel's zext_dst). */
   zext_dst: boolean;
@@ -98,11 +126,11 @@ function regClass(r: RegState): 'hi0' | 'pkt' | 'ptr' | 'other' {
 /** AND today's register facts into the instruction's record. */
 function recordRegFacts(a: InsnAux, regs: readonly RegState[]): void {
   let hi0 = 0, pkt = 0, ptr = 0;
-  regs.forEach((r, i) => {
-    const c = regClass(r);
+  for (let i = 0; i < regs.length; i++) {
+    const c = regClass(regs[i]!);
     if (c === 'hi0') hi0 |= 1 << i;
     else if (c === 'pkt') { pkt |= 1 << i; ptr |= 1 << i; } else if (c === 'ptr') ptr |= 1 << i;
-  });
+  }
   a.hi0 &= hi0;
   a.pkt &= pkt;
   a.ptr &= ptr;
@@ -124,6 +152,8 @@ export interface VerifierOptions {
   ldImm: ReadonlyMap<number, LdImmMap>;
   gplCompatible: boolean;
   log: VerifierLog;
+  /** bpf_attr.prog_flags: BPF_F_STRICT_ALIGNMENT / BPF_F_ANY_ALIGNMENT decide env->strict_alignment. */
+  progFlags?: number;
   /** An offloaded program: the device's hook runs on every instruction. */
   offload?: BpfOffloadOps;
   /** The program is bound to a device (prog_ifindex); XDP ctx rx_queue_index becomes writable. */
@@ -132,7 +162,10 @@ export interface VerifierOptions {
   lineText?: (insnIdx: number) => string | undefined;
 }
 
-export class VerifierEnv {
+/** An entry of the branch stack (struct bpf_verifier_stack_elem). */
+type StackElem = VerifierState;
+
+export class VerifierEnv implements BacktrackEnv {
   readonly insns: readonly Insn[];
   readonly ops: readonly (OpInfo | undefined)[];
   readonly aux: InsnAux[];
@@ -143,12 +176,14 @@ export class VerifierEnv {
   totalStates = 0;
   peakStates = 0;
   maxStatesPerInsn = 0;
+  /** Explored states alive (in a list, or evicted but still some path's parent). */
+  liveStates = 0;
   private idGen = 0;
   /** Branch states waiting to be explored (env->head). */
-  readonly stack: VerifierState[] = [];
+  readonly stack: StackElem[] = [];
   /** States stored at prune points, by instruction (env->explored_states). */
   readonly explored = new Map<number, ExploredState[]>();
-  /** Deepest stack use per subprogram (for the combined stack size check). */
+  /** Deepest stack use per subprogram (subprog_info[].stack_depth, a multiple of 8). */
   readonly stackDepth: number[];
   /** Where the last instruction line ended, and its length (print_insn_state's alignment). */
   prevLogPos = 0;
@@ -157,19 +192,34 @@ export class VerifierEnv {
   jmpsProcessed = 0;
   prevJmpsProcessed = 0;
   prevInsnProcessed = 0;
-  /** Registers (0-10) and stack slots (100 + slot) the current instruction touched, for the log. */
-  scratched = new Set<number>();
+  /** env->prev_insn_idx: the instruction the current one was reached from. */
+  prevInsnIdx = -1;
+  /** The current instruction's jump history entry, if it made one (env->cur_hist_ent). */
+  curHistEnt: JmpHistoryEntry | undefined;
+  /** Registers (bit n) and stack slots the current instruction touched, for the log. */
+  scratchedRegs = 0;
+  scratchedStack = new Set<number>();
   /** Registers live before each instruction (liveness.ts), so pruning ignores dead ones. */
   readonly live: Uint16Array;
-  /** Registers whose exact value may still matter for safety (liveness.ts: the precision marks). */
-  readonly precise: Uint16Array;
-  /** Where the walk compares states (jump targets, fall-throughs of conditionals, returns from calls). */
-  readonly prunePoints = new Set<number>();
+  /** Where the walk compares states and which instructions enter the jump history (visit_insn). */
+  readonly prunePoint: Uint8Array;
+  readonly jmpPoint: Uint8Array;
+  /** env->strict_alignment. */
+  readonly strictAlignment: boolean;
+  /** Instruction disassembly for the log, made once per instruction. */
+  private readonly insnText: (string | undefined)[];
+  /** Prune points where imprecise scalars made a path's facts differ (see jitFactTaint). */
+  readonly taints: Taint[] = [];
+  /**
+   * Compare every scalar by its range when pruning, precise or not. An offload device's hook records
+   * what it sees of each instruction (value ranges of shift amounts, multiplier widths) from the paths
+   * it is shown; a path pruned for an imprecise scalar would go unseen with other values.
+   */
+  readonly allPrecise: boolean;
 
   constructor(readonly opts: VerifierOptions) {
     this.insns = opts.insns;
-    this.ops = opts.insns.map((x) => findOp(x.code, x.src, x.off, x.imm));
-    for (let i = 0; i < this.ops.length; i++) if (this.ops[i]?.kind === 'lddw') (this.ops as (OpInfo | undefined)[])[++i] = undefined;
+    this.ops = opsOf(opts.insns);
     this.aux = opts.insns.map(() => ({
       seen: false, ptrType: undefined, ptrTypeMixed: false, map: undefined, mapMixed: false, memMap: undefined, memMapMixed: false, frameno: undefined, ctxField: undefined,
       zext_dst: false, stackOff: undefined, stackOffMixed: false, branch: undefined,
@@ -177,17 +227,22 @@ export class VerifierEnv {
     }));
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
     this.stackDepth = this.subprogs.map(() => 0);
-    this.live = computeLiveness(this.insns, this.ops, this.subprogs);
-    this.precise = computePrecisionDemand(this.insns, this.ops, this.subprogs);
-    this.insns.forEach((x, i) => {
-      const op = this.ops[i];
-      if (op?.kind === 'ja') this.prunePoints.add(i + (op.long ? x.imm : x.off) + 1);
-      if (op?.kind === 'jcond') {
-        this.prunePoints.add(i + x.off + 1);
-        this.prunePoints.add(i + 1);
-      }
-      if (op?.kind === 'call' && op.target === 'local') this.prunePoints.add(i + 1);
-    });
+    const helperArgs = (imm: number): number | undefined => {
+      const p = func_proto(opts.progType, imm)?.proto;
+      if (p === undefined) return undefined;
+      let n = 0;
+      while (n < p.arg_type.length && p.arg_type[n]!.type !== 'ARG_DONTCARE') n++;
+      return n;
+    };
+    this.live = computeLiveness(this.insns, this.ops, this.subprogs, helperArgs);
+    const { prune, jmp } = markPrunePoints(this.insns, this.ops);
+    this.prunePoint = prune;
+    this.jmpPoint = jmp;
+    const flags = opts.progFlags ?? 0;
+    // x86-64 has efficient unaligned access: strict only when asked for, and ANY_ALIGNMENT wins.
+    this.strictAlignment = (flags & BPF_F_STRICT_ALIGNMENT) !== 0 && (flags & BPF_F_ANY_ALIGNMENT) === 0;
+    this.insnText = new Array(this.insns.length);
+    this.allPrecise = opts.offload !== undefined;
   }
 
   get log(): VerifierLog {
@@ -198,7 +253,7 @@ export class VerifierEnv {
     return ++this.idGen;
   }
 
-  /** verbose(): the log line and the load's failure in one. */
+  /** verbose() followed by a failing return: the log line and the load's failure in one. */
   reject(errno: ErrnoName, line: string): never {
     this.log.write(`${line}\n`);
     throw new BpfError(errno, line);
@@ -213,167 +268,550 @@ export class VerifierEnv {
     for (let i = 0; i < this.subprogs.length; i++) if (this.subprogs[i]! <= insn) s = i;
     return s;
   }
+
+  /** `N: (op) insn` as the kernel's log shows an instruction (verbose_insn), made once per instruction. */
+  insnLine(idx: number): string {
+    let t = this.insnText[idx];
+    if (t === undefined) {
+      t = `${idx}: ${formatInsn(this.insns, idx, { flavour: 'kernel', allowPtrLeaks: true, callName: (x) => (x.src === 0 ? helperName(x.imm) : undefined) })}`;
+      this.insnText[idx] = t;
+    }
+    return t;
+  }
+}
+
+/** A prune where the pruned path's imprecise scalars were not within the explored state's. */
+export interface Taint {
+  readonly insn: number;
+  /** Registers of the current frame. */
+  readonly regs: number;
+  /** Stack slots of the current frame (slot index), or 'all' for any frame's slots or caller frames. */
+  readonly slots: readonly number[];
+  readonly global: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Register helpers (mark_reg_*)
 
-function markUnknown(r: RegState): void {
+/** __mark_reg_unknown: an unknown scalar; subreg_def is kept. */
+function markRegUnknown(r: RegState): void {
+  r.type = 'scalar';
+  r.maybeNull = false;
+  r.off = 0;
+  r.range = 0;
+  r.map = undefined;
+  r.id = 0;
+  r.frameno = 0;
+  r.precise = false;
+  __mark_reg_unknown(r);
+}
+
+/** __mark_reg_known: the value is `v`; the type is the caller's. */
+function markRegKnown(r: RegState, v: bigint): void {
+  r.maybeNull = false;
+  r.off = 0;
+  r.range = 0;
+  r.map = undefined;
+  r.id = 0;
+  ___mark_reg_known(r, v);
+}
+
+/** __mark_reg_const_zero. */
+function markRegConstZero(r: RegState): void {
+  markRegKnown(r, 0n);
+  r.type = 'scalar';
+  r.precise = false;
+}
+
+/** mark_reg_known_zero + the type: a pointer with no offset. */
+function markPtr(r: RegState, type: RegType): void {
+  markRegKnown(r, 0n);
+  r.type = type;
+  r.precise = false;
+}
+
+/** mark_reg_not_init. */
+function markRegNotInit(r: RegState): void {
   const keep = r.subreg_def;
   resetReg(r);
-  r.type = 'scalar';
   r.subreg_def = keep;
-  S.markUnknown(r);
 }
 
-function markKnown(r: RegState, v: bigint): void {
-  resetReg(r);
-  r.type = 'scalar';
-  S.markKnown(r, v);
+function regTypeStr(r: RegState): string {
+  return `${r.type}${r.maybeNull ? '_or_null' : ''}`;
 }
 
-function markPtr(r: RegState, type: RegType, extra?: Partial<RegState>): void {
-  resetReg(r);
-  r.type = type;
-  if (extra !== undefined) Object.assign(r, extra);
-  S.markKnown(r, 0n);
-}
+const isConst = (r: ScalarBounds): boolean => tnum_is_const(r.var_off);
+/** register_is_null: a scalar known to be 0. */
+const registerIsNull = (r: RegState): boolean => r.type === 'scalar' && tnum_is_const(r.var_off) && r.var_off.value === 0n;
 
-const REG_NAME = (n: number): string => `R${n}`;
+type RegArg = 'SRC_OP' | 'DST_OP' | 'DST_OP_NO_MARK';
 
-function checkRegRead(env: VerifierEnv, regno: number): RegState {
+/** check_reg_arg: a read needs an initialised register; r10 cannot be written; both mark it scratched. */
+function checkRegArg(env: VerifierEnv, regno: number, t: RegArg): RegState {
+  env.scratchedRegs |= 1 << regno;
   const r = env.regs()[regno]!;
-  if (r.type === 'not_init') env.reject('EACCES', `${REG_NAME(regno)} !read_ok`);
+  if (t === 'SRC_OP') {
+    if (r.type === 'not_init') env.reject('EACCES', `R${regno} !read_ok`);
+    return r;
+  }
+  if (regno === BPF_REG_FP) env.reject('EACCES', 'frame pointer is read only');
+  if (t === 'DST_OP') markRegUnknown(r);
   return r;
 }
 
-function checkRegWrite(env: VerifierEnv, regno: number): RegState {
-  if (regno === BPF_REG_FP) env.reject('EACCES', 'frame pointer is read only');
-  return env.regs()[regno]!;
+// ---------------------------------------------------------------------------------------------------
+// The log's view of state (print_verifier_state, print_reg_state in kernel/bpf/log.c)
+
+/** print_reg_state: what follows `R1=` (or a spilled slot's types) in the log. */
+export function formatRegIn(r: RegState, frameno: number): string {
+  if (r.type === 'not_init') return '?';
+  if (r.type === 'scalar') return print_scalar_state(r, { id: r.id, delta: r.off, precise: r.precise });
+  if (r.type === 'fp') {
+    const fr = r.frameno !== frameno ? `[${r.frameno}]` : '';
+    if (isConst(r)) return `fp${fr}${BigInt.asIntN(64, r.var_off.value) + BigInt(r.off)}`;
+    const parts: string[] = [];
+    if (r.id !== 0) parts.push(`id=${r.id}`);
+    if (r.off !== 0) parts.push(`off=${r.off}`);
+    const ranges = print_scalar_ranges(r);
+    if (ranges !== '') parts.push(ranges);
+    if (!tnum_is_unknown(r.var_off)) parts.push(`var_off=${tnum_strn(r.var_off)}`);
+    return `fp${fr}(${parts.join(',')})`;
+  }
+  const parts: string[] = [];
+  if (r.id !== 0) parts.push(`id=${r.id}`);
+  if (r.map !== undefined && (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_key')) {
+    if (r.map.name !== '') parts.push(`map=${r.map.name}`);
+    parts.push(`ks=${r.map.key_size},vs=${r.map.value_size}`);
+  }
+  if (r.off !== 0) parts.push(`off=${r.off}`);
+  if (isPktPointer(r)) parts.push(`r=${r.range}`);
+  if (isConst(r)) {
+    if (r.var_off.value !== 0n) parts.push(`imm=${r.var_off.value.toString(16)}`);
+  } else {
+    const ranges = print_scalar_ranges(r);
+    if (ranges !== '') parts.push(ranges);
+    if (!tnum_is_unknown(r.var_off)) parts.push(`var_off=${tnum_strn(r.var_off)}`);
+  }
+  return `${regTypeStr(r)}(${parts.join(',')})`;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// The log's view of state (print_verifier_state)
-
+/** A register as a frame-0 state prints it. */
 export function formatReg(r: RegState): string {
-  switch (r.type) {
-    case 'not_init': return '?';
-    case 'scalar': return S.formatScalar(r);
-    case 'fp': return `fp${r.off === 0 && S.isConst(r) ? '0' : r.off}`;
-    default: {
-      const parts: string[] = [];
-      if (r.id !== 0) parts.push(`id=${r.id}`);
-      if (r.off !== 0) parts.push(`off=${r.off}`);
-      if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${r.range}`);
-      if (!S.isConst(r)) parts.push(S.formatVarOff(r));
-      if (r.map !== undefined) parts.push(`map=${r.map.name}`, `ks=${r.map.key_size}`, `vs=${r.map.value_size}`);
-      return `${r.type}${r.maybeNull ? '_or_null' : ''}(${parts.join(',')})`;
+  return formatRegIn(r, r.type === 'fp' ? r.frameno : 0);
+}
+
+/** The kernel's slot_type[j] (j = 0 the highest address of the slot) for our address-ordered bytes. */
+const stype = (s: StackSlot, j: number): SlotByte => s.bytes[7 - j]!;
+const setStype = (s: StackSlot, j: number, v: SlotByte): void => { s.bytes[7 - j] = v; };
+
+/** print_verifier_state: the frame's registers and stack, all of them or only what was scratched. */
+function formatState(env: VerifierEnv | undefined, f: FuncState, all: boolean): string {
+  let out = f.frameno !== 0 ? ` frame${f.frameno}:` : '';
+  for (let i = 0; i < f.regs.length; i++) {
+    const r = f.regs[i]!;
+    if (r.type === 'not_init') continue;
+    if (!all && (env!.scratchedRegs & (1 << i)) === 0) continue;
+    out += ` R${i}=${formatRegIn(r, f.frameno)}`;
+  }
+  for (let i = 0; i < f.stack.length; i++) {
+    if (!all && !env!.scratchedStack.has(i)) continue;
+    const s = f.stack[i]!;
+    let types = '';
+    let valid = false;
+    for (let j = 0; j < 8; j++) {
+      const t = stype(s, j);
+      if (t !== '?') valid = true;
+      types += t;
+    }
+    if (!valid) continue;
+    if (stype(s, 7) === 'r') {
+      // The types of the bytes above a narrower spill, then the spilled register.
+      let j = 0;
+      while (j < 8 && stype(s, j) !== 'r') j++;
+      out += ` fp${-(i + 1) * 8}=${types.slice(0, j)}${formatRegIn(s.spilled ?? notInitReg(), f.frameno)}`;
+    } else {
+      out += ` fp${-(i + 1) * 8}=${types}`;
     }
   }
+  return out;
 }
 
-function formatState(f: FuncState, only?: ReadonlySet<number>): string {
-  const parts: string[] = [];
-  f.regs.forEach((r, i) => {
-    if (r.type === 'not_init' || (only !== undefined && !only.has(i))) return;
-    parts.push(`R${i}=${formatReg(r)}`);
-  });
-  f.stack.forEach((s, i) => {
-    if (only !== undefined && !only.has(100 + i)) return;
-    if (s.bytes.every((b) => b === '?')) return;
-    const name = `fp${-(i + 1) * 8}`;
-    if (s.spilled !== undefined && s.bytes.every((b) => b === 'r')) parts.push(`${name}=${formatReg(s.spilled)}`);
-    else parts.push(`${name}=${[...s.bytes].reverse().join('')}`);
-  });
-  return parts.join(' ');
+/** BPF_LOG_ALIGNMENT / BPF_LOG_MIN_ALIGNMENT of kernel/bpf/log.c: the column of "; R1=...". */
+const BPF_LOG_ALIGNMENT = 40;
+const BPF_LOG_MIN_ALIGNMENT = 8;
+
+function stateScratched(env: VerifierEnv): boolean {
+  return env.scratchedRegs !== 0 || env.scratchedStack.size !== 0;
+}
+
+function markStateScratched(env: VerifierEnv): void {
+  env.scratchedRegs = 0x7ff;
+  const f = curFrame(env.cur);
+  for (let i = 0; i < f.stack.length; i++) env.scratchedStack.add(i);
+}
+
+function markStateClean(env: VerifierEnv): void {
+  env.scratchedRegs = 0;
+  if (env.scratchedStack.size !== 0) env.scratchedStack.clear();
+}
+
+const PADDING: string[] = [];
+/** `%*c;`: the spaces (at least one) and the semicolon before an instruction's state. */
+function padding(width: number): string {
+  const w = Math.max(1, width);
+  return (PADDING[w] ??= `${' '.repeat(w)};`);
+}
+
+/**
+ * print_insn_state: the registers and stack slots the last instruction touched. Right after the
+ * instruction line they go on that line, aligned (the newline is taken back); otherwise on a line of
+ * their own that starts with the instruction index.
+ */
+function printInsnState(env: VerifierEnv): void {
+  const log = env.log;
+  if (env.prevLogPos !== 0 && env.prevLogPos === log.position) {
+    log.truncate(env.prevLogPos - 1);
+    const pos = env.prevInsnPrintPos;
+    const width = Math.ceil(Math.max(pos, BPF_LOG_MIN_ALIGNMENT) / BPF_LOG_ALIGNMENT) * BPF_LOG_ALIGNMENT - pos - 1;
+    log.write(padding(width));
+  } else {
+    log.write(`${env.cur.insn_idx}:`);
+  }
+  log.write(`${formatState(env, curFrame(env.cur), false)}\n`);
+  markStateClean(env);
+}
+
+/** print_verifier_state with every register and slot, as the call/return lines show a frame. */
+function printFullState(env: VerifierEnv, f: FuncState): void {
+  env.log.write(`${formatState(undefined, f, true)}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Stack (check_stack_write / check_stack_read)
-
-function slotOf(f: FuncState, off: number): StackSlot {
-  const i = Math.floor((-off - 1) / 8);
-  while (f.stack.length <= i) f.stack.push({ bytes: Array(8).fill('?'), spilled: undefined });
-  return f.stack[i]!;
-}
+// Stack (check_stack_write_* / check_stack_read_*)
 
 function stackFrame(env: VerifierEnv, ptr: RegState): FuncState {
   return env.cur.frames[ptr.frameno]!;
 }
 
-function checkStackBounds(env: VerifierEnv, regno: number, off: number, size: number, write: boolean): void {
-  if (off >= 0 || off < -MAX_BPF_STACK || off + size > 0) {
-    env.reject('EACCES', `invalid ${write ? 'write to' : 'read from'} stack R${regno} off=${off} size=${size}`);
-  }
+/** grow_stack_state: the frame's stack covers `size` bytes below fp (rounded up to a slot). */
+function growStackState(env: VerifierEnv, f: FuncState, size: number): void {
+  const n = Math.ceil(size / BPF_REG_SIZE);
+  if (f.stack.length >= n) return;
+  while (f.stack.length < n) f.stack.push(newSlot());
+  f.allocated = n * BPF_REG_SIZE;
+  if (env.stackDepth[f.subprogno]! < f.allocated) env.stackDepth[f.subprogno] = f.allocated;
 }
 
-function stackWrite(env: VerifierEnv, ptr: RegState, regno: number, off: number, size: number, value: RegState | undefined, isImm: bigint | undefined): void {
-  checkStackBounds(env, regno, off, size, true);
-  const f = stackFrame(env, ptr);
-  f.allocated = Math.max(f.allocated, -off);
-  const slot = slotOf(f, off);
-  const first = (off % 8 + 8) % 8;
-  if (size === 8 && first === 0 && value !== undefined && (isPointer(value) || value.type === 'scalar')) {
-    // save_register_state(): a full-width spill keeps everything the register knew.
-    slot.spilled = copyReg(value);
-    slot.bytes.fill('r');
-    return;
-  }
-  if (size === 8 && first === 0 && isImm !== undefined) {
-    const r = notInitReg();
-    markKnown(r, isImm);
-    slot.spilled = r;
-    slot.bytes.fill('r');
-    return;
-  }
-  if (value !== undefined && isPointer(value)) env.reject('EACCES', `invalid size of register spill`);
-  // A partial write: the spilled register (if any) is gone; the written bytes are misc (or zero).
-  const zero = isImm === 0n || (value !== undefined && S.isConst(value) && S.constValue(value) === 0n);
-  if (slot.spilled !== undefined) {
-    slot.bytes = slot.bytes.map((b) => (b === 'r' ? 'm' : b));
-    slot.spilled = undefined;
-  }
-  for (let b = first; b < first + size; b++) slot.bytes[b] = zero ? '0' : 'm';
-}
-
-function stackRead(env: VerifierEnv, ptr: RegState, regno: number, off: number, size: number, dst: RegState | undefined): void {
-  checkStackBounds(env, regno, off, size, false);
-  const f = stackFrame(env, ptr);
-  const slot = slotOf(f, off);
-  const first = (off % 8 + 8) % 8;
-  if (slot.spilled !== undefined && slot.bytes.every((b) => b === 'r')) {
-    if (size === 8 && first === 0) {
-      if (dst !== undefined) Object.assign(dst, copyReg(slot.spilled));
-      return;
+/** check_stack_access_within_bounds: [off, off + size) inside [-MAX_BPF_STACK, 0). */
+function checkStackAccessWithinBounds(env: VerifierEnv, regno: number, off: number, size: number, write: boolean): void {
+  const reg = env.regs()[regno]!;
+  const f = stackFrame(env, reg);
+  const what = write ? ' write to' : ' read from';
+  let minOff: number, maxOff: number;
+  if (isConst(reg)) {
+    minOff = Number(BigInt.asIntN(64, reg.var_off.value)) + off;
+    maxOff = minOff + size;
+  } else {
+    if (reg.smax_value >= BigInt(BPF_MAX_VAR_OFF) || reg.smin_value <= -BigInt(BPF_MAX_VAR_OFF)) {
+      env.reject('EACCES', `invalid unbounded variable-offset${what} stack R${regno}`);
     }
-    if (isPointer(slot.spilled)) env.reject('EACCES', `invalid size of register fill`);
-    if (dst !== undefined) markUnknown(dst);
+    minOff = Number(reg.smin_value) + off;
+    maxOff = Number(reg.smax_value) + off + size;
+  }
+  // check_stack_slot_within_bounds: root may read the whole stack, not only what was allocated.
+  let errno: ErrnoName | undefined;
+  if (minOff < -MAX_BPF_STACK || minOff > -1) errno = 'EACCES';
+  else if (maxOff > 0) errno = 'EINVAL';
+  if (errno !== undefined) {
+    if (isConst(reg)) env.reject(errno, `invalid${what} stack R${regno} off=${off} size=${size}`);
+    env.reject(errno, `invalid variable-offset${what} stack R${regno} var_off=${tnum_strn(reg.var_off)} off=${off} size=${size}`);
+  }
+  growStackState(env, f, -minOff);
+}
+
+/** scrub_spilled_slot: a byte of a spill becomes misc data. */
+function scrubSpilledSlot(s: StackSlot, j: number): void {
+  if (stype(s, j) !== '0') setStype(s, j, 'm');
+}
+
+/** mark_stack_slot_misc: bytes above a narrower spill (root keeps invalid bytes invalid). */
+function markStackSlotMisc(s: StackSlot, j: number): void {
+  const t = stype(s, j);
+  if (t === '0' || t === '?') return;
+  setStype(s, j, 'm');
+}
+
+/** save_register_state: a spill of `size` bytes of reg into slot spi. */
+function saveRegisterState(f: FuncState, spi: number, reg: RegState, size: number): void {
+  const s = f.stack[spi]!;
+  s.spilled = copyReg(reg);
+  let i = BPF_REG_SIZE;
+  for (; i > BPF_REG_SIZE - size; i--) setStype(s, i - 1, 'r');
+  for (; i > 0; i--) markStackSlotMisc(s, i - 1);
+}
+
+/** assign_scalar_id_before_mov: give an unknown scalar an id so that its copies stay linked. */
+function assignScalarIdBeforeMov(env: VerifierEnv, src: RegState): void {
+  if (src.type !== 'scalar') return;
+  if ((src.id & BPF_ADD_CONST) !== 0) {
+    // Only one `rX += const` is remembered: copying such a register starts afresh.
+    src.id = 0;
+    src.off = 0;
+  }
+  if (src.id === 0 && !isConst(src)) src.id = env.newId();
+}
+
+/** push_jmp_history: this instruction's entry, or more flags for the one it already made. */
+function pushJmpHistory(env: VerifierEnv, st: VerifierState, flags: number, linked: LinkedReg[] | undefined): void {
+  const e = env.curHistEnt;
+  if (e !== undefined) {
+    e.flags |= flags;
+    if (linked !== undefined) e.linked = linked;
     return;
   }
-  let allZero = true;
-  for (let b = first; b < first + size; b++) {
-    const t = slot.bytes[b]!;
-    // Root may read stack it never wrote (env->allow_uninit_stack): an unknown scalar.
-    if (t !== '0') allZero = false;
+  const n: JmpHistoryEntry = { idx: st.insn_idx, prev_idx: env.prevInsnIdx, flags, linked };
+  st.jmp_history.push(n);
+  env.curHistEnt = n;
+}
+
+function checkStackWriteFixedOff(env: VerifierEnv, f: FuncState, off: number, size: number, valueRegno: number, insnIdx: number, isSt: boolean, imm: number): void {
+  const slot = -off - 1;
+  const spi = Math.floor(slot / BPF_REG_SIZE);
+  const cur = curFrame(env.cur);
+  const reg = valueRegno >= 0 ? cur.regs[valueRegno]! : undefined;
+  const s = f.stack[spi]!;
+  let flags = insnStackAccessFlags(f.frameno, spi);
+  env.scratchedStack.add(spi);
+  if (reg !== undefined && off % BPF_REG_SIZE === 0 && reg.type === 'scalar') {
+    const fits = get_reg_width(reg) <= 8 * size;
+    if (fits) assignScalarIdBeforeMov(env, reg);
+    saveRegisterState(f, spi, reg, size);
+    // A narrowing spill is no copy of the register.
+    if (!fits) s.spilled!.id = 0;
+  } else if (reg === undefined && off % BPF_REG_SIZE === 0 && isSt) {
+    const tmp = notInitReg();
+    tmp.type = 'scalar';
+    markRegKnown(tmp, BigInt(imm));
+    saveRegisterState(f, spi, tmp, size);
+  } else if (reg !== undefined && isPointer(reg)) {
+    if (size !== BPF_REG_SIZE) {
+      logLineInfo(env, insnIdx);
+      env.reject('EACCES', 'invalid size of register spill');
+    }
+    if (f !== cur && reg.type === 'fp') env.reject('EINVAL', 'cannot spill pointers to stack into stack frame of the caller');
+    saveRegisterState(f, spi, reg, size);
+  } else {
+    let type: SlotByte = 'm';
+    // A write of data destroys any spilled register in the slot.
+    if (s.spilled !== undefined) s.spilled = undefined;
+    if (isSpilledReg(s)) for (let j = 0; j < BPF_REG_SIZE; j++) scrubSpilledSlot(s, j);
+    if ((reg !== undefined && registerIsNull(reg)) || (reg === undefined && isSt && imm === 0)) {
+      // STACK_ZERO relies on the value being exactly zero.
+      if (valueRegno >= 0) markChainPrecision(env, env.cur, valueRegno);
+      type = '0';
+    }
+    for (let i = 0; i < size; i++) setStype(s, (slot - i) % BPF_REG_SIZE, type);
+    flags = 0;
   }
-  if (dst !== undefined) {
-    if (allZero) markKnown(dst, 0n);
-    else markUnknown(dst);
+  if (flags !== 0) pushJmpHistory(env, env.cur, flags, undefined);
+}
+
+function checkStackWriteVarOff(env: VerifierEnv, f: FuncState, ptrRegno: number, off: number, size: number, valueRegno: number, isSt: boolean, imm: number): void {
+  const cur = curFrame(env.cur);
+  const ptr = cur.regs[ptrRegno]!;
+  const minOff = Number(ptr.smin_value) + off;
+  const maxOff = Number(ptr.smax_value) + off + size;
+  const value = valueRegno >= 0 ? cur.regs[valueRegno]! : undefined;
+  const writingZero = (value !== undefined && registerIsNull(value)) || (value === undefined && isSt && imm === 0);
+  let zeroUsed = false;
+  for (let i = minOff; i < maxOff; i++) {
+    const slot = -i - 1;
+    const spi = Math.floor(slot / BPF_REG_SIZE);
+    const s = f.stack[spi]!;
+    const j = slot % BPF_REG_SIZE;
+    env.scratchedStack.add(spi);
+    if (writingZero && stype(s, j) === 'r' && isSpilledScalarReg(s)) {
+      const sp = s.spilled!;
+      if (isConst(sp) && sp.var_off.value === 0n) {
+        zeroUsed = true;
+        continue;
+      }
+    }
+    // Any spilled register in range is gone (root may have written over a pointer).
+    if (s.spilled !== undefined) s.spilled = notInitReg();
+    let t: SlotByte = 'm';
+    if (writingZero && stype(s, j) === '0') {
+      t = '0';
+      zeroUsed = true;
+    }
+    setStype(s, j, t);
+  }
+  if (zeroUsed && valueRegno >= 0) markChainPrecision(env, env.cur, valueRegno);
+}
+
+/** check_stack_read_fixed_off: a fill restores a spilled register; other reads give scalars. */
+function checkStackReadFixedOff(env: VerifierEnv, f: FuncState, off: number, size: number, dstRegno: number): void {
+  const cur = curFrame(env.cur);
+  const slot = -off - 1;
+  const spi = Math.floor(slot / BPF_REG_SIZE);
+  const s = f.stack[spi]!;
+  let flags = insnStackAccessFlags(f.frameno, spi);
+  env.scratchedStack.add(spi);
+  if (isSpilledReg(s)) {
+    const reg = s.spilled!;
+    let spillSize = 1;
+    for (let i = BPF_REG_SIZE - 1; i > 0 && stype(s, i - 1) === 'r'; i--) spillSize++;
+    if (size !== BPF_REG_SIZE || spillSize !== BPF_REG_SIZE) {
+      if (reg.type !== 'scalar') {
+        logLineInfo(env, env.cur.insn_idx);
+        env.reject('EACCES', 'invalid size of register fill');
+      }
+      if (dstRegno < 0) return;
+      const dst = cur.regs[dstRegno]!;
+      // bpf_stack_narrow_access_ok: the low bytes of the spill (little endian), no wider than it.
+      const narrowOk = size <= spillSize && off % BPF_REG_SIZE === 0;
+      if (narrowOk) {
+        const subregDef = dst.subreg_def;
+        if (size === 4 && spillSize === 4 && get_reg_width(reg) <= 32) assignScalarIdBeforeMov(env, reg);
+        assignReg(dst, reg);
+        dst.subreg_def = subregDef;
+        // A narrowing fill is no copy; coerce_reg_to_size adjusts the bounds.
+        if (get_reg_width(reg) > size * 8) dst.id = 0;
+      } else {
+        let spillCnt = 0, zeroCnt = 0;
+        for (let i = 0; i < size; i++) {
+          const t = stype(s, (slot - i) % BPF_REG_SIZE);
+          if (t === 'r') spillCnt++;
+          else if (t === '0') zeroCnt++;
+        }
+        if (spillCnt === size && isConst(reg) && reg.var_off.value === 0n) {
+          markRegConstZero(dst);
+        } else if (zeroCnt === size) {
+          markRegConstZero(dst);
+          flags = 0;
+        } else {
+          markRegUnknown(dst);
+          flags = 0;
+        }
+      }
+    } else if (dstRegno >= 0) {
+      assignReg(cur.regs[dstRegno]!, reg);
+    }
+    // An atomic that does not load into a register still reads the slot (root may read a pointer).
+  } else {
+    if (dstRegno >= 0) markRegStackRead(env, f, off, off + size, dstRegno);
+    flags = 0;
+  }
+  if (flags !== 0) pushJmpHistory(env, env.cur, flags, undefined);
+}
+
+/** mark_reg_stack_read: zeroes read as a constant zero, anything else as an unknown scalar. */
+function markRegStackRead(env: VerifierEnv, f: FuncState, minOff: number, maxOff: number, dstRegno: number): void {
+  let zeros = 0;
+  for (let i = minOff; i < maxOff; i++) {
+    const slot = -i - 1;
+    const spi = Math.floor(slot / BPF_REG_SIZE);
+    env.scratchedStack.add(spi);
+    if (stype(f.stack[spi]!, slot % BPF_REG_SIZE) !== '0') break;
+    zeros++;
+  }
+  const dst = curFrame(env.cur).regs[dstRegno]!;
+  if (zeros === maxOff - minOff) markRegConstZero(dst);
+  else markRegUnknown(dst);
+}
+
+function checkStackRead(env: VerifierEnv, ptrRegno: number, off: number, size: number, dstRegno: number): void {
+  const reg = env.regs()[ptrRegno]!;
+  const f = stackFrame(env, reg);
+  if (!isConst(reg)) {
+    if (dstRegno < 0) {
+      env.reject('EACCES', `variable offset stack pointer cannot be passed into helper function; var_off=${tnum_strn(reg.var_off)} off=${off} size=${size}`);
+    }
+    // check_stack_read_var_off: every byte in reach must be initialised (root: or not), then a scalar.
+    checkStackRangeInitialized(env, ptrRegno, off, size, false, false, undefined);
+    markRegStackRead(env, f, Number(reg.smin_value) + off, Number(reg.smax_value) + off + size, dstRegno);
+    return;
+  }
+  checkStackReadFixedOff(env, f, off + Number(BigInt.asIntN(64, reg.var_off.value)), size, dstRegno);
+}
+
+function checkStackWrite(env: VerifierEnv, ptrRegno: number, off: number, size: number, valueRegno: number, insnIdx: number, isSt: boolean, imm: number): void {
+  const reg = env.regs()[ptrRegno]!;
+  const f = stackFrame(env, reg);
+  if (isConst(reg)) checkStackWriteFixedOff(env, f, off + Number(BigInt.asIntN(64, reg.var_off.value)), size, valueRegno, insnIdx, isSt, imm);
+  else checkStackWriteVarOff(env, f, ptrRegno, off, size, valueRegno, isSt, imm);
+}
+
+/** The raw-mode part of a helper's stack argument: where the helper will write (meta->regno/access_size). */
+interface RawMode {
+  raw: boolean;
+  regno: number;
+  accessSize: number;
+}
+
+/**
+ * check_stack_range_initialized: a helper (or a variable-offset read) reads [off, off + size) of the
+ * stack: every byte must hold data (root: or be uninitialised). A helper that writes (`write`) leaves
+ * misc data, and the spilled registers there are gone.
+ */
+function checkStackRangeInitialized(env: VerifierEnv, regno: number, off: number, size: number, zeroSizeAllowed: boolean, write: boolean, meta: RawMode | undefined): void {
+  const reg = env.regs()[regno]!;
+  const f = stackFrame(env, reg);
+  if (size === 0 && !zeroSizeAllowed) env.reject('EACCES', 'invalid zero-sized read');
+  checkStackAccessWithinBounds(env, regno, off, size, write);
+  let minOff: number, maxOff: number;
+  if (isConst(reg)) {
+    minOff = maxOff = Number(BigInt.asIntN(64, reg.var_off.value)) + off;
+  } else {
+    // An uninitialised buffer at a variable offset cannot be written whole: no raw mode.
+    if (meta?.raw === true) meta = undefined;
+    minOff = Number(reg.smin_value) + off;
+    maxOff = Number(reg.smax_value) + off;
+  }
+  if (meta?.raw === true) {
+    meta.accessSize = size;
+    meta.regno = regno;
+    return;
+  }
+  for (let i = minOff; i < maxOff + size; i++) {
+    const slot = -i - 1;
+    const spi = Math.floor(slot / BPF_REG_SIZE);
+    if (f.allocated <= slot) env.reject('EFAULT', 'allocated_stack too small');
+    const s = f.stack[spi]!;
+    const j = slot % BPF_REG_SIZE;
+    const t = stype(s, j);
+    env.scratchedStack.add(spi);
+    if (t === 'm') continue;
+    if (t === '0' || t === '?') {
+      // Root may pass uninitialised stack; a helper writing there leaves misc data.
+      if (write) setStype(s, j, 'm');
+      continue;
+    }
+    if (isSpilledReg(s)) {
+      if (write) {
+        if (s.spilled !== undefined) markRegUnknown(s.spilled);
+        for (let k = 0; k < BPF_REG_SIZE; k++) scrubSpilledSlot(s, k);
+      }
+      continue;
+    }
+    if (isConst(reg)) env.reject('EACCES', `invalid read from stack R${regno} off ${minOff}+${i - minOff} size ${size}`);
+    env.reject('EACCES', `invalid read from stack R${regno} var_off ${tnum_strn(reg.var_off)}+${i - minOff} size ${size}`);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Memory access (check_mem_access)
 
-/** The constant total offset of a pointer + insn offset, or undefined if the pointer's offset varies. */
-function constOff(r: RegState, off: number): number | undefined {
-  return S.isConst(r) ? r.off + off + Number(BigInt.asIntN(64, S.constValue(r))) : undefined;
-}
-
 function recordPtrType(env: VerifierEnv, idx: number, ptr: RegState): void {
   const a = env.aux[idx]!;
+  // save_aux_ptr_type: one instruction cannot go through ctx on one path and other memory on another.
   if (a.ptrType === undefined) a.ptrType = ptr.type;
-  else if (a.ptrType !== ptr.type) a.ptrTypeMixed = true;
+  else if (a.ptrType !== ptr.type) {
+    const special = (t: RegType): boolean => t === 'ctx';
+    if (special(a.ptrType) || special(ptr.type)) env.reject('EINVAL', 'same insn cannot be used with different pointers');
+    a.ptrTypeMixed = true;
+  }
   if (ptr.type === 'map_value') {
     if (a.memMap === undefined) a.memMap = ptr.map;
     else if (a.memMap !== ptr.map) a.memMapMixed = true;
@@ -382,891 +820,1755 @@ function recordPtrType(env: VerifierEnv, idx: number, ptr: RegState): void {
   else if (a.frameno !== ptr.frameno) a.frameno = -1;
 }
 
-function checkMemAccess(env: VerifierEnv, idx: number, regno: number, off: number, size: number, write: boolean, valueRegno: number | undefined, dstRegno: number | undefined, imm: bigint | undefined, signed: boolean): void {
-  const regs = env.regs();
-  const ptr = regs[regno]!;
-  recordPtrType(env, idx, ptr);
-  const dst = dstRegno === undefined ? undefined : regs[dstRegno]!;
-  const value = valueRegno === undefined ? undefined : regs[valueRegno]!;
-  if (ptr.maybeNull) env.reject('EACCES', `R${regno} invalid mem access '${ptr.type}_or_null'`);
-  switch (ptr.type) {
-    case 'fp': {
-      const o = constOff(ptr, off);
-      if (o === undefined) env.reject('EACCES', `R${regno} variable stack access prohibited for !root`);
-      const a = env.aux[idx]!;
-      if (a.stackOff === undefined) a.stackOff = o;
-      else if (a.stackOff !== o) a.stackOffMixed = true;
-      if (write) stackWrite(env, ptr, regno, o, size, value, imm);
-      else stackRead(env, ptr, regno, o, size, dst);
-      break;
-    }
-    case 'ctx':
-      checkCtxAccess(env, idx, regno, ptr, off, size, write, dst);
-      break;
+/** check_ptr_alignment: packets with NET_IP_ALIGN when strict, the stack always, others when strict. */
+function checkPtrAlignment(env: VerifierEnv, reg: RegState, off: number, size: number, strictOnce: boolean): void {
+  let strict = env.strictAlignment || strictOnce;
+  if (reg.maybeNull) return;
+  let desc = '';
+  switch (reg.type) {
     case 'pkt':
     case 'pkt_meta': {
-      if (write && value !== undefined && isPointer(value)) env.reject('EACCES', `R${valueRegno} leaks addr into packet`);
-      checkPacketAccess(env, regno, ptr, off, size);
-      if (dst !== undefined) markUnknown(dst);
-      break;
+      if (!strict || size === 1) return;
+      const regOff = tnum_add(reg.var_off, tnum_const(BigInt(NET_IP_ALIGN + reg.off + off)));
+      if (!tnum_is_aligned(regOff, BigInt(size))) {
+        env.reject('EACCES', `misaligned packet access off ${NET_IP_ALIGN}+${tnum_strn(reg.var_off)}+${reg.off}+${off} size ${size}`);
+      }
+      return;
     }
-    case 'map_value': {
-      const map = ptr.map!;
-      if (write && (map.map_flags & BPF_F_RDONLY_PROG) !== 0) env.reject('EACCES', `write into map forbidden, value_size=${map.value_size} off=${off} size=${size}`);
-      if (!write && (map.map_flags & BPF_F_WRONLY_PROG) !== 0) env.reject('EACCES', `read from map forbidden, value_size=${map.value_size} off=${off} size=${size}`);
-      checkBoundedAccess(env, regno, ptr, off, size, map.value_size, 'map value');
-      if (write && value !== undefined && isPointer(value)) env.reject('EACCES', `R${valueRegno} leaks addr into map`);
-      if (dst !== undefined) markUnknown(dst);
+    case 'map_key': desc = 'key '; break;
+    case 'map_value': desc = 'value '; break;
+    case 'ctx': desc = 'context '; break;
+    case 'fp':
+      desc = 'stack ';
+      // Spill tracking relies on aligned stack slots.
+      strict = true;
       break;
-    }
-    case 'map_key': {
-      const map = ptr.map!;
-      if (write) env.reject('EACCES', `write to change key R${regno} not allowed`);
-      checkBoundedAccess(env, regno, ptr, off, size, map.key_size, 'map key');
-      if (dst !== undefined) markUnknown(dst);
-      break;
-    }
-    default:
-      env.reject('EACCES', `R${regno} invalid mem access '${ptr.type}'`);
+    default: break;
   }
-  if (dst !== undefined && dst.type === 'scalar' && !(ptr.type === 'fp' && dst.type !== 'scalar')) {
-    // A load of fewer than 8 bytes zero-extends (or sign-extends for LDX|MEMSX).
-    if (size < 8 && !(ptr.type === 'ctx')) S.coerce(dst, size, signed);
+  if (!strict || size === 1) return;
+  const regOff = tnum_add(reg.var_off, tnum_const(BigInt(reg.off + off)));
+  if (!tnum_is_aligned(regOff, BigInt(size))) {
+    env.reject('EACCES', `misaligned ${desc}access off ${tnum_strn(reg.var_off)}+${reg.off}+${off} size ${size}`);
   }
 }
 
-/** check_map_access / check_mem_region_access: [off + reg range, + size) inside [0, limit). */
-function checkBoundedAccess(env: VerifierEnv, regno: number, ptr: RegState, off: number, size: number, limit: number, what: string): void {
-  const smin = BigInt(ptr.off + off) + ptr.smin_value;
-  if (ptr.smin_value < 0n && !S.isConst(ptr)) {
+/** __check_mem_access: [off, off + size) within [0, memSize). */
+function checkMemAccessRange(env: VerifierEnv, regno: number, off: bigint, size: number, memSize: number, zeroSizeAllowed: boolean): boolean {
+  const sizeOk = size > 0 || (size === 0 && zeroSizeAllowed);
+  if (off >= 0n && sizeOk && off + BigInt(size) <= BigInt(memSize)) return true;
+  const reg = env.regs()[regno]!;
+  const o = Number(BigInt.asIntN(32, off));
+  switch (reg.type) {
+    case 'map_key': env.log.write(`invalid access to map key, key_size=${memSize} off=${o} size=${size}\n`); break;
+    case 'map_value': env.log.write(`invalid access to map value, value_size=${memSize} off=${o} size=${size}\n`); break;
+    case 'pkt': case 'pkt_meta': case 'pkt_end':
+      env.log.write(`invalid access to packet, off=${o} size=${size}, R${regno}(id=${reg.id},off=${o},r=${memSize})\n`);
+      break;
+    default: env.log.write(`invalid access to memory, mem_size=${memSize >>> 0} off=${o} size=${size}\n`);
+  }
+  return false;
+}
+
+/** check_mem_region_access: every offset the register may have, plus off, inside [0, memSize). */
+function checkMemRegionAccess(env: VerifierEnv, regno: number, off: number, size: number, memSize: number, zeroSizeAllowed: boolean): void {
+  const reg = env.regs()[regno]!;
+  const o = BigInt(off);
+  const S64_MIN = -(1n << 63n);
+  if (reg.smin_value < 0n && (reg.smin_value === S64_MIN || BigInt.asIntN(32, o + reg.smin_value) !== o + reg.smin_value || reg.smin_value + o < 0n)) {
     env.reject('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   }
-  const umax = ptr.umax_value;
-  if (umax >= 1n << 29n) env.reject('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
-  const lo = smin;
-  const hi = BigInt(ptr.off + off) + umax + BigInt(size);
-  if (lo < 0n || hi > BigInt(limit)) {
-    const shownOff = S.isConst(ptr) ? ptr.off + off + Number(S.constValue(ptr)) : ptr.off + off;
-    if (what === 'map value') env.reject('EACCES', `invalid access to map value, value_size=${limit} off=${shownOff} size=${size}`);
-    env.reject('EACCES', `invalid access to ${what}, ${what === 'map key' ? 'key_size' : 'mem_size'}=${limit} off=${shownOff} size=${size}`);
+  if (!checkMemAccessRange(env, regno, reg.smin_value + o, size, memSize, zeroSizeAllowed)) {
+    env.reject('EACCES', `R${regno} min value is outside of the allowed memory range`);
   }
+  if (reg.umax_value >= BigInt(BPF_MAX_VAR_OFF)) {
+    env.reject('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
+  }
+  if (!checkMemAccessRange(env, regno, reg.umax_value + o, size, memSize, zeroSizeAllowed)) {
+    env.reject('EACCES', `R${regno} max value is outside of the allowed memory range`);
+  }
+}
+
+/** check_map_access_type: BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG as the program sees the map. */
+function checkMapAccessType(env: VerifierEnv, regno: number, off: number, size: number, write: boolean): void {
+  const map = env.regs()[regno]!.map!;
+  if (write && (map.map_flags & BPF_F_RDONLY_PROG) !== 0) env.reject('EACCES', `write into map forbidden, value_size=${map.value_size} off=${off} size=${size}`);
+  if (!write && (map.map_flags & BPF_F_WRONLY_PROG) !== 0) env.reject('EACCES', `read from map forbidden, value_size=${map.value_size} off=${off} size=${size}`);
 }
 
 /** check_packet_access: within the range learnt from comparisons with data_end. */
-function checkPacketAccess(env: VerifierEnv, regno: number, ptr: RegState, off: number, size: number): void {
-  if (ptr.smin_value < 0n) {
+function checkPacketAccess(env: VerifierEnv, regno: number, off: number, size: number, zeroSizeAllowed: boolean): void {
+  const reg = env.regs()[regno]!;
+  if (reg.smin_value < 0n) {
     env.reject('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   }
   // The range was learnt for this pointer, variable part included: only the fixed offset counts.
-  const total = ptr.off + off;
-  if (total < 0 || total + size > ptr.range) {
-    // __check_mem_access prints the access offset twice (the second where the register's would read better).
-    env.log.write(`invalid access to packet, off=${total} size=${size}, R${regno}(id=${ptr.id},off=${total},r=${ptr.range})\n`);
-    env.reject('EACCES', `R${regno} offset is outside of the packet`);
+  if (reg.range < 0) env.reject('EINVAL', `R${regno} offset is outside of the packet`);
+  if (!checkMemAccessRange(env, regno, BigInt(off), size, reg.range, zeroSizeAllowed)) env.reject('EACCES', `R${regno} offset is outside of the packet`);
+}
+
+/** __check_ptr_off_reg: a pointer that must be unmodified (ctx and friends). */
+function checkPtrOffReg(env: VerifierEnv, reg: RegState, regno: number, fixedOffOk: boolean): void {
+  if (reg.off < 0) env.reject('EACCES', `negative offset ${regTypeStr(reg)} ptr R${regno} off=${reg.off} disallowed`);
+  if (!fixedOffOk && reg.off !== 0) env.reject('EACCES', `dereference of modified ${regTypeStr(reg)} ptr R${regno} off=${reg.off} disallowed`);
+  if (!isConst(reg) || reg.var_off.value !== 0n) env.reject('EACCES', `variable ${regTypeStr(reg)} access var_off=${tnum_strn(reg.var_off)} disallowed`);
+}
+
+/** The BTF struct behind a map pointer (map->ops->map_btf_id), for reads through it. */
+function mapStructName(map: BpfMap): string {
+  switch (map.map_type) {
+    case BPF_MAP_TYPE.ARRAY: case BPF_MAP_TYPE.PERCPU_ARRAY: case BPF_MAP_TYPE.PROG_ARRAY: case BPF_MAP_TYPE.PERF_EVENT_ARRAY:
+    case BPF_MAP_TYPE.CGROUP_ARRAY: case BPF_MAP_TYPE.ARRAY_OF_MAPS: return 'bpf_array';
+    case BPF_MAP_TYPE.HASH: case BPF_MAP_TYPE.PERCPU_HASH: case BPF_MAP_TYPE.LRU_HASH: case BPF_MAP_TYPE.LRU_PERCPU_HASH:
+    case BPF_MAP_TYPE.HASH_OF_MAPS: return 'bpf_htab';
+    case BPF_MAP_TYPE.DEVMAP: case BPF_MAP_TYPE.DEVMAP_HASH: return 'bpf_dtab';
+    default: return 'bpf_map';
+  }
+}
+/** sizeof(struct bpf_map): reads through a map pointer stay inside its embedded struct bpf_map. */
+const SIZEOF_BPF_MAP = 248;
+
+function checkMemAccess(env: VerifierEnv, insnIdx: number, regno: number, off: number, size: number, write: boolean, valueRegno: number, strictOnce: boolean, isLdsx: boolean, isSt = false, imm = 0): void {
+  const regs = env.regs();
+  const reg = regs[regno]!;
+  checkPtrAlignment(env, reg, off, size, strictOnce);
+  // For the access checks the pointer's fixed offset is part of off.
+  off += reg.off;
+  const dst = !write && valueRegno >= 0 ? regs[valueRegno]! : undefined;
+  if (reg.maybeNull) env.reject('EACCES', `R${regno} invalid mem access '${regTypeStr(reg)}'`);
+  switch (reg.type) {
+    case 'map_key':
+      if (write) env.reject('EACCES', `write to change key R${regno} not allowed`);
+      checkMemRegionAccess(env, regno, off, size, reg.map!.key_size, false);
+      if (dst !== undefined) markRegUnknown(dst);
+      break;
+    case 'map_value':
+      checkMapAccessType(env, regno, off, size, write);
+      checkMemRegionAccess(env, regno, off, size, reg.map!.value_size, false);
+      if (dst !== undefined) markRegUnknown(dst);
+      break;
+    case 'ctx': {
+      checkPtrOffReg(env, reg, regno, false);
+      const info = isValidCtxAccess(env.opts.progType, env.opts.expectedAttachType, env.opts.offloaded === true, off, size, write);
+      if (info === undefined) {
+        logLineInfo(env, insnIdx);
+        env.reject('EACCES', `invalid bpf_context access off=${off} size=${size}`);
+      }
+      if (env.opts.progType === BPF_PROG_TYPE.XDP) env.aux[insnIdx]!.ctxField = off;
+      if (dst !== undefined) {
+        if (info.regType === 'scalar') markRegUnknown(dst);
+        else {
+          markPtr(dst, info.regType);
+          dst.subreg_def = -1;
+        }
+      }
+      break;
+    }
+    case 'fp': {
+      checkStackAccessWithinBounds(env, regno, off, size, write);
+      const a = env.aux[insnIdx]!;
+      const o = isConst(reg) ? off + Number(BigInt.asIntN(64, reg.var_off.value)) : undefined;
+      if (o === undefined) a.stackOffMixed = true;
+      else if (a.stackOff === undefined) a.stackOff = o;
+      else if (a.stackOff !== o) a.stackOffMixed = true;
+      if (write) checkStackWrite(env, regno, off, size, valueRegno, insnIdx, isSt, imm);
+      else checkStackRead(env, regno, off, size, valueRegno);
+      break;
+    }
+    case 'pkt':
+    case 'pkt_meta':
+      if (write && !mayAccessDirectPktData(env.opts.progType)) env.reject('EACCES', 'cannot write into packet');
+      checkPacketAccess(env, regno, off, size, false);
+      if (dst !== undefined) markRegUnknown(dst);
+      break;
+    case 'map_ptr': {
+      const name = mapStructName(reg.map!);
+      if (off < 0) env.reject('EACCES', `R${regno} is ${name} invalid negative access: off=${off}`);
+      if (write) env.reject('EACCES', `only read from ${name} is supported`);
+      if (off + size > SIZEOF_BPF_MAP) env.reject('EACCES', `access beyond struct ${name} at off ${off} size ${size}`);
+      if (dst !== undefined) markRegUnknown(dst);
+      break;
+    }
+    default:
+      env.reject('EACCES', `R${regno} invalid mem access '${regTypeStr(reg)}'`);
+  }
+  if (dst !== undefined && size < BPF_REG_SIZE && dst.type === 'scalar') {
+    // b/h/w loads zero-extend (LDX|MEMSX sign-extends).
+    if (isLdsx) coerce_reg_to_size_sx(dst, size);
+    else coerce_reg_to_size(dst, size);
   }
 }
 
-/** xdp_is_valid_access + the ctx-load result types (check_ctx_access). */
-function checkCtxAccess(env: VerifierEnv, idx: number, regno: number, ptr: RegState, off: number, size: number, write: boolean, dst: RegState | undefined): void {
-  if (!S.isConst(ptr) || ptr.off !== 0) {
-    env.reject('EACCES', `dereference of modified ctx ptr R${regno} off=${ptr.off} disallowed`);
-  }
-  const o = off;
-  const bad = (): never => env.reject('EACCES', `invalid bpf_context access off=${o} size=${size}`);
-  if (env.opts.progType !== BPF_PROG_TYPE.XDP) bad();
-  if (o < 0 || o + size > XDP_MD_SIZE || o % size !== 0) bad();
-  if (write) {
-    if (!(env.opts.offloaded === true && o === XDP_MD.rx_queue_index && size === 4)) bad();
-    env.aux[idx]!.ctxField = o;
-    return;
-  }
-  if (size !== 4) bad();
-  if (o === XDP_MD.egress_ifindex && env.opts.expectedAttachType !== 46 /* BPF_XDP_DEVMAP */) bad();
-  env.aux[idx]!.ctxField = o;
-  if (dst === undefined) return;
-  if (o === XDP_MD.data) markPtr(dst, 'pkt', { id: 0, range: 0 });
-  else if (o === XDP_MD.data_meta) markPtr(dst, 'pkt_meta', { id: 0, range: 0 });
-  else if (o === XDP_MD.data_end) markPtr(dst, 'pkt_end');
-  else {
-    markUnknown(dst);
-    S.coerce(dst, 4, false);
-  }
+/** verbose_linfo: the source line of an instruction, before a refusal, when line info says. */
+function logLineInfo(env: VerifierEnv, insnIdx: number): void {
+  const text = env.opts.lineText?.(insnIdx);
+  if (text !== undefined) env.log.write(`; ${text}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // ALU (check_alu_op, adjust_ptr_min_max_vals, adjust_reg_min_max_vals)
 
-function checkAlu(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'alu' }>, x: Insn): void {
-  const regs = env.regs();
-  const alu32 = !op.alu64;
-  if (op.op !== 'mov' && !op.op.startsWith('movsx')) checkRegRead(env, x.dst);
-  const src: RegState = op.srcReg ? checkRegRead(env, x.src) : (() => {
-    // The kernel sign-extends imm to 64 bits; 32-bit ops look at its low half.
-    const r = notInitReg();
-    markKnown(r, BigInt(x.imm));
-    return r;
-  })();
-  const dst = checkRegWrite(env, x.dst);
-
-  if (op.op === 'mov' || op.op.startsWith('movsx')) {
-    if (op.op === 'mov') {
-      if (alu32) {
-        if (isPointer(src)) env.reject('EACCES', `R${x.src} partial copy of pointer`);
-        Object.assign(dst, copyReg(src));
-        S.zext32(dst);
-        dst.id = 0;
-        dst.subreg_def = idx;
-      } else {
-        Object.assign(dst, copyReg(src));
-        if (src.type === 'scalar' && op.srcReg && !S.isConst(src)) {
-          // Copies of an unknown scalar share an id, so that a bound learnt on one holds for both.
-          if (src.id === 0) src.id = dst.id = env.newId();
-        }
-        dst.subreg_def = -1;
-      }
-      return;
-    }
-    if (isPointer(src)) env.reject('EACCES', `R${x.src} sign-extension of pointer prohibited`);
-    const bits = Number(op.op.slice(5));
-    Object.assign(dst, copyReg(src));
-    dst.id = 0;
-    S.coerce(dst, bits / 8, true);
-    if (alu32) { S.zext32(dst); dst.subreg_def = idx; } else dst.subreg_def = -1;
-    return;
-  }
-
-  if (isPointer(dst) || isPointer(src)) {
-    adjustPtr(env, idx, op, x, dst, src, alu32);
-    return;
-  }
-  if ((op.op === 'div' || op.op === 'sdiv' || op.op === 'mod' || op.op === 'smod') && !op.srcReg && x.imm === 0) {
-    env.reject('EINVAL', 'div by zero');
-  }
-  if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.srcReg && (x.imm < 0 || x.imm >= (alu32 ? 32 : 64))) {
-    env.reject('EINVAL', `invalid shift ${x.imm}`);
-  }
-  S.alu(dst, op.op === 'neg' ? dst : src, x);
-  dst.id = 0;
-  dst.subreg_def = alu32 ? idx : -1;
-}
-
-function adjustPtr(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'alu' }>, x: Insn, dst: RegState, src: RegState, alu32: boolean): void {
-  const opname = op.op;
-  if (alu32) env.reject('EACCES', `R${x.dst} 32-bit pointer arithmetic prohibited`);
-  if (isPointer(dst) && isPointer(src)) {
-    if (opname !== 'sub') env.reject('EACCES', `R${x.dst} pointer ${opname === 'add' ? '+=' : 'op'} pointer prohibited`);
-    // Root may subtract pointers: the result is an unknown scalar.
-    markUnknown(dst);
-    return;
-  }
-  const ptr = isPointer(dst) ? dst : src;
-  const scalar = isPointer(dst) ? src : dst;
-  const ptrRegno = isPointer(dst) ? x.dst : x.src;
-  if (ptr.maybeNull) env.reject('EACCES', `R${ptrRegno} pointer arithmetic on ${ptr.type}_or_null prohibited, null-check it first`);
-  if (ptr.type === 'pkt_end' || ptr.type === 'map_ptr' || ptr.type === 'func') env.reject('EACCES', `R${ptrRegno} pointer arithmetic on ${ptr.type} prohibited`);
-  if (ptr.type === 'ctx' && !S.isConst(scalar)) env.reject('EACCES', `R${ptrRegno} pointer arithmetic on ctx prohibited`);
-  if (opname !== 'add' && opname !== 'sub') {
-    env.reject('EACCES', `R${x.dst} ${opname === 'and' || opname === 'or' || opname === 'xor' ? 'bitwise operator' : 'pointer arithmetic with'} ${ALU_SYM[opname]} ${opname === 'and' || opname === 'or' || opname === 'xor' ? 'on pointer' : 'operator'} prohibited`);
-  }
-  if (opname === 'sub' && !isPointer(dst)) env.reject('EACCES', `R${x.dst} tried to subtract pointer from scalar`);
-  if (scalar.smin_value < -(1n << 29n) || scalar.smax_value > 1n << 29n || scalar.umax_value > (1n << 64n) - 1n) {
-    // Unbounded values (kernel: check_reg_sane_offset).
-  }
-  const result = copyReg(ptr);
-  if (S.isConst(scalar)) {
-    const v = Number(BigInt.asIntN(64, S.constValue(scalar)));
-    const newOff = opname === 'add' ? ptr.off + v : ptr.off - v;
-    if (Math.abs(newOff) >= 1 << 29) env.reject('EACCES', `value ${v} makes ${ptr.type} pointer be out of bounds`);
-    result.off = newOff;
-  } else {
-    if (isPktPointer(ptr) && scalar.smin_value < 0n && opname === 'add') {
-      env.reject('EACCES', `R${x.src === ptrRegno ? x.dst : x.src} min value is negative, either use unsigned index or do a if (index >=0) check.`);
-    }
-    if (scalar.smin_value === -(1n << 63n) || scalar.umax_value >= 1n << 63n) {
-      if (isPktPointer(ptr) || ptr.type === 'map_value' || ptr.type === 'fp') {
-        env.reject('EACCES', `math between ${ptr.type === 'fp' ? 'fp' : ptr.type === 'map_value' ? 'map_value' : 'pkt'} pointer and register with unbounded min value is not allowed`);
-      }
-    }
-    // The variable part accumulates in the pointer's own bounds.
-    const varPart = copyReg(ptr);
-    S.addVarOff(varPart, scalar, opname === 'sub');
-    Object.assign(result, { var_off: varPart.var_off, smin_value: varPart.smin_value, smax_value: varPart.smax_value, umin_value: varPart.umin_value, umax_value: varPart.umax_value, s32_min_value: varPart.s32_min_value, s32_max_value: varPart.s32_max_value, u32_min_value: varPart.u32_min_value, u32_max_value: varPart.u32_max_value });
-    if (isPktPointer(ptr)) {
-      // A new variable offset makes a new pointer: its range must be learnt again.
-      result.id = env.newId();
-      result.range = 0;
-    }
-  }
-  Object.assign(dst, result);
-  dst.subreg_def = -1;
-}
-
-const ALU_SYM: Record<AluOp, string> = {
+const ALU_STRING: Record<AluOp, string> = {
   add: '+=', sub: '-=', mul: '*=', div: '/=', sdiv: 's/=', or: '|=', and: '&=', lsh: '<<=', rsh: '>>=',
   neg: 'neg', mod: '%=', smod: 's%=', xor: '^=', mov: '=', movsx8: '=', movsx16: '=', movsx32: '=', arsh: 's>>=',
 };
 
+function checkAlu(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'alu' }>, x: Insn): void {
+  const regs = env.regs();
+  if (op.op === 'neg') {
+    checkRegArg(env, x.dst, 'SRC_OP');
+    if (regs[x.dst]!.type === 'scalar') {
+      checkRegArg(env, x.dst, 'DST_OP_NO_MARK');
+      adjust_scalar_min_max_vals(regs[x.dst]!, regs[x.dst]!, x);
+    } else {
+      // Root may negate a pointer: a meaningless number.
+      checkRegArg(env, x.dst, 'DST_OP');
+    }
+    regs[x.dst]!.subreg_def = op.alu64 ? -1 : idx + 1;
+    sanityCheck(regs[x.dst]!);
+    return;
+  }
+  if (op.op === 'mov' || op.op.startsWith('movsx')) {
+    if (op.srcReg) checkRegArg(env, x.src, 'SRC_OP');
+    checkRegArg(env, x.dst, 'DST_OP_NO_MARK');
+    const dst = regs[x.dst]!;
+    if (!op.srcReg) {
+      markRegUnknown(dst);
+      markRegKnown(dst, op.alu64 ? BigInt(x.imm) : BigInt(x.imm >>> 0));
+      dst.subreg_def = op.alu64 ? -1 : idx + 1;
+      return;
+    }
+    const src = regs[x.src]!;
+    const bits = op.op === 'mov' ? 0 : Number(op.op.slice(5));
+    if (op.alu64) {
+      if (bits === 0) {
+        assignScalarIdBeforeMov(env, src);
+        assignReg(dst, src);
+      } else if (src.type === 'scalar') {
+        const noSext = src.umax_value < 1n << BigInt(bits - 1);
+        if (noSext) assignScalarIdBeforeMov(env, src);
+        assignReg(dst, src);
+        if (!noSext) dst.id = 0;
+        coerce_reg_to_size_sx(dst, bits >> 3);
+      } else {
+        markRegUnknown(dst);
+      }
+      dst.subreg_def = -1;
+    } else {
+      if (src.type === 'scalar') {
+        if (bits === 0) {
+          const u32 = get_reg_width(src) <= 32;
+          if (u32) assignScalarIdBeforeMov(env, src);
+          assignReg(dst, src);
+          // A copy of the low half is linked only when it is the whole value.
+          if (!u32) dst.id = 0;
+        } else {
+          const noSext = src.umax_value < 1n << BigInt(bits - 1);
+          if (noSext) assignScalarIdBeforeMov(env, src);
+          assignReg(dst, src);
+          if (!noSext) dst.id = 0;
+          coerce_subreg_to_size_sx(dst, bits >> 3);
+        }
+      } else {
+        // Root may copy the low half of a pointer: a number.
+        markRegUnknown(dst);
+      }
+      dst.subreg_def = idx + 1;
+      zext_32_to_64(dst);
+      reg_bounds_sync(dst);
+    }
+    return;
+  }
+  if (op.srcReg) checkRegArg(env, x.src, 'SRC_OP');
+  checkRegArg(env, x.dst, 'SRC_OP');
+  if ((op.op === 'div' || op.op === 'sdiv' || op.op === 'mod' || op.op === 'smod') && !op.srcReg && x.imm === 0) {
+    env.reject('EINVAL', 'div by zero');
+  }
+  if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.srcReg && (x.imm < 0 || x.imm >= (op.alu64 ? 64 : 32))) {
+    env.reject('EINVAL', `invalid shift ${x.imm}`);
+  }
+  checkRegArg(env, x.dst, 'DST_OP_NO_MARK');
+  adjustRegMinMaxVals(env, op, x);
+  const dst = regs[x.dst]!;
+  dst.subreg_def = op.alu64 ? -1 : idx + 1;
+  sanityCheck(dst);
+}
+
+/** reg_bounds_sanity_check: impossible bounds (from dead branches) are forgotten, not trusted. */
+function sanityCheck(r: RegState): void {
+  if (r.type !== 'scalar') return;
+  if (reg_bounds_sanity_check(r, 'alu') !== null) __mark_reg_unbounded(r);
+}
+
+function adjustRegMinMaxVals(env: VerifierEnv, op: Extract<OpInfo, { kind: 'alu' }>, x: Insn): void {
+  const regs = env.regs();
+  const dst = regs[x.dst]!;
+  const alu32 = !op.alu64;
+  const ptrReg: RegState | undefined = dst.type !== 'scalar' ? dst : undefined;
+  let src: RegState;
+  if (op.srcReg) {
+    src = regs[x.src]!;
+    if (src.type !== 'scalar') {
+      if (dst.type !== 'scalar') {
+        // Root may subtract two pointers: a number.
+        if (op.op === 'sub') {
+          markRegUnknown(dst);
+          return;
+        }
+        env.reject('EACCES', `R${x.dst} pointer ${ALU_STRING[op.op]} pointer prohibited`);
+      }
+      // scalar += pointer: the result is the pointer moved by the scalar.
+      markChainPrecision(env, env.cur, x.dst);
+      adjustPtrMinMaxVals(env, op, x, src, dst);
+      return;
+    }
+    if (ptrReg !== undefined) {
+      markChainPrecision(env, env.cur, x.src);
+      adjustPtrMinMaxVals(env, op, x, ptrReg, src);
+      return;
+    }
+    if (dst.precise) markChainPrecision(env, env.cur, x.src);
+  } else {
+    src = notInitReg();
+    src.type = 'scalar';
+    markRegKnown(src, BigInt(x.imm));
+    if (ptrReg !== undefined) {
+      adjustPtrMinMaxVals(env, op, x, ptrReg, src);
+      return;
+    }
+  }
+  adjust_scalar_min_max_vals(dst, src, x);
+  // `r1 = r2; r1 += K` keeps r1 linked to r2 with the constant delta K (sync_linked_regs uses it).
+  if ((op.op === 'add' || op.op === 'sub') && dst.id !== 0 && (alu32 ? tnum_subreg_is_const(src.var_off) : isConst(src))) {
+    const val = alu32 ? BigInt.asUintN(32, src.var_off.value) : BigInt.asIntN(64, src.var_off.value);
+    let off = Number(BigInt.asIntN(32, val));
+    let clear = (!alu32 && (val < -(1n << 31n) || val > (1n << 31n) - 1n)) || (alu32 && (dst.id & BPF_ADD_CONST64) !== 0);
+    if (!clear && op.op === 'sub') {
+      if (off === -0x80000000) clear = true;
+      else off = -off;
+    }
+    if (clear || (dst.id & BPF_ADD_CONST) !== 0) {
+      dst.off = 0;
+      dst.id = 0;
+    } else {
+      dst.id = (dst.id | (alu32 ? BPF_ADD_CONST32 : BPF_ADD_CONST64)) >>> 0;
+      dst.off = off;
+    }
+  } else {
+    dst.id = 0;
+    dst.off = 0;
+  }
+}
+
+/** check_reg_sane_offset: offsets the verifier cannot reason about refuse the arithmetic (EINVAL). */
+function checkRegSaneOffset(env: VerifierEnv, reg: RegState, type: RegState): void {
+  const tname = regTypeStr(type);
+  const S64_MIN = -(1n << 63n);
+  if (isConst(reg)) {
+    const val = BigInt.asIntN(64, reg.var_off.value);
+    if (val >= BigInt(BPF_MAX_VAR_OFF) || val <= -BigInt(BPF_MAX_VAR_OFF)) env.reject('EINVAL', `math between ${tname} pointer and ${val} is not allowed`);
+  }
+  if (reg.off >= BPF_MAX_VAR_OFF || reg.off <= -BPF_MAX_VAR_OFF) env.reject('EINVAL', `${tname} pointer offset ${reg.off} is not allowed`);
+  if (reg.smin_value === S64_MIN) env.reject('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
+  if (reg.smin_value >= BigInt(BPF_MAX_VAR_OFF) || reg.smin_value <= -BigInt(BPF_MAX_VAR_OFF)) {
+    env.reject('EINVAL', `value ${reg.smin_value} makes ${tname} pointer be out of bounds`);
+  }
+}
+
+/** adjust_ptr_min_max_vals: pointer +/- scalar (as root: no sanitation). */
+function adjustPtrMinMaxVals(env: VerifierEnv, op: Extract<OpInfo, { kind: 'alu' }>, x: Insn, ptrReg: RegState, offReg: RegState): void {
+  const dstReg = env.regs()[x.dst]!;
+  const dst = x.dst;
+  const known = isConst(offReg);
+  const smin = offReg.smin_value, smax = offReg.smax_value, umin = offReg.umin_value, umax = offReg.umax_value;
+  if ((known && (smin !== smax || umin !== umax)) || smin > smax || umin > umax) {
+    // Bounds from a dead branch: the result is unknown.
+    markRegUnknown(dstReg);
+    return;
+  }
+  if (!op.alu64) {
+    // 32-bit arithmetic on a pointer gives a meaningless number; root may subtract.
+    if (op.op === 'sub') {
+      markRegUnknown(dstReg);
+      return;
+    }
+    env.reject('EACCES', `R${dst} 32-bit pointer arithmetic prohibited`);
+  }
+  if (ptrReg.maybeNull) env.reject('EACCES', `R${dst} pointer arithmetic on ${regTypeStr(ptrReg)} prohibited, null-check it first`);
+  switch (ptrReg.type) {
+    case 'ctx': case 'map_value': case 'map_key': case 'fp': case 'pkt_meta': case 'pkt': case 'func':
+      break;
+    case 'map_ptr':
+      if (known && smin === 0n && op.op === 'add') break;
+      env.reject('EACCES', `R${dst} pointer arithmetic on ${regTypeStr(ptrReg)} prohibited`);
+      break;
+    default:
+      env.reject('EACCES', `R${dst} pointer arithmetic on ${regTypeStr(ptrReg)} prohibited`);
+  }
+  const ptr = copyReg(ptrReg);
+  const off = copyReg(offReg);
+  // scalar += pointer: dst takes the pointer's type and id (the id may be replaced below).
+  dstReg.type = ptr.type;
+  dstReg.maybeNull = ptr.maybeNull;
+  dstReg.id = ptr.id;
+  checkRegSaneOffset(env, off, ptr);
+  checkRegSaneOffset(env, ptr, ptr);
+  __mark_reg32_unbounded(dstReg);
+  switch (op.op) {
+    case 'add': {
+      if (known && Number.isSafeInteger(ptr.off + Number(smin)) && BigInt.asIntN(32, BigInt(ptr.off) + smin) === BigInt(ptr.off) + smin) {
+        // pointer += K goes into the fixed offset.
+        Object.assign(dstReg, { smin_value: ptr.smin_value, smax_value: ptr.smax_value, umin_value: ptr.umin_value, umax_value: ptr.umax_value, var_off: ptr.var_off });
+        dstReg.off = ptr.off + Number(smin);
+        dstReg.range = ptr.range;
+        dstReg.map = ptr.map;
+        dstReg.frameno = ptr.frameno;
+        break;
+      }
+      adjust_ptr_min_max_bounds(dstReg, ptr, off, BPF_ADD);
+      dstReg.off = ptr.off;
+      dstReg.range = ptr.range;
+      dstReg.map = ptr.map;
+      dstReg.frameno = ptr.frameno;
+      if (isPktPointer(ptr)) {
+        // A new variable offset makes a new pointer: its range must be learnt again.
+        dstReg.id = env.newId();
+        dstReg.range = 0;
+      }
+      break;
+    }
+    case 'sub': {
+      if (dstReg === offReg) env.reject('EACCES', `R${dst} tried to subtract pointer from scalar`);
+      if (ptr.type === 'fp') env.reject('EACCES', `R${dst} subtraction from stack pointer prohibited`);
+      if (known && BigInt.asIntN(32, BigInt(ptr.off) - smin) === BigInt(ptr.off) - smin) {
+        Object.assign(dstReg, { smin_value: ptr.smin_value, smax_value: ptr.smax_value, umin_value: ptr.umin_value, umax_value: ptr.umax_value, var_off: ptr.var_off });
+        dstReg.id = ptr.id;
+        dstReg.off = ptr.off - Number(smin);
+        dstReg.range = ptr.range;
+        dstReg.map = ptr.map;
+        dstReg.frameno = ptr.frameno;
+        break;
+      }
+      adjust_ptr_min_max_bounds(dstReg, ptr, off, BPF_SUB);
+      dstReg.off = ptr.off;
+      dstReg.range = ptr.range;
+      dstReg.map = ptr.map;
+      dstReg.frameno = ptr.frameno;
+      if (isPktPointer(ptr)) {
+        dstReg.id = env.newId();
+        // Subtracting a possibly negative amount may move the pointer past what was checked.
+        if (smin < 0n) dstReg.range = 0;
+      }
+      break;
+    }
+    case 'and': case 'or': case 'xor':
+      env.reject('EACCES', `R${dst} bitwise operator ${ALU_STRING[op.op]} on pointer prohibited`);
+      break;
+    default:
+      env.reject('EACCES', `R${dst} pointer arithmetic with ${ALU_STRING[op.op]} operator prohibited`);
+  }
+  checkRegSaneOffset(env, dstReg, ptr);
+  reg_bounds_sync(dstReg);
+  dstReg.precise = false;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Jumps (check_cond_jmp_op)
 
-/** find_good_pkt_pointers: every copy of `pkt` (same id) is within range `range` on this branch. */
-function markPktRange(state: VerifierState, pkt: RegState, range: number): void {
-  for (const f of state.frames) {
-    const regsOf = [...f.regs, ...f.stack.map((s) => s.spilled).filter((r): r is RegState => r !== undefined)];
-    for (const r of regsOf) if (r.type === pkt.type && r.id === pkt.id) r.range = Math.max(r.range, range);
+/** Every register and spilled slot of the state, with its frame (bpf_for_each_reg_in_vstate). */
+function forEachReg(state: VerifierState, fn: (r: RegState, frame: number) => void): void {
+  for (let f = 0; f <= state.curframe; f++) {
+    const func = state.frames[f]!;
+    for (const r of func.regs) fn(r, f);
+    for (const s of func.stack) if (isSpilledReg(s) && s.spilled !== undefined) fn(s.spilled, f);
   }
 }
 
-/** mark_ptr_or_null_regs: after `if rX == 0`, every copy (same id) is NULL on one side, a pointer on the other. */
-function markPtrOrNull(state: VerifierState, id: number, isNull: boolean): void {
-  for (const f of state.frames) {
-    const regsOf = [...f.regs, ...f.stack.map((s) => s.spilled).filter((r): r is RegState => r !== undefined)];
-    for (const r of regsOf) {
-      if (r.maybeNull && r.id === id) {
-        if (isNull) markKnown(r, 0n);
-        else {
-          r.maybeNull = false;
-          r.id = 0;
-        }
-      }
-    }
-  }
+/** find_good_pkt_pointers: every copy of `dst` (same type and id) is known to be in range on this branch. */
+function findGoodPktPointers(state: VerifierState, dst: RegState, type: RegType, rangeOpen: boolean): void {
+  if (dst.off < 0 || (dst.off === 0 && rangeOpen)) return;
+  // A pointer that may be past MAX_PACKET_OFF teaches nothing (its range could not be stored).
+  if (dst.umax_value > BigInt(MAX_PACKET_OFF) || dst.umax_value + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
+  let newRange = dst.off;
+  if (rangeOpen) newRange++;
+  forEachReg(state, (r) => {
+    if (r.type === type && r.id === dst.id) r.range = Math.max(r.range, newRange);
+  });
 }
 
-const FLIP: Partial<Record<JmpCond, JmpCond>> = { jgt: 'jlt', jlt: 'jgt', jge: 'jle', jle: 'jge' };
+/** mark_pkt_end: the pointer is at (or past) data_end on this branch. */
+function markPktEnd(state: VerifierState, regno: number, rangeOpen: boolean): void {
+  const r = curFrame(state).regs[regno]!;
+  if (!isPktPointer(r)) return;
+  // Only a pointer with a positive fixed offset and no variable part is precise enough.
+  if (r.off < 0 || !isConst(r) || r.var_off.value !== 0n) return;
+  r.range = rangeOpen ? BEYOND_PKT_END : AT_PKT_END;
+}
 
 /**
  * try_match_pkt_pointers: `pkt' OP pkt_end` (or `pkt_meta' OP pkt`) tells, on one of the two branches,
- * that pkt' is at most pkt_end; every copy of the pointer (same id) then has range off (off + 1 for a
- * strict compare) — find_good_pkt_pointers. Returns whether the compare was of that form.
+ * that pkt' is at most pkt_end (find_good_pkt_pointers), and on the other that it is at or past it
+ * (mark_pkt_end). Returns whether the compare was of that form.
  */
-function tryMatchPktPointers(cond: JmpCond, a: RegState, b: RegState, taken: VerifierState, fall: VerifierState): boolean {
-  let pkt = a, end = b, c: JmpCond = cond;
-  if (a.type === 'pkt_end' || b.type === 'pkt_meta') {
-    pkt = b;
-    end = a;
-    c = FLIP[cond] ?? cond;
-  }
-  const match = (pkt.type === 'pkt' && end.type === 'pkt_end') || (pkt.type === 'pkt_meta' && end.type === 'pkt' && end.off === 0 && S.isConst(end));
-  if (!match) return false;
-  let where: VerifierState | undefined, strict = false;
-  switch (c) {
-    case 'jgt': where = fall; break; // pkt' > end not taken: pkt' <= end
-    case 'jle': where = taken; break;
-    case 'jlt': where = taken; strict = true; break; // pkt' < end: pkt' + 1 <= end
-    case 'jge': where = fall; strict = true; break;
-    default: return true;
-  }
-  if (pkt.off < 0 || (pkt.off === 0 && strict)) return true;
-  if (pkt.umax_value > MAX_PACKET_OFF || pkt.umax_value + BigInt(pkt.off) > MAX_PACKET_OFF) return true;
-  markPktRange(where, pkt, pkt.off + (strict ? 1 : 0));
+function tryMatchPktPointers(cond: JmpCond, jmp32: boolean, dstRegno: number, srcRegno: number, dst: RegState, src: RegState, thisBranch: VerifierState, otherBranch: VerifierState): boolean {
+  if (jmp32) return false;
+  const isEndOf = (end: RegState, p: RegState): boolean => (p.type === 'pkt' && end.type === 'pkt_end') || (p.type === 'pkt_meta' && end.type === 'pkt');
+  const fwd = (c: 'jgt' | 'jlt' | 'jge' | 'jle'): void => {
+    // pkt OP end, with the checked pointer as dst.
+    const ptrOther = curFrame(otherBranch).regs[dstRegno]!;
+    switch (c) {
+      case 'jgt': // pkt' > end: fall-through is in range
+        findGoodPktPointers(thisBranch, dst, dst.type, false);
+        markPktEnd(otherBranch, dstRegno, true);
+        break;
+      case 'jlt': // pkt' < end: taken is in range (open)
+        findGoodPktPointers(otherBranch, ptrOther, dst.type, true);
+        markPktEnd(thisBranch, dstRegno, false);
+        break;
+      case 'jge': // pkt' >= end: fall-through in range (open)
+        findGoodPktPointers(thisBranch, dst, dst.type, true);
+        markPktEnd(otherBranch, dstRegno, false);
+        break;
+      case 'jle': // pkt' <= end: taken in range
+        findGoodPktPointers(otherBranch, ptrOther, dst.type, false);
+        markPktEnd(thisBranch, dstRegno, true);
+        break;
+    }
+  };
+  const rev = (c: 'jgt' | 'jlt' | 'jge' | 'jle'): void => {
+    // end OP pkt, with the checked pointer as src.
+    const ptrOther = curFrame(otherBranch).regs[srcRegno]!;
+    switch (c) {
+      case 'jgt': // end > pkt': taken in range (open)
+        findGoodPktPointers(otherBranch, ptrOther, src.type, true);
+        markPktEnd(thisBranch, srcRegno, false);
+        break;
+      case 'jlt': // end < pkt': fall-through in range
+        findGoodPktPointers(thisBranch, src, src.type, false);
+        markPktEnd(otherBranch, srcRegno, true);
+        break;
+      case 'jge': // end >= pkt': taken in range
+        findGoodPktPointers(otherBranch, ptrOther, src.type, false);
+        markPktEnd(thisBranch, srcRegno, true);
+        break;
+      case 'jle': // end <= pkt': fall-through in range (open)
+        findGoodPktPointers(thisBranch, src, src.type, true);
+        markPktEnd(otherBranch, srcRegno, false);
+        break;
+    }
+  };
+  if (cond !== 'jgt' && cond !== 'jlt' && cond !== 'jge' && cond !== 'jle') return false;
+  // The pointer's fixed offset is the checked length; a variable part comes from its own bounds.
+  if (isEndOf(src, dst)) fwd(cond);
+  else if (isEndOf(dst, src)) rev(cond);
+  else return false;
   return true;
 }
 
-/** MAX_PACKET_OFF: 0xffff. */
-const MAX_PACKET_OFF = 0xffffn;
-
-function checkCondJmp(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn): void {
-  const regs = env.regs();
-  const a = checkRegRead(env, x.dst);
-  let b: RegState;
-  if (op.srcReg) b = checkRegRead(env, x.src);
-  else {
-    b = notInitReg();
-    markKnown(b, BigInt(x.imm));
-  }
-  const target = idx + x.off + 1;
-  const aux = env.aux[idx]!;
-
-  // Pointer comparisons.
-  if (isPointer(a) || isPointer(b)) {
-    if (op.jmp32) env.reject('EACCES', `R${x.dst} pointer comparison prohibited`);
-    const taken = copyState(env.cur);
-    const fall = env.cur;
-    // NULL checks of map_value_or_null.
-    if ((a.maybeNull && !op.srcReg && x.imm === 0) && (op.cond === 'jeq' || op.cond === 'jne')) {
-      const id = a.id;
-      markPtrOrNull(op.cond === 'jeq' ? taken : fall, id, true);
-      markPtrOrNull(op.cond === 'jeq' ? fall : taken, id, false);
-      pushBranch(env, taken, target, idx, aux, -1);
-      return;
+/** mark_ptr_or_null_regs: after `if rX == 0`, every copy (same id) is NULL on one side, a pointer on the other. */
+function markPtrOrNullRegs(state: VerifierState, id: number, isNull: boolean): void {
+  forEachReg(state, (r) => {
+    if (!r.maybeNull || r.id !== id) return;
+    if (isNull) {
+      // The NULL branch: a known zero (but keeps being comparable as a scalar).
+      r.type = 'scalar';
+      r.maybeNull = false;
+      r.map = undefined;
+      r.off = 0;
+      r.range = 0;
+      r.id = 0;
+      ___mark_reg_known(r, 0n);
+    } else {
+      r.maybeNull = false;
+      // The id is kept only for values that need it (spin locks): not modelled here.
+      r.id = 0;
     }
-    if (op.srcReg && tryMatchPktPointers(op.cond, a, b, taken, fall)) {
-      pushBranch(env, taken, target, idx, aux, -1);
-      return;
-    }
-    if (isPointer(a) && isPointer(b) && a.type !== b.type && !(a.type === 'pkt' && b.type === 'pkt_end')) {
-      env.reject('EACCES', `R${x.dst} pointer comparison prohibited`);
-    }
-    pushBranch(env, taken, target, idx, aux, -1);
-    return;
-  }
-
-  const outcome = S.branchTaken(a, b, op.cond, op.jmp32);
-  if (outcome === 1) {
-    noteBranch(aux, 1);
-    env.cur.insn_idx = target - 1; // the loop's ++ lands on target
-    return;
-  }
-  if (outcome === 0) {
-    noteBranch(aux, 0);
-    return;
-  }
-  const taken = copyState(env.cur);
-  const tr = curFrame(taken).regs;
-  const ta = tr[x.dst]!;
-  // For `if rX op rX` both operands are one register (nothing is learnt); for an immediate, two copies.
-  const tb = op.srcReg ? tr[x.src]! : b;
-  const fb = op.srcReg ? regs[x.src]! : copyReg(b);
-  S.refine(ta, tb, regs[x.dst]!, fb, op.cond, op.jmp32);
-  propagateIds(taken, ta);
-  propagateIds(env.cur, regs[x.dst]!);
-  if (op.srcReg) {
-    propagateIds(taken, tb);
-    propagateIds(env.cur, regs[x.src]!);
-  }
-  pushBranch(env, taken, target, idx, aux, -1);
+  });
 }
 
-/** find_equal_scalars: registers sharing an id with a refined scalar learn the same bounds. */
-function propagateIds(state: VerifierState, r: RegState): void {
-  if (r.type !== 'scalar' || r.id === 0) return;
-  for (const f of state.frames) {
-    for (const o of [...f.regs, ...f.stack.map((s) => s.spilled).filter((s): s is RegState => s !== undefined)]) {
-      if (o !== r && o.type === 'scalar' && o.id === r.id) Object.assign(o, copyReg(r));
-    }
+/** is_pkt_ptr_branch_taken: after mark_pkt_end, some compares with pkt_end are decided. */
+function isPktPtrBranchTaken(dst: RegState, src: RegState, opcode: number): -1 | 0 | 1 {
+  let pkt: RegState;
+  if (src.type === 'pkt_end') pkt = dst;
+  else if (dst.type === 'pkt_end') {
+    pkt = src;
+    opcode = flip_opcode(opcode);
+  } else return -1;
+  if (pkt.range >= 0) return -1;
+  switch (opcode) {
+    case JMP_CONDS.jle: // pkt <= pkt_end
+    case JMP_CONDS.jgt: // pkt > pkt_end
+      // At least one byte beyond the end.
+      if (pkt.range === BEYOND_PKT_END) return opcode === JMP_CONDS.jgt ? 1 : 0;
+      break;
+    case JMP_CONDS.jlt: // pkt < pkt_end
+    case JMP_CONDS.jge: // pkt >= pkt_end
+      if (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END) return opcode === JMP_CONDS.jge ? 1 : 0;
+      break;
   }
+  return -1;
+}
+
+/** reg_not_null: pointers that are never NULL. */
+function regNotNull(r: RegState): boolean {
+  if (r.maybeNull) return false;
+  return r.type === 'fp' || r.type === 'ctx' || r.type === 'map_value' || r.type === 'map_key' || r.type === 'map_ptr' || r.type === 'func';
+}
+
+/** is_branch_taken: 1 always, 0 never, -1 depends. */
+function isBranchTaken(a: RegState, b: RegState, opcode: number, jmp32: boolean): -1 | 0 | 1 {
+  if (isPktPointer(a) || a.type === 'pkt_end' ? isPktPointer(b) || b.type === 'pkt_end' : false) {
+    if (!jmp32) return isPktPtrBranchTaken(a, b, opcode);
+  }
+  if (isPointer(a) || isPointer(b)) {
+    let r1 = a, r2 = b, opc = opcode;
+    if (!(r2.type === 'scalar' && (jmp32 ? tnum_subreg_is_const(r2.var_off) : isConst(r2)))) {
+      opc = flip_opcode(opc);
+      [r1, r2] = [r2, r1];
+    }
+    if (!(r2.type === 'scalar' && (jmp32 ? tnum_subreg_is_const(r2.var_off) : isConst(r2)))) return -1;
+    if (!regNotNull(r1)) return -1;
+    const val = jmp32 ? BigInt.asUintN(32, r2.var_off.value) : r2.var_off.value;
+    if (val !== 0n) return -1;
+    if (opc === BPF_JEQ) return 0;
+    if (opc === BPF_JNE) return 1;
+    return -1;
+  }
+  return is_branch_taken(a, b, opcode, jmp32);
 }
 
 function noteBranch(aux: InsnAux, v: 0 | 1 | -1): void {
   aux.branch = aux.branch === undefined ? v : aux.branch === v ? v : -1;
 }
 
-function pushBranch(env: VerifierEnv, taken: VerifierState, target: number, idx: number, aux: InsnAux, v: -1): void {
-  noteBranch(aux, v);
-  // The pushed path counts below the same explored state as the current one.
-  if (taken.parent !== undefined) taken.parent.branches++;
-  taken.insn_idx = target;
-  taken.prev_insn_idx = idx;
-  taken.logPos = env.log.position;
-  env.stack.push(taken);
+/** collect_linked_regs: the live registers and spilled slots that share a scalar's id. */
+function collectLinkedRegs(env: VerifierEnv, state: VerifierState, id: number, out: LinkedReg[]): void {
+  id = (id & ~BPF_ADD_CONST) >>> 0;
+  for (let i = state.curframe; i >= 0; i--) {
+    const live = env.live[frameInsnIdx(state, i)]!;
+    const func = state.frames[i]!;
+    for (let j = 0; j < BPF_REG_FP; j++) {
+      if ((live & (1 << j)) === 0) continue;
+      const r = func.regs[j]!;
+      if (r.type !== 'scalar' || ((r.id & ~BPF_ADD_CONST) >>> 0) !== id) continue;
+      if (out.length < LINKED_REGS_MAX) out.push({ frameno: i, regno: j, isReg: true });
+      else r.id = 0;
+    }
+    for (let j = 0; j < func.stack.length; j++) {
+      const s = func.stack[j]!;
+      if (!isSpilledReg(s)) continue;
+      const r = s.spilled!;
+      if (r.type !== 'scalar' || ((r.id & ~BPF_ADD_CONST) >>> 0) !== id) continue;
+      if (out.length < LINKED_REGS_MAX) out.push({ frameno: i, regno: j, isReg: false });
+      else r.id = 0;
+    }
+  }
+}
+
+/** sync_linked_regs: registers linked to a refined scalar learn its bounds (moved by their delta). */
+function syncLinkedRegs(env: VerifierEnv, state: VerifierState, known: RegState, linked: readonly LinkedReg[]): void {
+  for (const e of linked) {
+    const func = state.frames[e.frameno]!;
+    const reg = e.isReg ? func.regs[e.regno]! : func.stack[e.regno]!.spilled!;
+    if (reg.type !== 'scalar' || reg === known) continue;
+    if (((reg.id & ~BPF_ADD_CONST) >>> 0) !== ((known.id & ~BPF_ADD_CONST) >>> 0)) continue;
+    // A delta learnt by a 32-bit add does not carry to a 64-bit one, and the other way round.
+    if (((reg.id ^ known.id) & BPF_ADD_CONST) === BPF_ADD_CONST) continue;
+    const subregDef = reg.subreg_def;
+    if (((reg.id & BPF_ADD_CONST) === 0 && (known.id & BPF_ADD_CONST) === 0) || reg.off === known.off) {
+      assignReg(reg, known);
+      reg.subreg_def = subregDef;
+    } else {
+      const off = reg.off, id = reg.id;
+      const fake = notInitReg();
+      fake.type = 'scalar';
+      ___mark_reg_known(fake, BigInt(off) - BigInt(known.off));
+      assignReg(reg, known);
+      reg.off = off;
+      reg.id = id;
+      reg.subreg_def = subregDef;
+      scalar32_min_max_add(reg, fake);
+      scalar_min_max_add(reg, fake);
+      reg.var_off = tnum_add(reg.var_off, fake.var_off);
+      if (((reg.id | known.id) & BPF_ADD_CONST32) !== 0) zext_32_to_64(reg);
+      reg_bounds_sync(reg);
+    }
+    if (state === env.cur) {
+      if (e.isReg && e.frameno === state.curframe) env.scratchedRegs |= 1 << e.regno;
+      else if (!e.isReg && e.frameno === state.curframe) env.scratchedStack.add(e.regno);
+    }
+  }
+}
+
+function checkCondJmpOp(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'jcond' }>, x: Insn): void {
+  const thisBranch = env.cur;
+  const regs = curFrame(thisBranch).regs;
+  const opcode = JMP_CONDS[op.cond];
+  checkRegArg(env, x.dst, 'SRC_OP');
+  const dst = regs[x.dst]!;
+  let src: RegState;
+  let flags = 0;
+  if (op.srcReg) {
+    checkRegArg(env, x.src, 'SRC_OP');
+    src = regs[x.src]!;
+    if (src.type === 'fp') flags |= INSN_F_SRC_REG_STACK;
+    if (dst.type === 'fp') flags |= INSN_F_DST_REG_STACK;
+  } else {
+    src = notInitReg();
+    src.type = 'scalar';
+    markRegKnown(src, BigInt(x.imm));
+    if (dst.type === 'fp') flags |= INSN_F_DST_REG_STACK;
+  }
+  if (flags !== 0) pushJmpHistory(env, thisBranch, flags, undefined);
+  const aux = env.aux[idx]!;
+  const pred = isBranchTaken(dst, src, opcode, op.jmp32);
+  if (pred >= 0) {
+    // The decision depends on the values: they must be precise in the states it prunes against.
+    if (!isPointer(dst)) markChainPrecision(env, thisBranch, x.dst);
+    if (op.srcReg && !isPointer(src)) markChainPrecision(env, thisBranch, x.src);
+  }
+  if (pred === 1) {
+    noteBranch(aux, 1);
+    if (env.log.enabled) printInsnState(env);
+    thisBranch.insn_idx = idx + x.off;
+    return;
+  }
+  if (pred === 0) {
+    noteBranch(aux, 0);
+    if (env.log.enabled) printInsnState(env);
+    return;
+  }
+  noteBranch(aux, -1);
+  // Registers sharing an id learn together; record them in the history both branches share.
+  const linked: LinkedReg[] = [];
+  if (op.srcReg && src.type === 'scalar' && src.id !== 0) collectLinkedRegs(env, thisBranch, src.id, linked);
+  if (dst.type === 'scalar' && dst.id !== 0) collectLinkedRegs(env, thisBranch, dst.id, linked);
+  if (linked.length > 1) pushJmpHistory(env, thisBranch, 0, linked);
+  const otherBranch = pushStack(env, idx + x.off + 1, idx);
+  const otherRegs = curFrame(otherBranch).regs;
+  // reg_set_min_max: nothing is learnt about a pointer's offset from a compare.
+  if (dst.type === 'scalar' && src.type === 'scalar') {
+    const trueSrc = op.srcReg ? otherRegs[x.src]! : src;
+    const falseSrc = op.srcReg ? src : copyReg(src);
+    // Impossible bounds (a dead side) are reset by the sanity check inside.
+    reg_set_min_max(otherRegs[x.dst]!, trueSrc, dst, falseSrc, opcode, op.jmp32);
+  }
+  if (op.srcReg && src.type === 'scalar' && src.id !== 0) {
+    syncLinkedRegs(env, thisBranch, src, linked);
+    syncLinkedRegs(env, otherBranch, otherRegs[x.src]!, linked);
+  }
+  if (dst.type === 'scalar' && dst.id !== 0) {
+    syncLinkedRegs(env, thisBranch, dst, linked);
+    syncLinkedRegs(env, otherBranch, otherRegs[x.dst]!, linked);
+  }
+  // A maybe-NULL pointer compared with a non-NULL one is not NULL where they are equal.
+  if (!op.jmp32 && op.srcReg && isPointer(src) && isPointer(dst) && src.maybeNull !== dst.maybeNull) {
+    const eqRegs = opcode === BPF_JEQ ? otherRegs : opcode === BPF_JNE ? regs : undefined;
+    if (eqRegs !== undefined) {
+      const r = eqRegs[src.maybeNull ? x.src : x.dst]!;
+      if (r.maybeNull) r.maybeNull = false;
+    }
+  }
+  if (!op.jmp32 && !op.srcReg && x.imm === 0 && (opcode === BPF_JEQ || opcode === BPF_JNE) && dst.maybeNull) {
+    const id = dst.id;
+    markPtrOrNullRegs(thisBranch, id, opcode === BPF_JNE);
+    markPtrOrNullRegs(otherBranch, id, opcode === BPF_JEQ);
+  } else if (op.srcReg) {
+    tryMatchPktPointers(op.cond, op.jmp32, x.dst, x.src, dst, src, thisBranch, otherBranch);
+  }
+  if (env.log.enabled) printInsnState(env);
+}
+
+/** frame_insn_idx: where a frame of the state is (its call site for the callers). */
+function frameInsnIdx(st: VerifierState, frame: number): number {
+  return frame === st.curframe ? st.insn_idx : st.frames[frame + 1]!.callsite;
+}
+
+/** push_stack: the other branch, to be explored later from `insnIdx`. */
+function pushStack(env: VerifierEnv, insnIdx: number, prevInsnIdx: number): VerifierState {
+  const st = copyState(env.cur);
+  st.insn_idx = insnIdx;
+  st.prev_insn_idx = prevInsnIdx;
+  st.logPos = env.log.position;
+  env.stack.push(st);
   if (env.stack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) env.reject('E2BIG', `The sequence of ${env.stack.length} jumps is too complex.`);
+  if (st.parent !== undefined) st.parent.branches++;
+  return st;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Calls (check_helper_call, check_func_call)
 
-function checkHelperCall(env: VerifierEnv, idx: number, x: Insn): void {
-  const def = func_proto(env.opts.progType, x.imm);
-  const name = helperName(x.imm);
-  if (def === undefined) {
-    if (name === undefined) env.reject('EINVAL', `invalid func unknown#${x.imm}`);
-    env.reject('EINVAL', `program of this type cannot use helper ${name}#${x.imm}`);
+/** Helpers that take a map (record_func_map's list). */
+const MAP_HELPERS = new Set([12, 1, 2, 3, 87, 88, 89, 164, 51, 195]);
+const BPF_FUNC_tail_call = 12;
+const BPF_FUNC_map_lookup_elem = 1;
+const BPF_FUNC_map_update_elem = 2;
+const BPF_FUNC_map_delete_elem = 3;
+const BPF_FUNC_map_push_elem = 87;
+const BPF_FUNC_map_pop_elem = 88;
+const BPF_FUNC_redirect_map = 51;
+const BPF_FUNC_perf_event_read = 22;
+const BPF_FUNC_perf_event_output = 25;
+const BPF_FUNC_perf_event_read_value = 55;
+const BPF_FUNC_skb_output = 111;
+const BPF_FUNC_xdp_output = 121;
+
+interface CallArgMeta extends RawMode {
+  map: BpfMap | undefined;
+  constMapKey: bigint;
+  pktAccess: boolean;
+  funcId: number;
+}
+
+/** func_id_name. */
+function funcIdName(id: number): string {
+  if (id === 0) return 'unspec';
+  return helperName(id) ?? 'unknown';
+}
+
+/** The register types an argument accepts (compatible_reg_types), as check_reg_type lists them. */
+const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+const isMemType = (r: RegState): boolean => r.type === 'fp' || r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'map_key' || r.type === 'map_value';
+
+/** check_helper_mem_access: `size` bytes at the pointer, read or written by the helper. */
+function checkHelperMemAccess(env: VerifierEnv, regno: number, size: number, write: boolean, zeroSizeAllowed: boolean, meta: RawMode | undefined): void {
+  const reg = env.regs()[regno]!;
+  switch (reg.type) {
+    case 'pkt':
+    case 'pkt_meta':
+      checkPacketAccess(env, regno, reg.off, size, zeroSizeAllowed);
+      return;
+    case 'map_key':
+      if (write) env.reject('EACCES', `R${regno} cannot write into ${regTypeStr(reg)}`);
+      checkMemRegionAccess(env, regno, reg.off, size, reg.map!.key_size, false);
+      return;
+    case 'map_value':
+      checkMapAccessType(env, regno, reg.off, size, write);
+      checkMemRegionAccess(env, regno, reg.off, size, reg.map!.value_size, zeroSizeAllowed);
+      return;
+    case 'fp':
+      checkStackRangeInitialized(env, regno, reg.off, size, zeroSizeAllowed, write, meta);
+      return;
+    default:
+      // A zero-byte access through NULL is fine whatever the pointer type.
+      if (zeroSizeAllowed && size === 0 && registerIsNull(reg)) return;
+      env.reject('EACCES', `R${regno} type=${regTypeStr(reg)} expected=fp`);
   }
+}
+
+/** check_mem_size_reg: the size argument of a memory argument. */
+function checkMemSizeReg(env: VerifierEnv, regno: number, write: boolean, zeroSizeAllowed: boolean, meta: CallArgMeta): void {
+  const reg = env.regs()[regno]!;
+  // A variable size cannot be written in raw mode.
+  const m = isConst(reg) ? meta : undefined;
+  if (reg.smin_value < 0n) env.reject('EACCES', `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+  if (reg.umin_value === 0n && !zeroSizeAllowed) env.reject('EACCES', `R${regno} invalid zero-sized read: u64=[${BigInt.asIntN(64, reg.umin_value)},${BigInt.asIntN(64, reg.umax_value)}]`);
+  if (reg.umax_value >= BigInt(BPF_MAX_VAR_SIZ)) env.reject('EACCES', `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+  checkHelperMemAccess(env, regno - 1, Number(reg.umax_value), write, zeroSizeAllowed, m);
+  markChainPrecision(env, env.cur, regno);
+}
+
+/** get_constant_map_key: an ARRAY lookup's key when it is a known constant on the stack. */
+function getConstantMapKey(env: VerifierEnv, key: RegState, keySize: number): bigint {
+  if (key.type !== 'fp' || !isConst(key)) return -1n;
+  const f = env.cur.frames[key.frameno]!;
+  const stackOff = key.off + Number(BigInt.asIntN(64, key.var_off.value));
+  const slot = -stackOff - 1;
+  const spi = Math.floor(slot / BPF_REG_SIZE);
+  const off = slot % BPF_REG_SIZE;
+  const s = f.stack[spi];
+  if (s === undefined) return -1n;
+  let zeroSize = 0;
+  for (let i = off; i >= 0 && stype(s, i) === '0'; i--) zeroSize++;
+  if (zeroSize >= keySize) return 0n;
+  if (!isSpilledScalarReg(s)) return -1n;
+  let spillSize = 0;
+  for (let i = off; i >= 0 && stype(s, i) === 'r'; i--) spillSize++;
+  if (spillSize !== keySize) return -1n;
+  const reg = s.spilled!;
+  if (!isConst(reg)) return -1n;
+  // The lookup's NULL check is dropped because of this value: it must stay this value.
+  markStackSlotPrecision(env, env.cur, key.frameno, spi);
+  return reg.var_off.value;
+}
+
+/** check_func_arg: one argument against its declared type. */
+function checkFuncArg(env: VerifierEnv, arg: number, meta: CallArgMeta, proto: BpfFuncProto): void {
+  const regno = arg + 1;
+  const a: BpfArg | undefined = proto.arg_type[arg];
+  if (a === undefined || a.type === 'ARG_DONTCARE') return;
+  checkRegArg(env, regno, 'SRC_OP');
+  const reg = env.regs()[regno]!;
+  if (a.type === 'ARG_ANYTHING') return; // root may pass pointers as numbers
+  const nullable = a.flags.includes('PTR_MAYBE_NULL');
+  if (isPktPointer(reg) && !(mayAccessDirectPktData(env.opts.progType) && meta.pktAccess)) {
+    env.reject('EACCES', 'helper access to the packet is not allowed');
+  }
+  const typeMismatch = (expected: string): never => env.reject('EACCES', `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
+  if (!(registerIsNull(reg) && nullable)) {
+    // check_reg_type, then check_func_arg_reg_off.
+    switch (a.type) {
+      case 'ARG_CONST_MAP_PTR': if (reg.type !== 'map_ptr') typeMismatch('map_ptr'); break;
+      case 'ARG_PTR_TO_CTX': if (reg.type !== 'ctx') typeMismatch('ctx'); break;
+      case 'ARG_CONST_SIZE': case 'ARG_CONST_SIZE_OR_ZERO': if (reg.type !== 'scalar') typeMismatch('scalar'); break;
+      case 'ARG_PTR_TO_MAP_KEY': case 'ARG_PTR_TO_MAP_VALUE': case 'ARG_PTR_TO_MEM': case 'ARG_PTR_TO_UNINIT_MEM':
+        // MEM_RDONLY and PTR_MAYBE_NULL of the argument accept the register's same flags.
+        if (!isMemType(reg) || (reg.maybeNull && !nullable)) typeMismatch(MEM_TYPES);
+        break;
+    }
+    if (!(isMemType(reg) && !reg.maybeNull) && reg.type !== 'scalar') checkPtrOffReg(env, reg, regno, false);
+  }
+  switch (a.type) {
+    case 'ARG_CONST_MAP_PTR':
+      meta.map = reg.map;
+      break;
+    case 'ARG_PTR_TO_MAP_KEY': {
+      if (meta.map === undefined) env.reject('EFAULT', 'verifier bug: invalid map_ptr to access map->key');
+      const keySize = meta.map.key_size;
+      checkHelperMemAccess(env, regno, keySize, false, false, undefined);
+      if (meta.map.map_type === BPF_MAP_TYPE_ARRAY || meta.map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY) {
+        meta.constMapKey = getConstantMapKey(env, reg, keySize);
+      }
+      break;
+    }
+    case 'ARG_PTR_TO_MAP_VALUE':
+      if (nullable && registerIsNull(reg)) return;
+      if (meta.map === undefined) env.reject('EFAULT', 'verifier bug: invalid map_ptr to access map->value');
+      meta.raw = false;
+      checkHelperMemAccess(env, regno, meta.map.value_size, false, false, meta);
+      break;
+    case 'ARG_PTR_TO_MEM':
+      meta.raw = false;
+      break;
+    case 'ARG_PTR_TO_UNINIT_MEM':
+      meta.raw = true;
+      break;
+    case 'ARG_CONST_SIZE':
+    case 'ARG_CONST_SIZE_OR_ZERO': {
+      // The memory argument before the size: a helper writes it unless it is read-only.
+      const memArg = proto.arg_type[arg - 1];
+      const write = memArg !== undefined && (memArg.type === 'ARG_PTR_TO_UNINIT_MEM' || (memArg.type === 'ARG_PTR_TO_MEM' && !memArg.flags.includes('MEM_RDONLY')));
+      checkMemSizeReg(env, regno, write, a.type === 'ARG_CONST_SIZE_OR_ZERO', meta);
+      break;
+    }
+    case 'ARG_PTR_TO_CTX':
+      break;
+  }
+}
+
+/** record_func_map: a read-only map cannot be changed by a helper; the map is remembered for the rewrites. */
+function recordFuncMap(env: VerifierEnv, idx: number, meta: CallArgMeta, funcId: number): void {
+  if (!MAP_HELPERS.has(funcId)) return;
+  const map = meta.map;
+  if (map === undefined) env.reject('EFAULT', 'verifier bug: expected map for helper call');
+  if ((map.map_flags & BPF_F_RDONLY_PROG) !== 0
+    && (funcId === BPF_FUNC_map_delete_elem || funcId === BPF_FUNC_map_update_elem || funcId === BPF_FUNC_map_push_elem || funcId === BPF_FUNC_map_pop_elem)) {
+    env.reject('EACCES', 'write into map forbidden');
+  }
+  const a = env.aux[idx]!;
+  if (a.map !== undefined && a.map !== map) a.mapMixed = true;
+  a.map = map;
+}
+
+/** record_func_key: a tail call needs a program array (the message has no newline in the kernel). */
+function recordFuncKey(env: VerifierEnv, meta: CallArgMeta, funcId: number): void {
+  if (funcId !== BPF_FUNC_tail_call) return;
+  if (meta.map === undefined || meta.map.map_type !== BPF_MAP_TYPE_PROG_ARRAY) {
+    env.log.write('expected prog array map for tail call');
+    throw new BpfError('EINVAL', 'expected prog array map for tail call');
+  }
+  const r3 = env.regs()[3]!;
+  if (isConst(r3) && r3.var_off.value < BigInt(meta.map.max_entries)) markChainPrecision(env, env.cur, 3);
+}
+
+/** check_map_func_compatibility: which maps go with which helpers, from both sides. */
+function checkMapFuncCompatibility(env: VerifierEnv, map: BpfMap | undefined, funcId: number): void {
+  if (map === undefined) return;
+  const t = map.map_type;
+  let ok = true;
+  switch (t) {
+    case BPF_MAP_TYPE_PROG_ARRAY:
+      if (funcId !== BPF_FUNC_tail_call) ok = false;
+      break;
+    case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+      if (funcId !== BPF_FUNC_perf_event_read && funcId !== BPF_FUNC_perf_event_output && funcId !== BPF_FUNC_skb_output
+        && funcId !== BPF_FUNC_perf_event_read_value && funcId !== BPF_FUNC_xdp_output) ok = false;
+      break;
+    case BPF_MAP_TYPE_DEVMAP:
+    case BPF_MAP_TYPE_DEVMAP_HASH:
+      if (funcId !== BPF_FUNC_redirect_map && funcId !== BPF_FUNC_map_lookup_elem) ok = false;
+      break;
+    default:
+      break;
+  }
+  switch (funcId) {
+    case BPF_FUNC_tail_call:
+      if (t !== BPF_MAP_TYPE_PROG_ARRAY) ok = false;
+      break;
+    case BPF_FUNC_perf_event_read: case BPF_FUNC_perf_event_output: case BPF_FUNC_perf_event_read_value:
+    case BPF_FUNC_skb_output: case BPF_FUNC_xdp_output:
+      if (t !== BPF_MAP_TYPE_PERF_EVENT_ARRAY) ok = false;
+      break;
+    case BPF_FUNC_redirect_map:
+      if (t !== BPF_MAP_TYPE_DEVMAP && t !== BPF_MAP_TYPE_DEVMAP_HASH && t !== BPF_MAP_TYPE.CPUMAP && t !== BPF_MAP_TYPE.XSKMAP) ok = false;
+      break;
+    default:
+      break;
+  }
+  if (!ok) env.reject('EINVAL', `cannot pass map_type ${t} into func ${funcIdName(funcId)}#${funcId}`);
+}
+
+/** clear_caller_saved_regs / the helper-call reset: r0-r5 unreadable. */
+function clearCallerSavedRegs(env: VerifierEnv, regs: RegState[]): void {
+  for (let r = 0; r <= 5; r++) {
+    markRegNotInit(regs[r]!);
+    env.scratchedRegs |= 1 << r;
+  }
+}
+
+function checkHelperCall(env: VerifierEnv, idx: number, x: Insn): void {
+  const funcId = x.imm;
+  if (funcId < 0 || funcId >= BPF_FUNC_NAMES.length) env.reject('EINVAL', `invalid func ${funcIdName(funcId)}#${funcId}`);
+  const def = func_proto(env.opts.progType, funcId);
+  if (def === undefined) env.reject('EINVAL', `program of this type cannot use helper ${funcIdName(funcId)}#${funcId}`);
   const proto = def.proto;
   if (proto.gpl_only && !env.opts.gplCompatible) env.reject('EINVAL', 'cannot call GPL-restricted function from non-GPL compatible program');
+  const meta: CallArgMeta = { map: undefined, constMapKey: 0n, pktAccess: proto.pkt_access, funcId, raw: false, regno: -1, accessSize: 0 };
+  for (let i = 0; i < 5; i++) checkFuncArg(env, i, meta, proto);
+  recordFuncMap(env, idx, meta, funcId);
+  recordFuncKey(env, meta, funcId);
+  // Raw mode: the helper fills the memory, byte by byte as far as the stack is concerned.
+  for (let i = 0; i < meta.accessSize; i++) checkMemAccess(env, idx, meta.regno, i, 1, true, -1, false, false);
   const regs = env.regs();
-  let map: BpfMap | undefined;
-  let memReg: { regno: number; r: RegState } | undefined;
-  proto.arg_type.forEach((arg, i) => {
-    const regno = i + 1;
-    if (arg.type === 'ARG_DONTCARE') return;
-    const r = checkRegRead(env, regno);
-    map = checkArg(env, idx, proto, arg, regno, r, map, memReg);
-    if (arg.type === 'ARG_PTR_TO_MEM' || arg.type === 'ARG_PTR_TO_UNINIT_MEM') memReg = { regno, r };
-  });
-  if (x.imm === 12 /* bpf_tail_call */ && map !== undefined && map.map_type !== BPF_MAP_TYPE_PROG_ARRAY) {
-    env.reject('EINVAL', `cannot pass map_type ${map.map_type} into func bpf_tail_call#12`);
-  }
-  if (map !== undefined) {
-    const a = env.aux[idx]!;
-    if (a.map !== undefined && a.map !== map) a.mapMixed = true;
-    a.map = map;
-  }
-  env.opts.offload !== undefined; // the device sees calls in its hook
-  // Caller-saved registers are clobbered.
-  for (let r = 1; r <= 5; r++) resetReg(regs[r]!);
+  clearCallerSavedRegs(env, regs);
   const r0 = regs[0]!;
+  r0.subreg_def = -1;
   switch (proto.ret_type) {
     case 'RET_INTEGER':
-      markUnknown(r0);
+      markRegUnknown(r0);
       break;
     case 'RET_VOID':
-      resetReg(r0);
+      r0.type = 'not_init';
       break;
-    case 'RET_PTR_TO_MAP_VALUE_OR_NULL':
-      markPtr(r0, 'map_value', { maybeNull: true, id: env.newId(), map });
+    case 'RET_PTR_TO_MAP_VALUE_OR_NULL': {
+      const map = meta.map;
+      if (map === undefined) env.reject('EFAULT', 'verifier bug: unexpected null map_ptr');
+      markPtr(r0, 'map_value');
+      r0.map = map;
+      // An ARRAY lookup with a constant key inside the array cannot fail.
+      const elide = funcId === BPF_FUNC_map_lookup_elem && (map.map_type === BPF_MAP_TYPE_ARRAY || map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY)
+        && meta.constMapKey >= 0n && meta.constMapKey < BigInt(map.max_entries);
+      r0.maybeNull = !elide;
+      if (r0.maybeNull) r0.id = env.newId();
       break;
+    }
   }
-  r0.subreg_def = -1;
-  if (proto.changes_pkt_data) clearPktPointers(env);
+  checkMapFuncCompatibility(env, meta.map, funcId);
+  if (proto.changes_pkt_data) clearAllPktPointers(env);
 }
 
 /** clear_all_pkt_pointers: a helper that may move the packet makes every packet pointer unknown. */
-function clearPktPointers(env: VerifierEnv): void {
-  for (const f of env.cur.frames) {
-    for (const r of f.regs) if (isPktPointer(r) || r.type === 'pkt_end') markUnknown(r);
-    for (const s of f.stack) {
-      if (s.spilled !== undefined && (isPktPointer(s.spilled) || s.spilled.type === 'pkt_end')) {
-        s.spilled = undefined;
-        s.bytes.fill('m');
-      }
-    }
-  }
-}
-
-/** check_func_arg: one argument against its declared type. Returns the map argument seen so far. */
-function checkArg(env: VerifierEnv, idx: number, proto: BpfFuncProto, arg: BpfArg, regno: number, r: RegState, map: BpfMap | undefined, mem: { regno: number; r: RegState } | undefined): BpfMap | undefined {
-  const expect = (what: string): never => env.reject('EACCES', `R${regno} type=${r.maybeNull ? `${r.type}_or_null` : r.type} expected=${what}`);
-  const nullable = arg.flags.includes('PTR_MAYBE_NULL');
-  switch (arg.type) {
-    case 'ARG_ANYTHING':
-      return map;
-    case 'ARG_CONST_MAP_PTR':
-      if (r.type !== 'map_ptr') expect('map_ptr');
-      return r.map;
-    case 'ARG_PTR_TO_CTX':
-      if (r.type !== 'ctx') expect('ctx');
-      if (r.off !== 0 || !S.isConst(r)) env.reject('EACCES', `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
-      return map;
-    case 'ARG_PTR_TO_MAP_KEY':
-    case 'ARG_PTR_TO_MAP_VALUE': {
-      if (map === undefined) env.reject('EACCES', `invalid map_ptr to access map->${arg.type === 'ARG_PTR_TO_MAP_KEY' ? 'key' : 'value'}`);
-      const size = arg.type === 'ARG_PTR_TO_MAP_KEY' ? map.key_size : map.value_size;
-      checkHelperMem(env, idx, regno, r, size, false, proto, arg.type === 'ARG_PTR_TO_MAP_KEY' ? 'fp, pkt, pkt_meta, map_key, map_value' : 'fp, pkt, pkt_meta, map_key, map_value');
-      return map;
-    }
-    case 'ARG_PTR_TO_MEM':
-    case 'ARG_PTR_TO_UNINIT_MEM':
-      if (nullable && r.type === 'scalar' && S.isConst(r) && S.constValue(r) === 0n) return map;
-      if (!(r.type === 'fp' || isPktPointer(r) || r.type === 'map_value' || r.type === 'map_key')) {
-        expect(`fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf${nullable ? ', trusted_ptr_' : ''}`);
-      }
-      return map;
-    case 'ARG_CONST_SIZE':
-    case 'ARG_CONST_SIZE_OR_ZERO': {
-      if (r.type !== 'scalar') expect('scalar');
-      if (r.smin_value < 0n) env.reject('EACCES', `R${regno} min value is negative, either use unsigned or 'var &= const'`);
-      if (arg.type === 'ARG_CONST_SIZE' && r.umin_value === 0n) env.reject('EACCES', `R${regno} invalid zero-sized read`);
-      if (r.umax_value >= 1n << 29n) env.reject('EACCES', `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
-      if (mem !== undefined && r.umax_value > 0n) checkHelperMem(env, idx, mem.regno, mem.r, Number(r.umax_value), proto.arg_type[mem.regno - 1]?.type === 'ARG_PTR_TO_UNINIT_MEM', proto, '');
-      return map;
-    }
-    case 'ARG_DONTCARE':
-      return map;
-  }
-}
-
-/** check_helper_mem_access: `size` bytes at the pointer must be readable (and initialised, for reads). */
-function checkHelperMem(env: VerifierEnv, idx: number, regno: number, r: RegState, size: number, uninitOk: boolean, _proto: BpfFuncProto, expected: string): void {
-  switch (r.type) {
-    case 'fp': {
-      const o = constOff(r, 0);
-      if (o === undefined) env.reject('EACCES', `R${regno} variable stack access prohibited for !root`);
-      if (o < -MAX_BPF_STACK || o + size > 0 || o >= 0) env.reject('EACCES', `invalid indirect access to stack R${regno} off=${o} size=${size}`);
-      const f = stackFrame(env, r);
-      f.allocated = Math.max(f.allocated, -o);
-      for (let b = o; b < o + size; b++) {
-        const slot = slotOf(f, b);
-        const t = slot.bytes[(b % 8 + 8) % 8]!;
-        if (t === '?' && !uninitOk) {
-          // Root may pass uninitialised stack to helpers only for ARG_PTR_TO_UNINIT_MEM; for keys the
-          // kernel refuses (check_stack_range_initialized).
-          env.reject('EACCES', `invalid indirect read from stack R${regno} off ${o}+${b - o} size ${size}`);
-        }
-        if (uninitOk) {
-          slot.bytes[(b % 8 + 8) % 8] = 'm';
-          slot.spilled = undefined;
-        }
-      }
-      return;
-    }
-    case 'pkt':
-    case 'pkt_meta':
-      checkPacketAccess(env, regno, r, 0, size);
-      return;
-    case 'map_value':
-      checkBoundedAccess(env, regno, r, 0, size, r.map!.value_size, 'map value');
-      return;
-    case 'map_key':
-      checkBoundedAccess(env, regno, r, 0, size, r.map!.key_size, 'map key');
-      return;
-    default:
-      env.reject('EACCES', `R${regno} type=${r.maybeNull ? `${r.type}_or_null` : r.type} expected=${expected}`);
-  }
-  void idx;
-}
-
-function checkFuncCall(env: VerifierEnv, idx: number, target: number): void {
+function clearAllPktPointers(env: VerifierEnv): void {
   const st = env.cur;
-  if (st.curframe + 1 >= MAX_CALL_FRAMES) env.reject('E2BIG', `the call stack of ${st.curframe + 2} frames is too deep !`);
+  for (let f = 0; f <= st.curframe; f++) {
+    const func = st.frames[f]!;
+    for (let i = 0; i < func.regs.length; i++) {
+      const r = func.regs[i]!;
+      if (isPktPointer(r) || r.type === 'pkt_end') {
+        markRegUnknown(r);
+        if (f === st.curframe) env.scratchedRegs |= 1 << i;
+      }
+    }
+    for (let i = 0; i < func.stack.length; i++) {
+      const s = func.stack[i]!;
+      if (isSpilledReg(s) && s.spilled !== undefined && (isPktPointer(s.spilled) || s.spilled.type === 'pkt_end')) {
+        markRegUnknown(s.spilled);
+        if (f === st.curframe) env.scratchedStack.add(i);
+      }
+    }
+  }
+}
+
+function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
+  const st = env.cur;
+  const target = idx + x.imm + 1;
+  if (st.curframe + 1 >= MAX_CALL_FRAMES) env.reject('E2BIG', `the call stack of ${st.curframe + 2} frames is too deep`);
   const caller = curFrame(st);
   const callee = newFuncState(st.curframe + 1, idx, env.subprogOf(target));
-  // r1-r5 pass as they are; r10 is the callee's own frame.
+  markPtr(callee.regs[BPF_REG_FP]!, 'fp');
+  callee.regs[BPF_REG_FP]!.frameno = callee.frameno;
+  // r1-r5 pass as they are.
   for (let r = 1; r <= 5; r++) callee.regs[r] = copyReg(caller.regs[r]!);
-  markPtr(callee.regs[BPF_REG_FP]!, 'fp', { frameno: callee.frameno });
-  for (let r = 0; r <= 5; r++) {
-    if (r !== 0) continue;
-  }
   st.frames.push(callee);
   st.curframe++;
+  clearCallerSavedRegs(env, caller.regs);
   st.insn_idx = target - 1;
+  if (env.log.enabled) {
+    env.log.write('caller:\n');
+    printFullState(env, caller);
+    env.log.write('callee:\n');
+    printFullState(env, callee);
+  }
 }
 
 function prepareFuncExit(env: VerifierEnv): void {
   const st = env.cur;
   const callee = curFrame(st);
   const r0 = callee.regs[0]!;
-  if (r0.type === 'not_init') env.reject('EACCES', 'R0 !read_ok');
-  if (r0.type === 'fp' && r0.frameno === callee.frameno) env.reject('EINVAL', 'cannot return stack pointer to the caller');
-  const depth = callee.allocated;
-  env.stackDepth[callee.subprogno] = Math.max(env.stackDepth[callee.subprogno]!, depth);
+  // Only the callee's own stack dies, but the kernel is conservative about all of them.
+  if (r0.type === 'fp') env.reject('EINVAL', 'cannot return stack pointer to the caller');
+  const caller = st.frames[st.curframe - 1]!;
+  caller.regs[0] = copyReg(r0);
+  st.insn_idx = callee.callsite + 1;
+  if (env.log.enabled) {
+    env.log.write('returning from callee:\n');
+    printFullState(env, callee);
+    env.log.write(`to caller at ${st.insn_idx}:\n`);
+    printFullState(env, caller);
+  }
   st.frames.pop();
   st.curframe--;
-  const caller = curFrame(st);
-  caller.regs[0] = copyReg(r0);
-  for (let r = 1; r <= 5; r++) caller.regs[r] = notInitReg();
-  st.insn_idx = callee.callsite;
+}
+
+/** check_ld_abs: the classic skb loads, with the context in r6. */
+function checkLdAbs(env: VerifierEnv, op: Extract<OpInfo, { kind: 'ldabs' }>, x: Insn): void {
+  if (!mayAccessSkb(env.opts.progType)) env.reject('EINVAL', 'BPF_LD_[ABS|IND] instructions not allowed for this program type');
+  const regs = env.regs();
+  checkRegArg(env, 6, 'SRC_OP');
+  if (regs[6]!.type !== 'ctx') env.reject('EINVAL', 'at the time of BPF_LD_ABS|IND R6 != pointer to skb');
+  if (op.indirect) checkRegArg(env, x.src, 'SRC_OP');
+  checkPtrOffReg(env, regs[6]!, 6, false);
+  clearCallerSavedRegs(env, regs);
+  markRegUnknown(regs[0]!);
+  regs[0]!.subreg_def = env.cur.insn_idx + 1;
+  if (env.cur.curframe > 0) {
+    // The hidden `r0 = 0; exit` a failed load takes, in a subprogram: the caller sees it.
+    env.scratchedRegs |= 1;
+    pushStack(env, env.cur.insn_idx + 1, env.cur.insn_idx);
+    markPtr(regs[0]!, 'scalar');
+    prepareFuncExit(env);
+    env.cur.insn_idx--;
+  }
+}
+
+/** check_ld_imm: constants, map pointers, map values, subprogram pointers. */
+function checkLdImm(env: VerifierEnv, idx: number, x: Insn): void {
+  checkRegArg(env, x.dst, 'DST_OP');
+  const r = env.regs()[x.dst]!;
+  const m = env.opts.ldImm.get(idx);
+  if (x.src === 0) {
+    r.type = 'scalar';
+    markRegKnown(r, (BigInt(env.insns[idx + 1]!.imm >>> 0) << 32n) | BigInt(x.imm >>> 0));
+    return;
+  }
+  markPtr(r, 'scalar');
+  if (x.src === 4 /* BPF_PSEUDO_FUNC */) {
+    r.type = 'func';
+    return;
+  }
+  if (m === undefined) env.reject('EFAULT', 'verifier bug: unexpected src reg value for ldimm64');
+  r.map = m.map;
+  env.aux[idx]!.map = m.map;
+  if (m.valueOff !== undefined) {
+    r.type = 'map_value';
+    r.off = m.valueOff;
+  } else {
+    r.type = 'map_ptr';
+  }
+}
+
+function checkAtomic(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'atomic' }>, x: Insn): void {
+  checkRegArg(env, x.src, 'SRC_OP');
+  checkRegArg(env, x.dst, 'SRC_OP');
+  if (op.op === 'cmpxchg') checkRegArg(env, 0, 'SRC_OP');
+  const dst = env.regs()[x.dst]!;
+  if (dst.type === 'ctx' || isPktPointer(dst)) {
+    env.reject('EACCES', `BPF_ATOMIC stores into R${x.dst} ${regTypeStr(dst)} is not allowed`);
+  }
+  let loadReg = -1;
+  if (op.op.startsWith('fetch_') || op.op === 'xchg' || op.op === 'cmpxchg') {
+    loadReg = op.op === 'cmpxchg' ? 0 : x.src;
+    checkRegArg(env, loadReg, 'DST_OP');
+  }
+  recordPtrType(env, idx, dst);
+  // The read half (strictly aligned whatever the architecture), the fill, then the write half.
+  checkMemAccess(env, idx, x.dst, x.off, op.size, false, -1, true, false);
+  if (loadReg >= 0) checkMemAccess(env, idx, x.dst, x.off, op.size, false, loadReg, true, false);
+  checkMemAccess(env, idx, x.dst, x.off, op.size, true, -1, true, false);
+}
+
+function checkReturnCode(env: VerifierEnv): void {
+  checkRegArg(env, 0, 'SRC_OP');
+  // Root may return a pointer; XDP and the skb program types may return any value.
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Pruning (is_state_visited, states_equal)
 
-function regsafe(old: RegState, cur: RegState, idmap: Map<number, number>): boolean {
-  if (old.type === 'not_init') return true;
-  if (cur.type === 'not_init') return false;
-  if (old.type === 'scalar') {
-    if (cur.type !== 'scalar') return false;
-    return S.within(old, cur);
+type Exact = 'NOT_EXACT' | 'EXACT' | 'RANGE_WITHIN';
+
+/** struct bpf_idmap: the id pairing of two states, a bijection. */
+class IdMap {
+  readonly old: number[] = [];
+  readonly cur: number[] = [];
+  tmp = 0x40000000;
+
+  reset(): void {
+    this.old.length = 0;
+    this.cur.length = 0;
+    this.tmp = 0x40000000;
   }
-  if (old.type !== cur.type || old.maybeNull !== cur.maybeNull || old.map !== cur.map || old.off !== cur.off || old.frameno !== cur.frameno) return false;
-  if (isPktPointer(old) && old.range > cur.range) return false;
-  if (!S.within(old, cur)) return false;
-  if (old.id !== 0 || cur.id !== 0) {
-    const mapped = idmap.get(old.id);
-    if (mapped === undefined) idmap.set(old.id, cur.id);
-    else if (mapped !== cur.id) return false;
+
+  /** check_ids. */
+  check(oldId: number, curId: number): boolean {
+    if ((oldId === 0) !== (curId === 0)) return false;
+    if (oldId === 0) return true;
+    for (let i = 0; i < this.old.length; i++) {
+      if (this.old[i] === oldId) return this.cur[i] === curId;
+      if (this.cur[i] === curId) return false;
+    }
+    this.old.push(oldId);
+    this.cur.push(curId);
+    return true;
+  }
+
+  /** check_scalar_ids: an unlinked scalar gets a fresh id, so it may match anything once. */
+  checkScalar(oldId: number, curId: number): boolean {
+    return this.check(oldId !== 0 ? oldId : ++this.tmp, curId !== 0 ? curId : ++this.tmp);
+  }
+}
+
+const idmap = new IdMap();
+
+/** The fields of bpf_reg_state before `id` (regs_exact's memcmp): type, off, range/map, var_off, bounds. */
+function regsSameUpToId(a: RegState, b: RegState): boolean {
+  return a.type === b.type && a.maybeNull === b.maybeNull && a.off === b.off && a.range === b.range && a.map === b.map
+    && a.var_off.value === b.var_off.value && a.var_off.mask === b.var_off.mask
+    && a.smin_value === b.smin_value && a.smax_value === b.smax_value && a.umin_value === b.umin_value && a.umax_value === b.umax_value
+    && a.s32_min_value === b.s32_min_value && a.s32_max_value === b.s32_max_value && a.u32_min_value === b.u32_min_value && a.u32_max_value === b.u32_max_value;
+}
+
+function regsExact(old: RegState, cur: RegState): boolean {
+  return regsSameUpToId(old, cur) && idmap.check(old.id, cur.id);
+}
+
+const rangeIn = (old: RegState, cur: RegState): boolean => range_within(old, cur) && tnum_in(old.var_off, cur.var_off);
+
+/**
+ * regsafe: cur is as safe as old, for what old's exploration depended on. `allPrecise` compares every
+ * scalar by its range (see VerifierEnv.allPrecise).
+ */
+function regsafe(old: RegState, cur: RegState, exact: Exact, allPrecise: boolean): boolean {
+  if (exact === 'EXACT') return regsExact(old, cur);
+  if (old.type === 'not_init' && (exact === 'NOT_EXACT' || cur.type === 'not_init')) return true;
+  if (old.type !== cur.type || old.maybeNull !== cur.maybeNull) return false;
+  switch (old.type) {
+    case 'scalar':
+      if (!old.precise && exact === 'NOT_EXACT' && !allPrecise) return true;
+      if ((old.id & BPF_ADD_CONST) !== (cur.id & BPF_ADD_CONST)) return false;
+      if ((old.id & BPF_ADD_CONST) !== 0 && old.off !== cur.off) return false;
+      return rangeIn(old, cur) && idmap.checkScalar(old.id, cur.id);
+    case 'map_key':
+    case 'map_value':
+      return old.off === cur.off && old.map === cur.map && rangeIn(old, cur) && idmap.check(old.id, cur.id);
+    case 'pkt':
+    case 'pkt_meta':
+      if (old.range < 0 || cur.range < 0) {
+        if (old.range !== cur.range) return false;
+      } else if (old.range > cur.range) return false;
+      if (old.off !== cur.off) return false;
+      if (!idmap.check(old.id, cur.id)) return false;
+      return rangeIn(old, cur);
+    case 'fp':
+      return regsExact(old, cur) && old.frameno === cur.frameno;
+    default:
+      return regsExact(old, cur);
+  }
+}
+
+const UNBOUND_REG: RegState = (() => {
+  const r = notInitReg();
+  markRegUnknown(r);
+  return r;
+})();
+
+/** scalar_reg_for_stack: a 64-bit scalar spill, or all-misc bytes (an unknown scalar), as a register. */
+function scalarRegForStack(s: StackSlot): RegState | undefined {
+  if (stype(s, 0) === 'r' && s.spilled?.type === 'scalar') return s.spilled;
+  for (let j = 0; j < 8; j++) {
+    const t = stype(s, j);
+    if (t !== 'm' && t !== '?') return undefined;
+  }
+  return UNBOUND_REG;
+}
+
+function stacksafe(old: FuncState, cur: FuncState, exact: Exact, allPrecise: boolean): boolean {
+  const oldBytes = old.stack.length * BPF_REG_SIZE, curBytes = cur.stack.length * BPF_REG_SIZE;
+  for (let i = 0; i < oldBytes; i++) {
+    const spi = Math.floor(i / BPF_REG_SIZE);
+    const j = i % BPF_REG_SIZE;
+    const os = old.stack[spi]!;
+    const cs = cur.stack[spi];
+    const ot = stype(os, j);
+    if (exact === 'EXACT' && (i >= curBytes || ot !== stype(cs!, j))) return false;
+    if (ot === '?') continue;
+    // Root: old was safe with unknown data here, so anything in cur is fine.
+    if (ot === 'm') continue;
+    if (i >= curBytes) return false;
+    const oldReg = scalarRegForStack(os);
+    const curReg = scalarRegForStack(cs!);
+    if (oldReg !== undefined && curReg !== undefined) {
+      if (!regsafe(oldReg, curReg, exact, allPrecise)) return false;
+      i += BPF_REG_SIZE - 1 - j;
+      continue;
+    }
+    const ct = stype(cs!, j);
+    if (ot !== ct) return false;
+    if (j !== BPF_REG_SIZE - 1) continue;
+    if (stype(os, BPF_REG_SIZE - 1) === 'r') {
+      if (!regsafe(os.spilled!, cs!.spilled!, exact, allPrecise)) return false;
+    }
   }
   return true;
 }
 
-function stacksafe(old: FuncState, cur: FuncState, idmap: Map<number, number>): boolean {
-  for (let i = 0; i < old.stack.length; i++) {
-    const o = old.stack[i]!;
-    const c = cur.stack[i];
-    for (let b = 0; b < 8; b++) {
-      const ob = o.bytes[b]!;
-      if (ob === '?') continue;
-      const cb = c?.bytes[b] ?? '?';
-      if (ob === 'm' && (cb === 'm' || cb === '0')) continue;
-      if (ob !== cb) return false;
-    }
-    if (o.spilled !== undefined && !(c?.spilled !== undefined && regsafe(o.spilled, c.spilled, idmap))) return false;
+function funcStatesEqual(env: VerifierEnv, old: FuncState, cur: FuncState, insnIdx: number, exact: Exact): boolean {
+  const live = env.live[insnIdx]!;
+  for (let i = 0; i < BPF_REG_FP; i++) {
+    if ((live & (1 << i)) === 0) continue;
+    if (!regsafe(old.regs[i]!, cur.regs[i]!, exact, env.allPrecise)) return false;
+  }
+  if (!regsafe(old.regs[BPF_REG_FP]!, cur.regs[BPF_REG_FP]!, exact, env.allPrecise)) return false;
+  return stacksafe(old, cur, exact, env.allPrecise);
+}
+
+function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierState, exact: Exact): boolean {
+  if (old.curframe !== cur.curframe) return false;
+  idmap.reset();
+  for (let i = 0; i <= old.curframe; i++) {
+    if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
+    if (!funcStatesEqual(env, old.frames[i]!, cur.frames[i]!, frameInsnIdx(old, i), exact)) return false;
+  }
+  return true;
+}
+
+/** states_maybe_looping: the current frame's registers are exactly those of the in-progress state. */
+function statesMaybeLooping(old: VerifierState, cur: VerifierState): boolean {
+  if (old.curframe !== cur.curframe) return false;
+  const fo = curFrame(old), fc = curFrame(cur);
+  for (let i = 0; i < fo.regs.length; i++) {
+    const a = fo.regs[i]!, b = fc.regs[i]!;
+    if (!regsSameUpToId(a, b) || a.id !== b.id) return false;
   }
   return true;
 }
 
 /**
- * states_equal with RANGE_WITHIN: cur is within old. `live` is the set of registers live at this
- * instruction in the current frame (registers of caller frames are compared whole).
+ * Where a prune against `old` let imprecise scalars of `cur` differ from what old's exploration
+ * recorded as facts for the JITs (regs of the top frame and spilled slots); see jitFactTaint.
  */
-function statesEqual(old: VerifierState, cur: VerifierState, live = 0x7ff, precise = 0x7ff): boolean {
-  if (old.curframe !== cur.curframe) return false;
-  const idmap = new Map<number, number>();
+function noteTaint(env: VerifierEnv, insnIdx: number, old: VerifierState, cur: VerifierState): void {
+  let regs = 0;
+  const slots: number[] = [];
+  let global = false;
   for (let f = 0; f <= old.curframe; f++) {
     const of = old.frames[f]!, cf = cur.frames[f]!;
-    if (of.callsite !== cf.callsite) return false;
-    const top = f === old.curframe;
-    const mask = top ? live | (1 << BPF_REG_FP) : 0x7ff;
-    for (let r = 0; r < of.regs.length; r++) {
-      if ((mask & (1 << r)) === 0) continue;
-      const o = of.regs[r]!, c = cf.regs[r]!;
-      // A scalar whose value cannot matter any more only has to be a scalar (an imprecise one).
-      if (top && (precise & (1 << r)) === 0 && o.type === 'scalar' && c.type === 'scalar') continue;
-      if (!regsafe(o, c, idmap)) return false;
-    }
-    if (!stacksafe(of, cf, idmap)) return false;
-  }
-  return true;
-}
-
-/** Exact equality, for loop detection (states_maybe_looping + states_equal with exact = true). */
-function statesIdentical(a: VerifierState, b: VerifierState): boolean {
-  return statesEqual(a, b) && statesEqual(b, a);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// do_check
-
-/**
- * The instruction line: `N: (op) text`, with the source line before it when line info says it changed.
- * Records where the line ended so the state can go on the same line (print_insn_state).
- */
-function logInsn(env: VerifierEnv, idx: number): void {
-  if (!env.log.enabled) return;
-  const text = env.opts.lineText?.(idx);
-  if (text !== undefined) env.log.write(`; ${text}\n`);
-  const start = env.log.position;
-  env.log.write(`${idx}: ${formatInsn(env.insns, idx, { flavour: 'kernel', allowPtrLeaks: true, callName: (x) => (x.src === 0 ? helperName(x.imm) : undefined) })}\n`);
-  env.prevLogPos = env.log.position;
-  env.prevInsnPrintPos = env.prevLogPos - start;
-}
-
-/** BPF_LOG_ALIGNMENT / BPF_LOG_MIN_ALIGNMENT of kernel/bpf/log.c: the column of "; R1=...". */
-const BPF_LOG_ALIGNMENT = 40;
-const BPF_LOG_MIN_ALIGNMENT = 8;
-
-/**
- * print_insn_state: the registers and stack slots the instruction touched. Right after the instruction
- * line they go on that line, aligned (the newline is taken back); after other output, on a line of their own.
- */
-function logState(env: VerifierEnv, idx: number): void {
-  if (!env.log.enabled || env.scratched.size === 0) return;
-  const state = formatState(curFrame(env.cur), env.scratched);
-  if (state === '') return;
-  if (env.prevLogPos !== 0 && env.prevLogPos === env.log.position) {
-    env.log.truncate(env.prevLogPos - 1);
-    const pos = env.prevInsnPrintPos;
-    const width = Math.ceil(Math.max(pos, BPF_LOG_MIN_ALIGNMENT) / BPF_LOG_ALIGNMENT) * BPF_LOG_ALIGNMENT - pos - 1;
-    env.log.write(`${' '.repeat(Math.max(1, width))}; ${state}\n`);
-  } else {
-    env.log.write(`${idx}: ${state}\n`);
-  }
-}
-
-export function doCheck(env: VerifierEnv): void {
-  const state: VerifierState = { frames: [newFuncState(0, -1, 0)], curframe: 0, parent: undefined, insn_idx: 0, prev_insn_idx: -1, logPos: 0 };
-  const regs0 = state.frames[0]!.regs;
-  markPtr(regs0[1]!, 'ctx');
-  markPtr(regs0[BPF_REG_FP]!, 'fp', { frameno: 0 });
-  env.cur = state;
-  env.opts.offload?.prepare?.(env);
-  if (env.log.enabled) env.log.write(`0: ${formatState(state.frames[0]!)}\n`);
-
-  for (;;) {
-    const st = env.cur;
-    const idx = st.insn_idx;
-    if (idx < 0 || idx >= env.insns.length) env.reject('EFAULT', `invalid insn idx ${idx} insn_cnt ${env.insns.length}`);
-    if (++env.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) {
-      env.reject('E2BIG', `BPF program is too large. Processed ${env.insnProcessed} insn`);
-    }
-    // Pruning at jump targets and after calls (the kernel's prune points): is_state_visited().
-    if (isPrunePoint(env, idx) && isStateVisited(env, idx)) {
-      if (env.log.verbose) env.log.write(`${idx}: safe\n`);
-      if (!popBranch(env)) return;
-      continue;
-    }
-
-    const op = env.ops[idx];
-    const x = env.insns[idx]!;
-    env.aux[idx]!.seen = true;
-    recordRegFacts(env.aux[idx]!, curFrame(st).regs);
-    env.scratched = new Set();
-    logInsn(env, idx);
-    env.opts.offload?.insn_hook(env, idx, st.prev_insn_idx);
-    if (op === undefined) env.reject('EINVAL', `invalid BPF instruction at ${idx}`);
-
-    let pathDone = false;
-    // Every instruction of the JMP classes counts for the add_new_state heuristic (jmps_processed).
-    if (op.kind === 'ja' || op.kind === 'jcond' || op.kind === 'call' || op.kind === 'callx' || op.kind === 'exit') env.jmpsProcessed++;
-    switch (op.kind) {
-      case 'alu':
-        env.scratched.add(x.dst);
-        checkAlu(env, idx, op, x);
-        break;
-      case 'end': {
-        const r = checkRegRead(env, x.dst);
-        if (isPointer(r)) env.reject('EACCES', `R${x.dst} pointer arithmetic prohibited`);
-        checkRegWrite(env, x.dst);
-        S.byteSwap(r, x);
-        r.id = 0;
-        env.scratched.add(x.dst);
-        break;
+    const live = env.live[frameInsnIdx(old, f)]!;
+    for (let i = 0; i < BPF_REG_FP; i++) {
+      if ((live & (1 << i)) === 0) continue;
+      const o = of.regs[i]!, c = cf.regs[i]!;
+      if (o.type === 'scalar' && c.type === 'scalar' && !rangeIn(o, c)) {
+        if (f === old.curframe) regs |= 1 << i;
+        else global = true;
       }
-      case 'ldx': {
-        checkRegRead(env, x.src);
-        checkRegWrite(env, x.dst);
-        env.scratched.add(x.dst);
-        checkMemAccess(env, idx, x.src, x.off, op.size, false, undefined, x.dst, undefined, op.signed);
-        env.regs()[x.dst]!.subreg_def = op.size < 8 ? -1 : -1;
-        break;
+    }
+    for (let spi = 0; spi < of.stack.length; spi++) {
+      const os = of.stack[spi]!, cs = cf.stack[spi];
+      if (cs === undefined) continue;
+      const o = scalarRegForStack(os), c = scalarRegForStack(cs);
+      if (o !== undefined && c !== undefined && !rangeIn(o, c)) {
+        if (f === old.curframe) slots.push(spi);
+        else global = true;
       }
-      case 'stx':
-        checkRegRead(env, x.src);
-        checkRegRead(env, x.dst);
-        checkMemAccess(env, idx, x.dst, x.off, op.size, true, x.src, undefined, undefined, false);
-        noteStackScratch(env, x.dst, x.off);
-        break;
-      case 'st':
-        checkRegRead(env, x.dst);
-        checkMemAccess(env, idx, x.dst, x.off, op.size, true, undefined, undefined, BigInt(x.imm), false);
-        noteStackScratch(env, x.dst, x.off);
-        break;
-      case 'atomic':
-        checkAtomic(env, idx, op, x);
-        break;
-      case 'lddw': {
-        checkRegWrite(env, x.dst);
-        env.scratched.add(x.dst);
-        const r = env.regs()[x.dst]!;
-        const m = env.opts.ldImm.get(idx);
-        if (m === undefined) {
-          if (x.src === 4 /* BPF_PSEUDO_FUNC */) markPtr(r, 'func');
-          else markKnown(r, (BigInt(env.insns[idx + 1]!.imm >>> 0) << 32n) | BigInt(x.imm >>> 0));
-        } else if (m.valueOff === undefined) {
-          markPtr(r, 'map_ptr', { map: m.map });
-          env.aux[idx]!.map = m.map;
-        } else {
-          markPtr(r, 'map_value', { map: m.map, off: m.valueOff });
-          env.aux[idx]!.map = m.map;
-        }
-        st.insn_idx++;
-        break;
-      }
-      case 'ldabs':
-        env.reject('EINVAL', 'BPF_LD_[ABS|IND] instructions not allowed for this program type');
-        break;
-      case 'ja':
-        st.insn_idx = idx + (op.long ? x.imm : x.off);
-        break;
-      case 'jcond':
-        checkCondJmp(env, idx, op, x);
-        break;
-      case 'call':
-        if (op.target === 'local') {
-          checkFuncCall(env, idx, idx + x.imm + 1);
-        } else if (op.target === 'kfunc') {
-          env.reject('EINVAL', 'calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF');
-        } else {
-          env.scratched.add(0);
-          checkHelperCall(env, idx, x);
-        }
-        break;
-      case 'callx':
-        env.reject('EINVAL', `unknown opcode 8d`);
-        break;
-      case 'exit':
-        if (st.curframe > 0) {
-          prepareFuncExit(env);
-          break;
-        }
-        checkReturnCode(env);
-        pathDone = true;
-        break;
     }
-    if (op.kind === 'alu' || op.kind === 'end') {
-      const c = regClass(env.regs()[x.dst]!);
-      const after = c === 'pkt' ? 'ptr' : c;
-      const a = env.aux[idx]!;
-      a.dstAfter = a.dstAfter === undefined || a.dstAfter === after ? after : 'other';
-    }
-    logState(env, idx);
-    if (pathDone) {
-      updateBranchCounts(st.parent);
-      if (!popBranch(env)) return;
-      continue;
-    }
-    st.prev_insn_idx = idx;
-    st.insn_idx++;
   }
+  if (regs !== 0 || slots.length !== 0 || global) env.taints.push({ insn: insnIdx, regs, slots, global });
 }
 
-function noteStackScratch(env: VerifierEnv, regno: number, off: number): void {
-  const r = env.regs()[regno]!;
-  if (r.type === 'fp' && S.isConst(r)) env.scratched.add(100 + Math.floor((-(r.off + off) - 1) / 8));
+function updatePeakStates(env: VerifierEnv): void {
+  if (env.peakStates < env.liveStates) env.peakStates = env.liveStates;
 }
 
 /**
  * is_state_visited: prune the current path when its state is within one fully explored at this
- * instruction; refuse a loop that comes back to an in-progress state it is within; otherwise keep the
+ * instruction; refuse a loop that comes back to an in-progress state unchanged; otherwise keep the
  * state for later paths (not at every visit: the kernel's add_new_state heuristic), and evict stored
  * states that keep missing.
  */
 function isStateVisited(env: VerifierEnv, idx: number): boolean {
   const cur = env.cur;
-  const list = env.explored.get(idx) ?? [];
-  let addNew = env.jmpsProcessed - env.prevJmpsProcessed >= 2 && env.insnProcessed - env.prevInsnProcessed >= 8;
-  for (let i = 0; i < list.length; i++) {
-    const sl = list[i]!;
-    if (sl.branches > 0) {
-      if (statesEqual(sl.state, cur, env.live[idx], env.precise[idx])) {
-        env.log.write(`infinite loop detected at insn ${idx}\n`);
-        env.reject('EINVAL', `infinite loop detected at insn ${idx}`);
+  const forceNewState = cur.jmp_history.length > 40;
+  let addNewState = forceNewState || (env.jmpsProcessed - env.prevJmpsProcessed >= 2 && env.insnProcessed - env.prevInsnProcessed >= 8);
+  let list = env.explored.get(idx);
+  let statesCnt = 0;
+  if (list !== undefined) {
+    for (let i = 0; i < list.length; i++) {
+      const sl = list[i]!;
+      statesCnt++;
+      if (sl.branches > 0) {
+        if (statesMaybeLooping(sl.state, cur) && statesEqual(env, sl.state, cur, 'EXACT')) {
+          logLineInfo(env, idx);
+          env.log.write(`infinite loop detected at insn ${idx}\n`);
+          env.log.write('cur state:');
+          printFullState(env, curFrame(cur));
+          env.log.write('old state:');
+          printFullState(env, curFrame(sl.state));
+          throw new BpfError('EINVAL', `infinite loop detected at insn ${idx}`);
+        }
+        // Inside a loop distinct iterations rarely prune each other: store states sparingly.
+        if (!forceNewState && env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNewState = false;
+      } else if (statesEqual(env, sl.state, cur, 'NOT_EXACT')) {
+        sl.hit++;
+        // What was precise in the explored state must be precise on this path's parents too.
+        if (env.jmpPoint[idx]) pushJmpHistory(env, cur, 0, undefined);
+        propagatePrecision(env, sl.state, cur, (f) => env.live[frameInsnIdx(sl.state, f)]!);
+        noteTaint(env, idx, sl.state, cur);
+        return true;
       }
-      // Inside a loop: distinct iterations rarely prune each other, so store states sparingly.
-      if (env.jmpsProcessed - env.prevJmpsProcessed < 20 && env.insnProcessed - env.prevInsnProcessed < 100) addNew = false;
-    } else if (statesEqual(sl.state, cur, env.live[idx], env.precise[idx])) {
-      sl.hit++;
-      updateBranchCounts(cur.parent);
-      return true;
-    }
-    if (addNew) sl.miss++;
-    if (sl.branches === 0 && sl.miss > sl.hit * 3 + 3) {
-      list.splice(i--, 1);
-      env.totalStates--;
+      // A miss counts only when a state will be added, so that loop iterations do not evict early ones.
+      if (addNewState) sl.miss++;
+      if (sl.miss > sl.hit * 3 + 3) {
+        sl.evicted = true;
+        list.splice(i--, 1);
+        if (sl.branches === 0) env.liveStates--;
+      }
     }
   }
-  if (!addNew) return false;
+  if (env.maxStatesPerInsn < statesCnt) env.maxStatesPerInsn = statesCnt;
+  if (!addNewState) return false;
+  // No equivalent state: remember this one. It will either reach an exit or be refused.
+  env.totalStates++;
+  env.liveStates++;
+  updatePeakStates(env);
   env.prevJmpsProcessed = env.jmpsProcessed;
   env.prevInsnProcessed = env.insnProcessed;
-  const sl: ExploredState = { state: copyState(cur), branches: 1, hit: 0, miss: 0 };
-  sl.state.parent = cur.parent;
+  // The new checkpoint starts without the precision marks its ancestors had.
+  markAllScalarsImprecise(cur);
+  const copy = copyState(cur);
+  copy.insn_idx = idx;
+  const sl: ExploredState = { state: copy, branches: 1, hit: 0, miss: 0, evicted: false };
   cur.parent = sl;
-  list.push(sl);
-  env.explored.set(idx, list);
-  env.totalStates++;
-  env.peakStates = Math.max(env.peakStates, env.totalStates);
-  env.maxStatesPerInsn = Math.max(env.maxStatesPerInsn, list.length);
+  cur.first_insn_idx = idx;
+  cur.jmp_history = [];
+  if (list === undefined) {
+    list = [];
+    env.explored.set(idx, list);
+  }
+  list.unshift(sl);
   return false;
 }
 
 /** update_branch_counts: a path ended; explored states with nothing left below them become complete. */
-function updateBranchCounts(sl: ExploredState | undefined): void {
+function updateBranchCounts(env: VerifierEnv, sl: ExploredState | undefined): void {
   for (; sl !== undefined; sl = sl.state.parent) {
     if (--sl.branches > 0) break;
+    // An evicted state no path needs any more is freed.
+    if (sl.evicted) env.liveStates--;
   }
 }
 
 /** pop_stack: the next branch to explore; at log level 1 the finished path's lines are dropped. */
-function popBranch(env: VerifierEnv): boolean {
+function popStack(env: VerifierEnv): boolean {
   const next = env.stack.pop();
   if (next === undefined) return false;
   if (!env.log.verbose) env.log.truncate(next.logPos);
   env.cur = next;
-  if (env.log.enabled) {
-    env.log.write(`from ${next.prev_insn_idx} to ${next.insn_idx}: ${formatState(curFrame(next))}\n`);
-  }
   return true;
 }
 
-function isPrunePoint(env: VerifierEnv, idx: number): boolean {
-  return env.prunePoints.has(idx);
-}
+// ---------------------------------------------------------------------------------------------------
+// do_check
 
-function checkAtomic(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 'atomic' }>, x: Insn): void {
-  checkRegRead(env, x.src);
-  checkRegRead(env, x.dst);
-  const src = env.regs()[x.src]!;
-  if (isPointer(src)) env.reject('EACCES', `R${x.src} leaks addr into mem`);
-  const dst = env.regs()[x.dst]!;
-  if (dst.type === 'ctx' || isPktPointer(dst)) env.reject('EACCES', `BPF_ATOMIC stores into R${x.dst} ${dst.type} is not allowed`);
-  // The read half, then the write half, of the read-modify-write.
-  const fetched = op.op === 'cmpxchg' ? 0 : x.src;
-  checkMemAccess(env, idx, x.dst, x.off, op.size, false, undefined, op.op.startsWith('fetch_') || op.op === 'xchg' || op.op === 'cmpxchg' ? fetched : undefined, undefined, false);
-  checkMemAccess(env, idx, x.dst, x.off, op.size, true, undefined, undefined, undefined, false);
-  if (op.op === 'cmpxchg') {
-    checkRegRead(env, 0);
-    env.scratched.add(0);
-  } else if (op.op.startsWith('fetch_') || op.op === 'xchg') {
-    env.scratched.add(x.src);
+
+export function doCheck(env: VerifierEnv): void {
+  const state: VerifierState = {
+    frames: [newFuncState(0, -1, 0)], curframe: 0, parent: undefined, insn_idx: 0, prev_insn_idx: -1,
+    first_insn_idx: 0, last_insn_idx: -1, jmp_history: [], logPos: 0,
+  };
+  const regs0 = state.frames[0]!.regs;
+  markPtr(regs0[1]!, 'ctx');
+  markPtr(regs0[BPF_REG_FP]!, 'fp');
+  env.cur = state;
+  env.opts.offload?.prepare?.(env);
+  markStateScratched(env);
+  const log = env.log;
+  let prevInsnIdx = -1;
+  let doPrintState = false;
+
+  for (;;) {
+    const st = env.cur;
+    env.curHistEnt = undefined;
+    env.prevInsnIdx = prevInsnIdx;
+    const idx = st.insn_idx;
+    if (idx < 0 || idx >= env.insns.length) env.reject('EFAULT', `invalid insn idx ${idx} insn_cnt ${env.insns.length}`);
+    if (++env.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) {
+      env.reject('E2BIG', `BPF program is too large. Processed ${env.insnProcessed} insn`);
+    }
+    st.last_insn_idx = prevInsnIdx;
+    let pathDone = false;
+    if (env.prunePoint[idx] && isStateVisited(env, idx)) {
+      if (log.enabled) {
+        if (doPrintState) log.write(`\nfrom ${prevInsnIdx} to ${idx}: safe\n`);
+        else log.write(`${idx}: safe\n`);
+      }
+      pathDone = true;
+    } else {
+      if (env.jmpPoint[idx]) pushJmpHistory(env, st, 0, undefined);
+      if (log.verbose && doPrintState) {
+        log.write(`\nfrom ${prevInsnIdx} to ${idx}:`);
+        printFullState(env, curFrame(st));
+        doPrintState = false;
+      }
+      if (log.enabled) {
+        if (stateScratched(env)) printInsnState(env);
+        logLineInfo(env, idx);
+        env.prevLogPos = log.position;
+        // The newline on its own, so that print_insn_state can take it back cheaply.
+        log.write(env.insnLine(idx));
+        log.write('\n');
+        env.prevInsnPrintPos = log.position - env.prevLogPos;
+        env.prevLogPos = log.position;
+      }
+      const a = env.aux[idx]!;
+      a.seen = true;
+      recordRegFacts(a, curFrame(st).regs);
+      env.opts.offload?.insn_hook(env, idx, prevInsnIdx);
+      prevInsnIdx = idx;
+      const op = env.ops[idx];
+      const x = env.insns[idx]!;
+      if (op === undefined) env.reject('EINVAL', `invalid BPF instruction at ${idx}`);
+      switch (op.kind) {
+        case 'alu':
+          checkAlu(env, idx, op, x);
+          break;
+        case 'end': {
+          checkRegArg(env, x.dst, 'SRC_OP');
+          const r = env.regs()[x.dst]!;
+          if (r.type === 'scalar') {
+            checkRegArg(env, x.dst, 'DST_OP_NO_MARK');
+            adjust_scalar_min_max_vals(r, r, x);
+          } else {
+            // Root may byte-swap a pointer: a number.
+            checkRegArg(env, x.dst, 'DST_OP');
+          }
+          r.subreg_def = op.alu64 || op.bits === 64 ? -1 : idx + 1;
+          sanityCheck(r);
+          break;
+        }
+        case 'ldx': {
+          checkRegArg(env, x.src, 'SRC_OP');
+          checkRegArg(env, x.dst, 'DST_OP_NO_MARK');
+          const base = copyReg(env.regs()[x.src]!);
+          checkMemAccess(env, idx, x.src, x.off, op.size, false, x.dst, false, op.signed);
+          // save_aux_ptr_type: after the access, with the base as it was.
+          recordPtrType(env, idx, base);
+          const d = env.regs()[x.dst]!;
+          d.subreg_def = op.size < 8 && d.type === 'scalar' ? idx + 1 : -1;
+          sanityCheck(d);
+          break;
+        }
+        case 'stx':
+          checkRegArg(env, x.src, 'SRC_OP');
+          checkRegArg(env, x.dst, 'SRC_OP');
+          checkMemAccess(env, idx, x.dst, x.off, op.size, true, x.src, false, false);
+          recordPtrType(env, idx, env.regs()[x.dst]!);
+          break;
+        case 'st':
+          checkRegArg(env, x.dst, 'SRC_OP');
+          checkMemAccess(env, idx, x.dst, x.off, op.size, true, -1, false, false, true, x.imm);
+          recordPtrType(env, idx, env.regs()[x.dst]!);
+          break;
+        case 'atomic':
+          checkAtomic(env, idx, op, x);
+          break;
+        case 'lddw':
+          checkLdImm(env, idx, x);
+          st.insn_idx++;
+          break;
+        case 'ldabs':
+          checkLdAbs(env, op, x);
+          break;
+        case 'ja':
+          env.jmpsProcessed++;
+          st.insn_idx = idx + (op.long ? x.imm : x.off);
+          break;
+        case 'jcond':
+          env.jmpsProcessed++;
+          checkCondJmpOp(env, idx, op, x);
+          break;
+        case 'call':
+          env.jmpsProcessed++;
+          if (op.target === 'local') checkFuncCall(env, idx, x);
+          else if (op.target === 'kfunc') env.reject('EINVAL', `kernel btf_id ${x.imm} is not a function`);
+          else checkHelperCall(env, idx, x);
+          env.scratchedRegs |= 1;
+          break;
+        case 'callx':
+          env.jmpsProcessed++;
+          env.reject('EINVAL', 'unknown opcode 8d');
+          break;
+        case 'exit':
+          env.jmpsProcessed++;
+          if (st.curframe > 0) {
+            prepareFuncExit(env);
+            doPrintState = true;
+            st.insn_idx--;
+            break;
+          }
+          checkReturnCode(env);
+          pathDone = true;
+          break;
+      }
+      if (op.kind === 'alu' || op.kind === 'end') {
+        const c = regClass(env.regs()[x.dst]!);
+        const after = c === 'pkt' ? 'ptr' : c;
+        a.dstAfter = a.dstAfter === undefined || a.dstAfter === after ? after : 'other';
+      }
+    }
+    if (pathDone) {
+      markStateScratched(env);
+      updateBranchCounts(env, env.cur.parent);
+      if (!popStack(env)) return;
+      prevInsnIdx = env.cur.prev_insn_idx;
+      doPrintState = true;
+      continue;
+    }
+    env.cur.insn_idx++;
   }
 }
 
-function checkReturnCode(env: VerifierEnv): void {
-  const r0 = env.regs()[0]!;
-  if (r0.type === 'not_init') env.reject('EACCES', 'R0 !read_ok');
-  if (isPointer(r0)) env.reject('EACCES', 'R0 leaks addr as return value');
-  // XDP programs may return any value (the driver treats unknown ones as XDP_ABORTED).
+// ---------------------------------------------------------------------------------------------------
+// Facts for the JITs after pruning
+
+/**
+ * A pruned path is only within the explored state for what the kernel compares: imprecise scalars may
+ * hold other values than the explored path recorded as facts (hi0 and the rest) for the instructions
+ * after the prune point. Follow those registers (and spilled slots) forward through the function and
+ * clear the facts that depended on them; anything crossing a call or a frame clears all facts.
+ */
+function jitFactTaint(env: VerifierEnv): void {
+  if (env.taints.length === 0) return;
+  const n = env.insns.length;
+  const clearAll = (): void => {
+    for (const a of env.aux) {
+      a.hi0 = 0; a.pkt = 0; a.ptr = 0;
+      if (a.dstAfter !== undefined) a.dstAfter = 'other';
+    }
+  };
+  if (env.taints.some((t) => t.global)) {
+    clearAll();
+    return;
+  }
+  // Per instruction: tainted registers and stack slots (64 slots as two 32-bit words) before it.
+  const regIn = new Uint16Array(n);
+  const slotLo = new Int32Array(n), slotHi = new Int32Array(n);
+  const work: number[] = [];
+  const add = (i: number, regs: number, lo: number, hi: number): void => {
+    if (i < 0 || i >= n) return;
+    const r = regIn[i]! | regs, l = slotLo[i]! | lo, h = slotHi[i]! | hi;
+    if (r === regIn[i] && l === slotLo[i] && h === slotHi[i]) return;
+    regIn[i] = r; slotLo[i] = l; slotHi[i] = h;
+    work.push(i);
+  };
+  for (const t of env.taints) {
+    let lo = 0, hi = 0;
+    for (const s of t.slots) if (s < 32) lo |= 1 << s; else hi |= 1 << (s - 32);
+    add(t.insn, t.regs, lo, hi);
+  }
+  let escaped = false;
+  while (work.length > 0 && !escaped) {
+    const i = work.pop()!;
+    const op = env.ops[i];
+    if (op === undefined) continue;
+    const x = env.insns[i]!;
+    const a = env.aux[i]!;
+    let regs = regIn[i]!, lo = slotLo[i]!, hi = slotHi[i]!;
+    a.hi0 &= ~regs; a.pkt &= ~regs; a.ptr &= ~regs;
+    const R = (r: number): number => 1 << r;
+    const slotBit = (off: number): [number, number] => {
+      const spi = Math.floor((-off - 1) / 8);
+      return spi < 32 ? [1 << spi, 0] : [0, 1 << (spi - 32)];
+    };
+    let next: number[] = [];
+    switch (op.kind) {
+      case 'alu': {
+        const isMov = op.op === 'mov' || op.op.startsWith('movsx');
+        const srcT = op.srcReg && (regs & R(x.src)) !== 0;
+        const dstT = isMov ? srcT : srcT || (regs & R(x.dst)) !== 0;
+        regs = dstT ? regs | R(x.dst) : regs & ~R(x.dst);
+        if (dstT) a.dstAfter = 'other';
+        break;
+      }
+      case 'end':
+        if ((regs & R(x.dst)) !== 0) a.dstAfter = 'other';
+        break;
+      case 'ldx': {
+        let t = false;
+        if (a.ptrType === 'fp') {
+          if (a.frameno !== undefined && a.frameno !== -1 && a.stackOff !== undefined && !a.stackOffMixed) {
+            const [bl, bh] = slotBit(a.stackOff);
+            t = (lo & bl) !== 0 || (hi & bh) !== 0;
+          } else t = lo !== 0 || hi !== 0;
+        }
+        regs = t ? regs | R(x.dst) : regs & ~R(x.dst);
+        break;
+      }
+      case 'stx':
+      case 'st': {
+        if (a.ptrType !== 'fp' || a.ptrTypeMixed) break;
+        const srcT = op.kind === 'stx' && (regs & R(x.src)) !== 0;
+        if (a.stackOff !== undefined && !a.stackOffMixed) {
+          const [bl, bh] = slotBit(a.stackOff);
+          if (srcT) { lo |= bl; hi |= bh; } else if (op.size === 8 && a.stackOff % 8 === 0) { lo &= ~bl; hi &= ~bh; }
+        } else if (srcT) {
+          lo = -1; hi = -1;
+        }
+        break;
+      }
+      case 'atomic':
+        if (regs !== 0 || lo !== 0 || hi !== 0) {
+          if (op.op.startsWith('fetch_') || op.op === 'xchg') regs |= R(x.src);
+          if (op.op === 'cmpxchg') regs |= R(0);
+        }
+        break;
+      case 'lddw':
+        regs &= ~R(x.dst);
+        break;
+      case 'ldabs':
+        regs &= ~0x3f;
+        break;
+      case 'call':
+      case 'callx':
+        if (op.kind === 'call' && op.target === 'helper') {
+          regs &= ~0x3f;
+          break;
+        }
+        if (regs !== 0 || lo !== 0 || hi !== 0) escaped = true;
+        break;
+      case 'exit':
+        if (env.subprogOf(i) !== 0 && (regs & 1) !== 0) escaped = true;
+        break;
+      default:
+        break;
+    }
+    if (escaped) break;
+    if (op.kind === 'exit') next = [];
+    else if (op.kind === 'ja') next = [i + (op.long ? x.imm : x.off) + 1];
+    else if (op.kind === 'jcond') next = [i + 1, i + x.off + 1];
+    else next = [op.kind === 'lddw' ? i + 2 : i + 1];
+    for (const s of next) add(s, regs, lo, hi);
+  }
+  if (escaped) clearAll();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1279,30 +2581,53 @@ export interface VerifierResult {
 }
 
 export function bpfCheck(opts: VerifierOptions): VerifierResult {
-  verifyStructure(opts.insns, opts.log);
-  const env = new VerifierEnv(opts);
+  let env: VerifierEnv | undefined;
   const stats = (): string =>
-    `processed ${env.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${env.maxStatesPerInsn} total_states ${env.totalStates} peak_states ${env.peakStates} mark_read 0`;
+    `processed ${env?.insnProcessed ?? 0} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${env?.maxStatesPerInsn ?? 0} total_states ${env?.totalStates ?? 0} peak_states ${env?.peakStates ?? 0} mark_read 0`;
   try {
+    verifyStructure(opts.insns, opts.log);
+    env = new VerifierEnv(opts);
     doCheck(env);
-    checkStackDepth(env);
-    computeZextDst(env.insns, env.ops, env.subprogs).forEach((z, i) => { env.aux[i]!.zext_dst = z; });
+    checkMaxStackDepth(env);
+    jitFactTaint(env);
+    computeZextDst(env.insns, env.ops, env.subprogs).forEach((z, i) => { env!.aux[i]!.zext_dst = z; });
     opts.offload?.finalize?.(env);
   } catch (e) {
     opts.log.write(`${stats()}\n`);
+    // bpf_vlog_finalize(): a log that overflowed fails the load with ENOSPC, whatever the verdict.
+    opts.log.finalize();
     throw e;
   }
   const statsLine = stats();
   opts.log.write(`${statsLine}\n`);
+  opts.log.finalize();
   return { env, statsLine };
 }
 
-/** check_max_stack_depth: the frames of the deepest call chain together within MAX_BPF_STACK. */
-function checkStackDepth(env: VerifierEnv): void {
-  const depth0 = env.stackDepth;
-  const total = depth0.reduce((a, b) => a + Math.ceil(b / 32) * 32, 0);
-  if (total > MAX_BPF_STACK) {
-    env.reject('EACCES', `combined stack size of ${env.subprogs.length} calls is ${total}. Too large`);
+/** round_up_stack_depth: the JIT's granularity (16 bytes) for each frame of a chain. */
+const roundUpStackDepth = (d: number): number => Math.ceil(d / 16) * 16;
+
+/**
+ * check_max_stack_depth: along every chain of bpf-to-bpf calls (from the code, not only the paths
+ * walked), the frames together within MAX_BPF_STACK.
+ */
+function checkMaxStackDepth(env: VerifierEnv): void {
+  const subprogs = env.subprogs;
+  const calls: number[][] = subprogs.map(() => []);
+  for (let i = 0; i < env.insns.length; i++) {
+    const op = env.ops[i];
+    const isCall = (op?.kind === 'call' && op.target === 'local') || (op?.kind === 'lddw' && op.pseudo === 4);
+    if (!isCall) continue;
+    calls[env.subprogOf(i)]!.push(subprogs.indexOf(i + env.insns[i]!.imm + 1));
   }
-  void BPF_PSEUDO_MAP_VALUE;
+  const visit = (idx: number, depth: number, frame: number): void => {
+    depth += roundUpStackDepth(env.stackDepth[idx]!);
+    if (depth > MAX_BPF_STACK) env.reject('EACCES', `combined stack size of ${frame + 1} calls is ${depth}. Too large`);
+    for (const callee of calls[idx]!) {
+      if (callee < 0) continue;
+      if (frame + 1 >= MAX_CALL_FRAMES) env.reject('E2BIG', `the call stack of ${frame + 1} frames is too deep !`);
+      visit(callee, depth, frame + 1);
+    }
+  };
+  visit(0, 0, 0);
 }
