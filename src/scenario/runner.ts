@@ -763,8 +763,12 @@ async function runStep(run: Run, s: Step): Promise<StepResult> {
     if (s.fails !== undefined) return done(false, { error: 'the step succeeded, but it was expected to fail' });
     return done(true);
   }
-  // Anything else is a bug of the emulator, and propagates with its stack.
-  if (!(err instanceof StepFailure) && !isBpfError(err) && !(err instanceof ValueSizeError)) throw err;
+  // Anything else is a bug of the emulator: the run stops here and says so, with where it broke.
+  if (!(err instanceof StepFailure) && !isBpfError(err) && !(err instanceof ValueSizeError)) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const stack = (e.stack ?? '').split('\n').slice(1, 9).map((l) => l.trim());
+    return { ...base, ok: false, summary: summary || describe(s), details: stack, error: `emulator bug: ${e.message}`, ms: performance.now() - t0 };
+  }
   const e = err as Error;
   const log = err instanceof ProgLoadError ? err.log : '';
   const message = err instanceof ProgLoadError ? `BPF program load of '${err.prog}' failed: ${strerror(err.errno)} (${err.message})` : e.message;

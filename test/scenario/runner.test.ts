@@ -178,6 +178,20 @@ steps:
     expect(rep.steps[4]!.error).toMatch(/^line 15: map src_stats: no element with key 0a 00 00 08/);
   });
 
+  it('an emulator bug in a step ends the run as a failed step that says where it broke', async () => {
+    const file = join(DIR, 'bug.yaml');
+    const text = 'boot: {firmware: none, devices: [veth0]}\nsteps:\n  - report:\n  - report:\n';
+    writeFileSync(file, text);
+    const sc = parseScenario(text, file);
+    // A tool that breaks an invariant, standing in for a bug anywhere below the runner.
+    const rep = await runScenario({ ...sc, steps: [sc.steps[0]!, { kind: 'ip', args: ['link'], at: { line: 4, col: 5 }, index: 2 }] }, {
+      firmwareMode: 'in-process', tools: { ...SCENARIO_TOOLS, ip: () => { throw new Error('BUG: an invariant broke'); } },
+    });
+    expect(rep.ok).toBe(false);
+    expect(rep.steps[1]!.error).toBe('emulator bug: BUG: an invariant broke');
+    expect(rep.steps[1]!.details[0]).toMatch(/^at /);
+  });
+
   it('a boot the host refuses is a report with an error, not a crash', async () => {
     const rep = await run('boot: {firmware: no-such-image}\nsteps: [{report: }]\n');
     expect(rep.ok).toBe(false);
