@@ -382,7 +382,6 @@ const le32 = (m: Uint8Array, o: number): number => (m[o]! | (m[o + 1]! << 8) | (
 /** Per-call state of the host path, reused across frames. */
 class RxRun {
   readonly fates: RxFates = { pass: 0, drop: 0, aborted: 0, tx: 0, redirect: 0, error: 0 };
-  readonly keyBuf = new Uint8Array(4);
 
   constructor(readonly k: Kernel, readonly dev: NetDevice, readonly rx: NetdevRx) {}
 
@@ -392,7 +391,7 @@ class RxRun {
 
   /**
    * Run a devmap entry's egress program (dev_map_bpf_prog_run) on a copy of the frame: XDP_PASS lets
-   * it go (possibly changed); anything else drops it. Returns the frame bounds in `b`, or false.
+   * it go (possibly changed: the buffer holding it is returned); anything else drops it (null).
    */
   egressProg(x: ExecContext, prog: BpfProg, target: NetDevice, buf: Uint8Array, start: number, end: number): XdpBuff | null {
     const b = devmapBuffOf(x);
