@@ -23,6 +23,8 @@ export function findSubprogs(insns: readonly Insn[], ops: readonly (OpInfo | und
   for (let i = 0; i < insns.length; i++) {
     const op = ops[i];
     if (op === undefined) continue;
+    // add_kfunc_call(): this kernel has no BTF for kernel functions, so no id names one.
+    if (op.kind === 'call' && op.target === 'kfunc') reject(log, 'EINVAL', `kernel btf_id ${insns[i]!.imm >>> 0} is not a function`);
     const isCall = op.kind === 'call' && op.target === 'local';
     const isFunc = op.kind === 'lddw' && op.pseudo === 4;
     if (!isCall && !isFunc) continue;

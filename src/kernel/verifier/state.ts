@@ -28,8 +28,8 @@ export const MAX_BPF_STACK = 512;
 export const MAX_CALL_FRAMES = 8;
 
 /** reg->range of a packet pointer found at or past data_end (mark_pkt_end). */
-export const BEYOND_PKT_END = -1;
-export const AT_PKT_END = -2;
+export const AT_PKT_END = -1;
+export const BEYOND_PKT_END = -2;
 
 export interface RegState extends ScalarBounds {
   type: RegType;

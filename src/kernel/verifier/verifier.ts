@@ -39,7 +39,7 @@ import {
 } from './bounds.js';
 import { findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
 import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
-import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn } from './format.js';
+import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn, verbose_snum, verbose_unum } from './format.js';
 import { computeLiveness, computeZextDst } from './liveness.js';
 import type { VerifierLog } from './log.js';
 import {
@@ -372,7 +372,7 @@ export function formatRegIn(r: RegState, frameno: number): string {
     if (isConst(r)) return `fp${fr}${BigInt.asIntN(64, r.var_off.value) + BigInt(r.off)}`;
     const parts: string[] = [];
     if (r.id !== 0) parts.push(`id=${r.id}`);
-    if (r.off !== 0) parts.push(`off=${r.off}`);
+    if (r.off !== 0) parts.push(`off=${verbose_snum(BigInt(r.off))}`);
     const ranges = print_scalar_ranges(r);
     if (ranges !== '') parts.push(ranges);
     if (!tnum_is_unknown(r.var_off)) parts.push(`var_off=${tnum_strn(r.var_off)}`);
@@ -384,8 +384,8 @@ export function formatRegIn(r: RegState, frameno: number): string {
     if (r.map.name !== '') parts.push(`map=${r.map.name}`);
     parts.push(`ks=${r.map.key_size},vs=${r.map.value_size}`);
   }
-  if (r.off !== 0) parts.push(`off=${r.off}`);
-  if (isPktPointer(r)) parts.push(`r=${r.range}`);
+  if (r.off !== 0) parts.push(`off=${verbose_snum(BigInt(r.off))}`);
+  if (isPktPointer(r)) parts.push(`r=${verbose_unum(BigInt(r.range))}`);
   if (isConst(r)) {
     if (r.var_off.value !== 0n) parts.push(`imm=${r.var_off.value.toString(16)}`);
   } else {
@@ -781,7 +781,6 @@ function checkStackRangeInitialized(env: VerifierEnv, regno: number, off: number
     const s = f.stack[spi]!;
     const j = slot % BPF_REG_SIZE;
     const t = stype(s, j);
-    env.scratchedStack.add(spi);
     if (t === 'm') continue;
     if (t === '0' || t === '?') {
       // Root may pass uninitialised stack; a helper writing there leaves misc data.
@@ -1295,12 +1294,11 @@ function findGoodPktPointers(state: VerifierState, dst: RegState, type: RegType,
   });
 }
 
-/** mark_pkt_end: the pointer is at (or past) data_end on this branch. */
+/** mark_pkt_end: the pointer is past (or at) data_end on this branch. */
 function markPktEnd(state: VerifierState, regno: number, rangeOpen: boolean): void {
   const r = curFrame(state).regs[regno]!;
-  if (!isPktPointer(r)) return;
-  // Only a pointer with a positive fixed offset and no variable part is precise enough.
-  if (r.off < 0 || !isConst(r) || r.var_off.value !== 0n) return;
+  // pkt_meta is not tracked this way.
+  if (r.type !== 'pkt') return;
   r.range = rangeOpen ? BEYOND_PKT_END : AT_PKT_END;
 }
 
@@ -1311,7 +1309,9 @@ function markPktEnd(state: VerifierState, regno: number, rangeOpen: boolean): vo
  */
 function tryMatchPktPointers(cond: JmpCond, jmp32: boolean, dstRegno: number, srcRegno: number, dst: RegState, src: RegState, thisBranch: VerifierState, otherBranch: VerifierState): boolean {
   if (jmp32) return false;
-  const isEndOf = (end: RegState, p: RegState): boolean => (p.type === 'pkt' && end.type === 'pkt_end') || (p.type === 'pkt_meta' && end.type === 'pkt');
+  // reg_is_init_pkt_pointer: data itself (no offset) as the end of the metadata.
+  const isInitPkt = (r: RegState): boolean => r.type === 'pkt' && r.off === 0 && isConst(r) && r.var_off.value === 0n;
+  const isEndOf = (end: RegState, p: RegState): boolean => (p.type === 'pkt' && end.type === 'pkt_end') || (p.type === 'pkt_meta' && isInitPkt(end));
   const fwd = (c: 'jgt' | 'jlt' | 'jge' | 'jle'): void => {
     // pkt OP end, with the checked pointer as dst.
     const ptrOther = curFrame(otherBranch).regs[dstRegno]!;
@@ -1874,17 +1874,11 @@ function clearAllPktPointers(env: VerifierEnv): void {
     const func = st.frames[f]!;
     for (let i = 0; i < func.regs.length; i++) {
       const r = func.regs[i]!;
-      if (isPktPointer(r) || r.type === 'pkt_end') {
-        markRegUnknown(r);
-        if (f === st.curframe) env.scratchedRegs |= 1 << i;
-      }
+      if (isPktPointer(r) || r.type === 'pkt_end') markRegUnknown(r);
     }
     for (let i = 0; i < func.stack.length; i++) {
       const s = func.stack[i]!;
-      if (isSpilledReg(s) && s.spilled !== undefined && (isPktPointer(s.spilled) || s.spilled.type === 'pkt_end')) {
-        markRegUnknown(s.spilled);
-        if (f === st.curframe) env.scratchedStack.add(i);
-      }
+      if (isSpilledReg(s) && s.spilled !== undefined && (isPktPointer(s.spilled) || s.spilled.type === 'pkt_end')) markRegUnknown(s.spilled);
     }
   }
 }
@@ -1909,6 +1903,8 @@ function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
     env.log.write('callee:\n');
     printFullState(env, callee);
   }
+  // The callee's first instruction shows its whole frame.
+  markStateScratched(env);
 }
 
 function prepareFuncExit(env: VerifierEnv): void {
@@ -2438,7 +2434,11 @@ export function doCheck(env: VerifierEnv): void {
     if (pathDone) {
       markStateScratched(env);
       updateBranchCounts(env, env.cur.parent);
-      if (!popStack(env)) return;
+      if (!popStack(env)) {
+        // do_check_common: an accepted program's level-1 log keeps none of the walk.
+        if (!log.verbose) log.truncate(0);
+        return;
+      }
       prevInsnIdx = env.cur.prev_insn_idx;
       doPrintState = true;
       continue;
