@@ -24,11 +24,14 @@ import {
   tnum_xor,
 } from './tnum.js';
 
-// C's integer conversions.
-const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
-const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
-const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
-const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
+// C's integer conversions. A value already in range is returned as it is: BigInt.asIntN allocates, and
+// these run millions of times on long walks.
+const P64 = 1n << 64n, P32 = 1n << 32n;
+const S63 = 1n << 63n, S31 = 1n << 31n;
+const u64 = (x: bigint): bigint => (x >= 0n && x < P64 ? x : BigInt.asUintN(64, x));
+const s64 = (x: bigint): bigint => (x >= -S63 && x < S63 ? x : BigInt.asIntN(64, x));
+const u32 = (x: bigint): bigint => (x >= 0n && x < P32 ? x : BigInt.asUintN(32, x));
+const s32 = (x: bigint): bigint => (x >= -S31 && x < S31 ? x : BigInt.asIntN(32, x));
 const s16 = (x: bigint): bigint => BigInt.asIntN(16, x);
 const s8 = (x: bigint): bigint => BigInt.asIntN(8, x);
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
@@ -305,14 +308,56 @@ export function __reg_bound_offset(reg: ScalarBounds): void {
 
 /** reg_bounds_sync: make the tnum and all eight bounds agree, as the kernel does after every change. */
 export function reg_bounds_sync(reg: ScalarBounds): void {
+  // Two states every step leaves as they are: a consistent constant, and nothing known at all.
+  if (is_synced_const(reg) || is_synced_unknown(reg)) return;
   __update_reg_bounds(reg);
-  // Each pass can feed the next (32 -> 64 -> 32); the kernel runs the deduction a fixed number of times.
-  __reg_deduce_bounds(reg);
-  __reg_deduce_bounds(reg);
-  __reg_deduce_bounds(reg);
+  // Each pass can feed the next (32 -> 64 -> 32); the kernel runs the deduction three times. A pass
+  // that changes nothing means the later ones would not either.
+  for (let pass = 0; pass < 3; pass++) {
+    const before = deduceKey(reg);
+    __reg_deduce_bounds(reg);
+    if (sameAsKey(reg, before)) break;
+  }
   __reg_bound_offset(reg);
   // The intersection above may have improved the bounds once more (umax 0x7f..f, var_off (0; 0xf..fc)).
   __update_reg_bounds(reg);
+}
+
+/** The fields __reg_deduce_bounds reads and writes, to tell whether a pass changed anything. */
+interface DeduceKey {
+  var_off: ScalarBounds['var_off'];
+  smin: bigint; smax: bigint; umin: bigint; umax: bigint; s32min: bigint; s32max: bigint; u32min: bigint; u32max: bigint;
+}
+function deduceKey(r: ScalarBounds): DeduceKey {
+  return {
+    var_off: r.var_off, smin: r.smin_value, smax: r.smax_value, umin: r.umin_value, umax: r.umax_value,
+    s32min: r.s32_min_value, s32max: r.s32_max_value, u32min: r.u32_min_value, u32max: r.u32_max_value,
+  };
+}
+function sameAsKey(r: ScalarBounds, k: DeduceKey): boolean {
+  return r.var_off.value === k.var_off.value && r.var_off.mask === k.var_off.mask && r.smin_value === k.smin && r.smax_value === k.smax
+    && r.umin_value === k.umin && r.umax_value === k.umax && r.s32_min_value === k.s32min && r.s32_max_value === k.s32max
+    && r.u32_min_value === k.u32min && r.u32_max_value === k.u32max;
+}
+
+/** A constant whose every bound is that constant (reg_bounds_sync cannot change it). */
+function is_synced_const(reg: ScalarBounds): boolean {
+  if (reg.var_off.mask !== 0n) return false;
+  const v = reg.var_off.value;
+  if (reg.umin_value !== v || reg.umax_value !== v) return false;
+  const sv = v > S64_MAX ? v - (1n << 64n) : v;
+  if (reg.smin_value !== sv || reg.smax_value !== sv) return false;
+  const v32 = v & LOW32;
+  if (reg.u32_min_value !== v32 || reg.u32_max_value !== v32) return false;
+  const s32v = v32 > S32_MAX ? v32 - (1n << 32n) : v32;
+  return reg.s32_min_value === s32v && reg.s32_max_value === s32v;
+}
+
+/** Nothing known: an unknown tnum and every bound at its type's extreme. */
+function is_synced_unknown(reg: ScalarBounds): boolean {
+  return reg.var_off.mask === U64_MAX && reg.var_off.value === 0n && reg.umin_value === 0n && reg.umax_value === U64_MAX
+    && reg.smin_value === S64_MIN && reg.smax_value === S64_MAX && reg.u32_min_value === 0n && reg.u32_max_value === U32_MAX
+    && reg.s32_min_value === S32_MIN && reg.s32_max_value === S32_MAX;
 }
 
 /**

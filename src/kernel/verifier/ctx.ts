@@ -38,12 +38,12 @@ const narrowOk = (size: number, fieldSize: number): boolean => size <= fieldSize
 function xdpIsValidAccess(off: number, size: number, write: boolean, expectedAttachType: number, offloaded: boolean): CtxAccessInfo | undefined {
   if (expectedAttachType !== BPF_ATTACH_TYPE.XDP_DEVMAP && off === XDP_MD.egress_ifindex) return undefined;
   // __is_valid_xdp_access: whole, aligned u32 fields only.
-  const whole = (): boolean => off >= 0 && off < XDP_MD_SIZE && off % size === 0 && size === 4;
+  const whole = off >= 0 && off < XDP_MD_SIZE && off % size === 0 && size === 4;
   if (write) {
     // Only a program offloaded to a device may steer the packet to another queue.
-    return offloaded && off === XDP_MD.rx_queue_index && whole() ? SCALAR : undefined;
+    return offloaded && off === XDP_MD.rx_queue_index && whole ? SCALAR : undefined;
   }
-  if (!whole()) return undefined;
+  if (!whole) return undefined;
   if (off === XDP_MD.data) return { regType: 'pkt', fieldSize: 0 };
   if (off === XDP_MD.data_meta) return { regType: 'pkt_meta', fieldSize: 0 };
   if (off === XDP_MD.data_end) return { regType: 'pkt_end', fieldSize: 0 };

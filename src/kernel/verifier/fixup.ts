@@ -185,11 +185,11 @@ function patch(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], pat
     }
     const x = { ...insns[i]! };
     const op = ops[i];
-    const target = (t: number): number => newIndex[t]! - newIndex[i]! - 1;
-    if (op?.kind === 'ja' && !op.long) x.off = target(i + insns[i]!.off + 1);
-    else if (op?.kind === 'ja') x.imm = target(i + insns[i]!.imm + 1);
-    else if (op?.kind === 'jcond') x.off = target(i + insns[i]!.off + 1);
-    else if ((op?.kind === 'call' && op.target === 'local') || (op?.kind === 'lddw' && op.pseudo === 4)) x.imm = target(i + insns[i]!.imm + 1);
+    const here = newIndex[i]! + 1;
+    if (op?.kind === 'ja' && !op.long) x.off = newIndex[i + insns[i]!.off + 1]! - here;
+    else if (op?.kind === 'ja') x.imm = newIndex[i + insns[i]!.imm + 1]! - here;
+    else if (op?.kind === 'jcond') x.off = newIndex[i + insns[i]!.off + 1]! - here;
+    else if ((op?.kind === 'call' && op.target === 'local') || (op?.kind === 'lddw' && op.pseudo === 4)) x.imm = newIndex[i + insns[i]!.imm + 1]! - here;
     out.push(x);
   }
   return { out, newIndex };

@@ -59,11 +59,20 @@ interface MinMax {
   omit: boolean;
 }
 
+/**
+ * 32-bit signed bounds printed in hex are shown as u32, not sign-extended (smin32=0xfffffffe rather
+ * than 0xfffffffffffffffe), so that they do not look like a 64-bit value.
+ */
+function s32slot(v: bigint): bigint {
+  return is_snum_decimal(v) ? BigInt.asUintN(64, v) : BigInt.asUintN(32, v);
+}
+
+function isNeg(x: MinMax): boolean {
+  return x.signed && BigInt.asIntN(64, x.val) < 0n;
+}
+
 /** print_scalar_ranges: the `smin=...,umax=...` part, fields joined by commas. */
 export function print_scalar_ranges(reg: ScalarBounds): string {
-  // 32-bit signed bounds printed in hex are shown as u32, not sign-extended (smin32=0xfffffffe rather
-  // than 0xfffffffffffffffe), so that they do not look like a 64-bit value.
-  const s32slot = (v: bigint): bigint => (is_snum_decimal(v) ? BigInt.asUintN(64, v) : BigInt.asUintN(32, v));
   const m: MinMax[] = [
     { name: 'smin', signed: true, val: BigInt.asUintN(64, reg.smin_value), omit: reg.smin_value === S64_MIN },
     { name: 'smax', signed: true, val: BigInt.asUintN(64, reg.smax_value), omit: reg.smax_value === S64_MAX },
@@ -74,7 +83,6 @@ export function print_scalar_ranges(reg: ScalarBounds): string {
     { name: 'umin32', signed: false, val: reg.u32_min_value, omit: reg.u32_min_value === 0n },
     { name: 'umax32', signed: false, val: reg.u32_max_value, omit: reg.u32_max_value === U32_MAX },
   ];
-  const isNeg = (x: MinMax): boolean => x.signed && BigInt.asIntN(64, x.val) < 0n;
   const parts: string[] = [];
   for (let i = 0; i < m.length; i++) {
     const m1 = m[i]!;

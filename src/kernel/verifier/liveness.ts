@@ -48,34 +48,61 @@ function useDef(op: OpInfo, x: Insn, helperArgs?: HelperArgCount): UseDef {
 }
 
 /**
- * live[i] = bitmask of r0-r9 live before instruction i. `funcs` are the subprogram start indexes;
- * jumps stay inside their function (the structural checks have made sure).
+ * The successors of each instruction inside its function (two at most: fall-through, then jump
+ * target; -1 when absent). `funcs` are the subprogram start indexes; jumps stay inside their function
+ * (the structural checks have made sure).
+ */
+function successors(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Int32Array {
+  const n = insns.length;
+  const succ = new Int32Array(2 * n).fill(-1);
+  let f = 0;
+  let end = funcs[1] ?? n;
+  for (let i = 0; i < n; i++) {
+    while (i >= end) {
+      f++;
+      end = funcs[f + 1] ?? n;
+    }
+    const op = ops[i];
+    if (op === undefined || op.kind === 'exit') continue;
+    const x = insns[i]!;
+    let fall = -1, jump = -1;
+    if (op.kind === 'ja') jump = i + (op.long ? x.imm : x.off) + 1;
+    else {
+      fall = op.kind === 'lddw' ? i + 2 : i + 1;
+      if (op.kind === 'jcond') jump = i + x.off + 1;
+    }
+    if (fall >= 0 && fall < end) succ[2 * i] = fall;
+    if (jump >= 0 && jump < end) succ[2 * i + 1] = jump;
+  }
+  return succ;
+}
+
+/** Registers live out of i: the union over its successors. */
+function outOf(succ: Int32Array, live: Uint16Array, i: number): number {
+  const a = succ[2 * i]!, b = succ[2 * i + 1]!;
+  return (a >= 0 ? live[a]! : 0) | (b >= 0 ? live[b]! : 0);
+}
+
+/**
+ * live[i] = bitmask of r0-r9 live before instruction i.
  */
 export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[], helperArgs?: HelperArgCount): Uint16Array {
   const n = insns.length;
   const live = new Uint16Array(n);
-  const succ: number[][] = Array.from({ length: n }, () => []);
-  const ud: UseDef[] = new Array(n);
+  const succ = successors(insns, ops, funcs);
+  const use = new Uint16Array(n), def = new Uint16Array(n);
   for (let i = 0; i < n; i++) {
     const op = ops[i];
-    if (op === undefined) { ud[i] = { use: 0, def: 0 }; continue; }
-    const x = insns[i]!;
-    ud[i] = useDef(op, x, helperArgs);
-    const next = op.kind === 'lddw' ? i + 2 : i + 1;
-    const end = funcs.find((s) => s > i) ?? n;
-    const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
-    if (op.kind === 'exit') continue;
-    if (op.kind === 'ja') { add(i + (op.long ? x.imm : x.off) + 1); continue; }
-    if (op.kind === 'jcond') add(i + x.off + 1);
-    add(next);
+    if (op === undefined) continue;
+    const ud = useDef(op, insns[i]!, helperArgs);
+    use[i] = ud.use;
+    def[i] = ud.def;
   }
   // Iterate to a fixed point, walking backwards (most flow is forward, so this converges quickly).
   for (let changed = true; changed;) {
     changed = false;
     for (let i = n - 1; i >= 0; i--) {
-      let out = 0;
-      for (const s of succ[i]!) out |= live[s]!;
-      const inn = (ud[i]!.use | (out & ~ud[i]!.def)) & 0x3ff;
+      const inn = (use[i]! | (outOf(succ, live, i) & ~def[i]!)) & 0x3ff;
       if (inn !== live[i]) {
         live[i] = inn;
         changed = true;
@@ -94,18 +121,7 @@ export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | 
 export function computeZextDst(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): boolean[] {
   const n = insns.length;
   const hiLive = new Uint16Array(n); // before each instruction
-  const succ: number[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; i < n; i++) {
-    const op = ops[i];
-    if (op === undefined) continue;
-    const x = insns[i]!;
-    const end = funcs.find((s) => s > i) ?? n;
-    const add = (t: number): void => { if (t >= 0 && t < end) succ[i]!.push(t); };
-    if (op.kind === 'exit') continue;
-    if (op.kind === 'ja') { add(i + (op.long ? x.imm : x.off) + 1); continue; }
-    if (op.kind === 'jcond') add(i + x.off + 1);
-    add(op.kind === 'lddw' ? i + 2 : i + 1);
-  }
+  const succ = successors(insns, ops, funcs);
   /** Registers whose upper half the instruction reads, and the register it writes (any width). */
   const effect = (op: OpInfo, x: Insn): { read64: number; def: number } => {
     switch (op.kind) {
@@ -134,8 +150,7 @@ export function computeZextDst(insns: readonly Insn[], ops: readonly (OpInfo | u
     for (let i = n - 1; i >= 0; i--) {
       const op = ops[i];
       if (op === undefined) continue;
-      let out = 0;
-      for (const s of succ[i]!) out |= hiLive[s]!;
+      const out = outOf(succ, hiLive, i);
       const e = effect(op, insns[i]!);
       const inn = (e.read64 | (out & ~e.def)) & 0x7ff;
       if (inn !== hiLive[i]) {
@@ -149,8 +164,6 @@ export function computeZextDst(insns: readonly Insn[], ops: readonly (OpInfo | u
     if (op === undefined) return false;
     const narrow = (op.kind === 'alu' && !op.alu64) || (op.kind === 'ldx' && op.size < 8 && !op.signed);
     if (!narrow) return false;
-    let out = 0;
-    for (const s of succ[i]!) out |= hiLive[s]!;
-    return (out & R(x.dst)) !== 0;
+    return (outOf(succ, hiLive, i) & R(x.dst)) !== 0;
   });
 }

@@ -11,12 +11,19 @@ export const BPF_LOG_STATS = 4;
 export const BPF_LOG_FIXED = 8;
 const BPF_LOG_MASK = BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2 | BPF_LOG_STATS | BPF_LOG_FIXED;
 const BPF_LOG_MIN_ALIGNMENT = 8;
+/** How long the tail grows before it is set aside as a chunk. */
+const CHUNK = 4096;
 /** The smallest buffer the kernel accepts when a log is asked for. */
 export const BPF_LOG_MIN_SIZE = 128;
 
 export class VerifierLog {
-  /** The text as written, in pieces, so that rewinding the tail costs only what is removed. */
+  /**
+   * The text as written: finished chunks, then the tail being appended to. Chunks stay a few KB so
+   * that rewinding (print_insn_state takes back a newline, a finished branch rewinds its trace) slices
+   * little, and joining a 50 MB trace is a join of thousands of pieces rather than millions.
+   */
   private pieces: string[] = [];
+  private tail = '';
   private length = 0;
 
   constructor(readonly level: number, readonly size: number) {
@@ -38,29 +45,46 @@ export class VerifierLog {
 
   /** bpf_vlog_reset(): drop what was written after `pos`. */
   truncate(pos: number): void {
-    while (this.length > pos) {
-      const last = this.pieces.pop()!;
-      const keep = Math.max(0, last.length - (this.length - pos));
-      this.length -= last.length - keep;
-      if (keep > 0) this.pieces.push(last.slice(0, keep));
+    if (pos >= this.length) return;
+    let tailStart = this.length - this.tail.length;
+    while (pos < tailStart) {
+      // The cut is in an earlier chunk: it becomes the tail again.
+      this.tail = this.pieces.pop()!;
+      this.length = tailStart;
+      tailStart -= this.tail.length;
     }
+    this.tail = this.tail.slice(0, pos - tailStart);
+    this.length = pos;
   }
 
   get verbose(): boolean {
     return (this.level & BPF_LOG_LEVEL2) !== 0;
   }
 
+  /** env->log.level & BPF_LOG_LEVEL: the walk is traced (level 1 or 2, not statistics alone). */
+  get traced(): boolean {
+    return (this.level & (BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2)) !== 0;
+  }
+
   /** verbose(): append text when logging is on. */
   write(text: string): void {
     if (this.level === 0) return;
     // The whole text is kept (branches rewind into it); text() cuts it to the user's buffer.
-    this.pieces.push(text);
+    if (this.tail.length >= CHUNK) {
+      this.pieces.push(this.tail);
+      this.tail = '';
+    }
+    this.tail += text;
     this.length += text.length;
   }
 
   private joined(): string {
-    if (this.pieces.length > 1) this.pieces = [this.pieces.join('')];
-    return this.pieces[0] ?? '';
+    if (this.pieces.length > 0) {
+      this.pieces.push(this.tail);
+      this.tail = this.pieces.join('');
+      this.pieces = [];
+    }
+    return this.tail;
   }
 
   /** Bytes the whole log needed (bpf_attr.log_true_size). */

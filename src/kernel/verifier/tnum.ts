@@ -9,7 +9,9 @@
 import { U32_MAX, U64_MAX, type Tnum } from './scalar.js';
 
 const TNUM = (value: bigint, mask: bigint): Tnum => ({ value, mask });
-const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+const P64 = 1n << 64n;
+/** (u64)x; a value already in range is kept (BigInt.asUintN allocates). */
+const u64 = (x: bigint): bigint => (x >= 0n && x < P64 ? x : BigInt.asUintN(64, x));
 
 /** A completely unknown value. */
 export const tnum_unknown: Tnum = Object.freeze(TNUM(0n, U64_MAX));

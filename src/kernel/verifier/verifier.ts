@@ -1309,59 +1309,65 @@ function markPktEnd(state: VerifierState, regno: number, rangeOpen: boolean): vo
  */
 function tryMatchPktPointers(cond: JmpCond, jmp32: boolean, dstRegno: number, srcRegno: number, dst: RegState, src: RegState, thisBranch: VerifierState, otherBranch: VerifierState): boolean {
   if (jmp32) return false;
-  // reg_is_init_pkt_pointer: data itself (no offset) as the end of the metadata.
-  const isInitPkt = (r: RegState): boolean => r.type === 'pkt' && r.off === 0 && isConst(r) && r.var_off.value === 0n;
-  const isEndOf = (end: RegState, p: RegState): boolean => (p.type === 'pkt' && end.type === 'pkt_end') || (p.type === 'pkt_meta' && isInitPkt(end));
-  const fwd = (c: 'jgt' | 'jlt' | 'jge' | 'jle'): void => {
-    // pkt OP end, with the checked pointer as dst.
+  if (cond !== 'jgt' && cond !== 'jlt' && cond !== 'jge' && cond !== 'jle') return false;
+  // The pointer's fixed offset is the checked length; a variable part comes from its own bounds.
+  if (isEndOf(src, dst)) {
+    // pkt' OP end, the checked pointer in dst.
     const ptrOther = curFrame(otherBranch).regs[dstRegno]!;
-    switch (c) {
-      case 'jgt': // pkt' > end: fall-through is in range
+    switch (cond) {
+      case 'jgt': // pkt' > end: the fall-through is in range
         findGoodPktPointers(thisBranch, dst, dst.type, false);
         markPktEnd(otherBranch, dstRegno, true);
         break;
-      case 'jlt': // pkt' < end: taken is in range (open)
+      case 'jlt': // pkt' < end: the jump is in range (open)
         findGoodPktPointers(otherBranch, ptrOther, dst.type, true);
         markPktEnd(thisBranch, dstRegno, false);
         break;
-      case 'jge': // pkt' >= end: fall-through in range (open)
+      case 'jge': // pkt' >= end: the fall-through is in range (open)
         findGoodPktPointers(thisBranch, dst, dst.type, true);
         markPktEnd(otherBranch, dstRegno, false);
         break;
-      case 'jle': // pkt' <= end: taken in range
+      case 'jle': // pkt' <= end: the jump is in range
         findGoodPktPointers(otherBranch, ptrOther, dst.type, false);
         markPktEnd(thisBranch, dstRegno, true);
         break;
     }
-  };
-  const rev = (c: 'jgt' | 'jlt' | 'jge' | 'jle'): void => {
-    // end OP pkt, with the checked pointer as src.
+    return true;
+  }
+  if (isEndOf(dst, src)) {
+    // end OP pkt', the checked pointer in src.
     const ptrOther = curFrame(otherBranch).regs[srcRegno]!;
-    switch (c) {
-      case 'jgt': // end > pkt': taken in range (open)
+    switch (cond) {
+      case 'jgt': // end > pkt': the jump is in range (open)
         findGoodPktPointers(otherBranch, ptrOther, src.type, true);
         markPktEnd(thisBranch, srcRegno, false);
         break;
-      case 'jlt': // end < pkt': fall-through in range
+      case 'jlt': // end < pkt': the fall-through is in range
         findGoodPktPointers(thisBranch, src, src.type, false);
         markPktEnd(otherBranch, srcRegno, true);
         break;
-      case 'jge': // end >= pkt': taken in range
+      case 'jge': // end >= pkt': the jump is in range
         findGoodPktPointers(otherBranch, ptrOther, src.type, false);
         markPktEnd(thisBranch, srcRegno, true);
         break;
-      case 'jle': // end <= pkt': fall-through in range (open)
+      case 'jle': // end <= pkt': the fall-through is in range (open)
         findGoodPktPointers(thisBranch, src, src.type, true);
         markPktEnd(otherBranch, srcRegno, false);
         break;
     }
-  };
-  if (cond !== 'jgt' && cond !== 'jlt' && cond !== 'jge' && cond !== 'jle') return false;
-  // The pointer's fixed offset is the checked length; a variable part comes from its own bounds.
-  if (isEndOf(src, dst)) fwd(cond);
-  else if (isEndOf(dst, src)) rev(cond);
-  else return false;
-  return true;
+    return true;
+  }
+  return false;
+}
+
+/** reg_is_init_pkt_pointer: data itself (no offset), which ends the metadata. */
+function isInitPkt(r: RegState): boolean {
+  return r.type === 'pkt' && r.off === 0 && isConst(r) && r.var_off.value === 0n;
+}
+
+/** `end` bounds the memory `p` points into: data_end for packet pointers, data for metadata ones. */
+function isEndOf(end: RegState, p: RegState): boolean {
+  return (p.type === 'pkt' && end.type === 'pkt_end') || (p.type === 'pkt_meta' && isInitPkt(end));
 }
 
 /** mark_ptr_or_null_regs: after `if rX == 0`, every copy (same id) is NULL on one side, a pointer on the other. */
@@ -1528,13 +1534,13 @@ function checkCondJmpOp(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kin
   }
   if (pred === 1) {
     noteBranch(aux, 1);
-    if (env.log.enabled) printInsnState(env);
+    if (env.log.traced) printInsnState(env);
     thisBranch.insn_idx = idx + x.off;
     return;
   }
   if (pred === 0) {
     noteBranch(aux, 0);
-    if (env.log.enabled) printInsnState(env);
+    if (env.log.traced) printInsnState(env);
     return;
   }
   noteBranch(aux, -1);
@@ -1575,7 +1581,7 @@ function checkCondJmpOp(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kin
   } else if (op.srcReg) {
     tryMatchPktPointers(op.cond, op.jmp32, x.dst, x.src, dst, src, thisBranch, otherBranch);
   }
-  if (env.log.enabled) printInsnState(env);
+  if (env.log.traced) printInsnState(env);
 }
 
 /** frame_insn_idx: where a frame of the state is (its call site for the callers). */
@@ -1704,18 +1710,19 @@ function checkFuncArg(env: VerifierEnv, arg: number, meta: CallArgMeta, proto: B
   if (isPktPointer(reg) && !(mayAccessDirectPktData(env.opts.progType) && meta.pktAccess)) {
     env.reject('EACCES', 'helper access to the packet is not allowed');
   }
-  const typeMismatch = (expected: string): never => env.reject('EACCES', `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
   if (!(registerIsNull(reg) && nullable)) {
     // check_reg_type, then check_func_arg_reg_off.
+    let expected: string | undefined;
     switch (a.type) {
-      case 'ARG_CONST_MAP_PTR': if (reg.type !== 'map_ptr') typeMismatch('map_ptr'); break;
-      case 'ARG_PTR_TO_CTX': if (reg.type !== 'ctx') typeMismatch('ctx'); break;
-      case 'ARG_CONST_SIZE': case 'ARG_CONST_SIZE_OR_ZERO': if (reg.type !== 'scalar') typeMismatch('scalar'); break;
+      case 'ARG_CONST_MAP_PTR': if (reg.type !== 'map_ptr') expected = 'map_ptr'; break;
+      case 'ARG_PTR_TO_CTX': if (reg.type !== 'ctx') expected = 'ctx'; break;
+      case 'ARG_CONST_SIZE': case 'ARG_CONST_SIZE_OR_ZERO': if (reg.type !== 'scalar') expected = 'scalar'; break;
       case 'ARG_PTR_TO_MAP_KEY': case 'ARG_PTR_TO_MAP_VALUE': case 'ARG_PTR_TO_MEM': case 'ARG_PTR_TO_UNINIT_MEM':
         // MEM_RDONLY and PTR_MAYBE_NULL of the argument accept the register's same flags.
-        if (!isMemType(reg) || (reg.maybeNull && !nullable)) typeMismatch(MEM_TYPES);
+        if (!isMemType(reg) || (reg.maybeNull && !nullable)) expected = MEM_TYPES;
         break;
     }
+    if (expected !== undefined) env.reject('EACCES', `R${regno} type=${regTypeStr(reg)} expected=${expected}`);
     if (!(isMemType(reg) && !reg.maybeNull) && reg.type !== 'scalar') checkPtrOffReg(env, reg, regno, false);
   }
   switch (a.type) {
@@ -1897,7 +1904,7 @@ function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
   st.curframe++;
   clearCallerSavedRegs(env, caller.regs);
   st.insn_idx = target - 1;
-  if (env.log.enabled) {
+  if (env.log.traced) {
     env.log.write('caller:\n');
     printFullState(env, caller);
     env.log.write('callee:\n');
@@ -1916,7 +1923,7 @@ function prepareFuncExit(env: VerifierEnv): void {
   const caller = st.frames[st.curframe - 1]!;
   caller.regs[0] = copyReg(r0);
   st.insn_idx = callee.callsite + 1;
-  if (env.log.enabled) {
+  if (env.log.traced) {
     env.log.write('returning from callee:\n');
     printFullState(env, callee);
     env.log.write(`to caller at ${st.insn_idx}:\n`);
@@ -2313,7 +2320,7 @@ export function doCheck(env: VerifierEnv): void {
     st.last_insn_idx = prevInsnIdx;
     let pathDone = false;
     if (env.prunePoint[idx] && isStateVisited(env, idx)) {
-      if (log.enabled) {
+      if (log.traced) {
         if (doPrintState) log.write(`\nfrom ${prevInsnIdx} to ${idx}: safe\n`);
         else log.write(`${idx}: safe\n`);
       }
@@ -2325,7 +2332,7 @@ export function doCheck(env: VerifierEnv): void {
         printFullState(env, curFrame(st));
         doPrintState = false;
       }
-      if (log.enabled) {
+      if (log.traced) {
         if (stateScratched(env)) printInsnState(env);
         logLineInfo(env, idx);
         env.prevLogPos = log.position;
