@@ -193,6 +193,8 @@ export class Kernel implements ExecEnv {
         f.obj.get();
         return f.obj;
       },
+      // A DEVMAP slot names a device of this namespace (dev_map_update_elem's dev_get_by_index()).
+      dev_get_by_index: (ifindex) => this.netdevs.dev_get_by_index(ifindex) !== undefined,
     };
     this.offload = new BpfOffload(this);
   }

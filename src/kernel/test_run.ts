@@ -4,6 +4,7 @@
 // next run sees — under the RCU read lock, and the reported duration is the measured average.
 
 import { BpfError } from '../bpf/errno.js';
+import { BPF_ATTACH_TYPE } from '../bpf/prog-types.js';
 import { interpret } from './exec/interpreter.js';
 import type { ExecContext } from './exec/context.js';
 import type { Kernel } from './kernel.js';
@@ -39,7 +40,7 @@ export function bpf_prog_test_run_xdp(k: Kernel, prog: BpfProg, attr: TestRunAtt
   if ((flags & BPF_F_TEST_XDP_LIVE_FRAMES) !== 0) throw new BpfError('EOPNOTSUPP', 'BPF_PROG_TEST_RUN: live frames mode is not modelled');
   if ((attr.cpu ?? 0) !== 0) throw new BpfError('EINVAL', 'BPF_PROG_TEST_RUN: cpu is only for BPF_F_TEST_RUN_ON_CPU');
   if ((attr.batch_size ?? 0) !== 0) throw new BpfError('EINVAL', 'BPF_PROG_TEST_RUN: batch_size is only for live frames');
-  if (prog.expectedAttachType === 46 /* BPF_XDP_DEVMAP */ || prog.expectedAttachType === 45 /* BPF_XDP_CPUMAP */) {
+  if (prog.expectedAttachType === BPF_ATTACH_TYPE.XDP_DEVMAP || prog.expectedAttachType === BPF_ATTACH_TYPE.XDP_CPUMAP) {
     throw new BpfError('EINVAL', 'BPF_PROG_TEST_RUN: devmap/cpumap programs cannot be test-run');
   }
   const dataIn = attr.data_in;

@@ -195,7 +195,16 @@ describe('the stack access cases (seed paper, "Stack Offload")', () => {
   });
 
   it('3: across a 32 B boundary beyond 64 — LM pointer 3 with post-increment', () => {
-    expect(stackCase(128, 'u64', 36)).toEqual({ kase: 3, cycles: 7, insns: 7 });
+    // The verifier keeps stack accesses aligned and frames a multiple of 8 (grow_stack_state), so an
+    // 8-byte access straddles a 32 B window only in a subprogram, whose nfp frame adds the 4-byte return
+    // address: a 136 B frame is 140 on the NIC, and fp-16 is frame offset 124, bytes 124..131 across 128.
+    const stores = Array.from({ length: 17 }, (_, i) => `*(u64 *)(r10 - ${8 * (i + 1)}) = r1`).join('\n');
+    const l = nfpLoadAsm(h, `r1 = 0x1122334455667788 ll\ncall sub\nexit\nsub:\n${stores}\nr0 = *(u64 *)(r10 - 16)\nexit`);
+    const idx = l.nfp_prog.insns.findIndex((m) => m.op?.kind === 'ldx');
+    const meta = l.nfp_prog.insns[idx]!;
+    expect(meta.stack_case).toBe(3);
+    expect(l.nfp_prog.insns[idx + 1]!.off - meta.off).toBe(7);
+    expect(nfpRun(l, FRAME).r0).toBe(0x55667788);
   });
 
   it('4: a pointer whose offset differs between paths — LM pointer 3 from the register at run time', () => {

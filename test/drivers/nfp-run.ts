@@ -48,6 +48,8 @@ export interface NfpLoaded {
 }
 
 export interface NfpLoadOptions {
+  /** The verifier log level (2 keeps the walk of a load that succeeds, with the hook's lines). */
+  logLevel?: number;
   readonly progType?: number;
   readonly jit?: NfpJitOptions;
   /** Map fds the instructions' lddw name, for hand-written programs. */
@@ -85,7 +87,8 @@ export function nfpLoadInsns(h: TestHost, insns: readonly Insn[], opts: NfpLoadO
   const bpf = h.nfp?.bpf;
   if (netdev === undefined || bpf === undefined || bpf === null) throw new Error('no nfp0 with a BPF app');
   const offload: NfpProgOffload = { offdev: bpf.bpf_dev, netdev, dev_priv: null, opt_failed: false, jited_image: null };
-  const log = new VerifierLog(1, 1 << 26);
+  // Level 1 keeps only a failed walk (a successful one is reset to the stats line, as the kernel's).
+  const log = new VerifierLog(opts.logLevel ?? 1, 1 << 26);
   const ldImm = resolveMaps(h, insns);
   try {
     const { env } = bpfCheck({

@@ -123,15 +123,15 @@ describe('XDP offload mode (netdevsim)', () => {
     const { fd, prog } = await load(p1.netdev.ifindex);
     expect(await attach(p1, prog, XDP_FLAGS_HW_MODE)).toBeUndefined();
     sys.close(fd);
-    expect(k.progs.get(prog.id)).toBe(prog);
-    const held = prog.refcount;
+    const id = prog.id;
+    expect(k.progs.get(id)).toBe(prog);
+    expect(prog.refcount).toBe(2); // the xdp_state slot's and the driver's (dev_xdp_install gave it one)
     await unregister_netdevice(k, p1.netdev);
     expect(dev_xdp_prog(p1.netdev, XDP_MODE_HW)).toBeNull();
     expect(p1.bpf_offloaded_id).toBe(0);
-    // The xdp_state slot's reference is gone. (The driver's own reference is the driver's to drop:
-    // the kernel's netdevsim does so in xdp_attachment_setup(); this one keeps it, so the program
-    // outlives the device here — reported to its owner.)
-    expect(prog.refcount).toBe(held - 1);
+    // Both references are gone (netdevsim drops its own in xdp_attachment_setup): the program is freed.
+    expect(prog.refcount).toBe(0);
+    expect(k.progs.get(id)).toBeUndefined();
     await a.remove();
   });
 });

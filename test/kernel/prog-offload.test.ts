@@ -45,7 +45,8 @@ async function expectErrnoAsync(p: Promise<unknown>, errno: string): Promise<voi
 describe('program offload through netdevsim', () => {
   it('binds at load: the device hook runs in the walk, translate marks it xlated, info shows the device', async () => {
     const { k, sys, sdev, ifindex } = await setup();
-    const attr = xdpAttr({ prog_ifindex: ifindex });
+    // Level 2: a level-1 log of a load that succeeds is reset to its stats line, hook lines included.
+    const attr = xdpAttr({ prog_ifindex: ifindex, log_level: 2 });
     const fd = sys.progLoad(attr);
     expect(attr.log_buf).toContain('[netdevsim] Hello from netdevsim!');
     const info = sys.progInfo(fd);

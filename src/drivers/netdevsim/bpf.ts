@@ -141,10 +141,17 @@ function nsim_xdp_set_prog(ns: Netdevsim, bpf: Extract<NetdevBpf, { command: 'XD
       throw new BpfError('EBUSY', 'netdevsim: TC program is already loaded');
     }
     if (active || bpf.prog !== null) nsim_bpf_offload(ns, bpf.prog);
+    xdp_attachment_setup(ns.xdp_hw, bpf.prog);
     ns.xdp_hw = bpf.prog;
   } else {
+    xdp_attachment_setup(ns.xdp, bpf.prog);
     ns.xdp = bpf.prog;
   }
+}
+
+/** xdp_attachment_setup(): the driver owns the reference dev_xdp_install() gave it; the old one goes. */
+function xdp_attachment_setup(old: BpfProg | null, prog: BpfProg | null): void {
+  if (old !== null && old !== prog) old.put();
 }
 
 /** nsim_bpf(): netdevsim's ndo_bpf. */

@@ -11,6 +11,7 @@
 
 import { BpfError } from '../../bpf/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import { unregister_netdevice } from '../../kernel/net/dev-xdp.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
 import type { BpfOffloadDev, BpfOffloadedMap, BpfProgOffload, NetdevBpf } from '../../kernel/offload.js';
 import type { BpfProg } from '../../kernel/prog.js';
@@ -93,11 +94,15 @@ export class NsimDev {
     return sdev;
   }
 
-  /** `echo ID > /sys/bus/netdevsim/del_device`: the ports go; bound programs and maps are orphaned. */
+  /**
+   * `echo ID > /sys/bus/netdevsim/del_device`: each port is unregistered (its XDP programs uninstalled
+   * first, as unregister_netdevice() does), then leaves the offload device; bound programs and maps
+   * are orphaned.
+   */
   async remove(): Promise<void> {
     for (const ns of this.ports.splice(0)) {
+      if (this.kernel.netdevs.dev_get_by_index(ns.netdev.ifindex) === ns.netdev) await unregister_netdevice(this.kernel, ns.netdev);
       await this.kernel.offload.bpf_offload_dev_netdev_unregister(this.bpf_dev, ns.netdev);
-      if (this.kernel.netdevs.dev_get_by_index(ns.netdev.ifindex) === ns.netdev) this.kernel.netdevs.unregister(ns.netdev.ifindex);
       nsimOf.delete(ns.netdev);
     }
     this.kernel.offload.bpf_offload_dev_destroy(this.bpf_dev);
