@@ -317,6 +317,13 @@ export async function nfp_net_xdp_setup_hw(bpf: NfpAppBpf | null, netdev: NetDev
   if (p === undefined) throw new BpfError('ENODEV', `${netdev.name} is not an nfp port`);
   const bar = p.port.bar;
   const st = xdpOf(bar);
+  if (cmd.prog === null && p.pf.removed) {
+    // The card is being removed (its firmware goes next): nothing to unload, only the reference to drop.
+    const old = st.xdp_hw;
+    st.xdp_hw = null;
+    old?.put();
+    return;
+  }
   const nn: NfpNet = { bar, ustore: p.pf.device.memory.ustore, mtu: netdev.mtu, log: p.pf.log, ...(st.dp.pump !== undefined ? { pump: st.dp.pump } : {}) };
   await nfp_bpf_xdp_offload(bpf, nn, cmd.prog, cmd.extack);
   const old = st.xdp_hw;
