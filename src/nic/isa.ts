@@ -65,6 +65,23 @@ export const PKT_VEC_QSEL_VAL = 6;
 export const PKT_VEL_QSEL_SET_BIT = 4;
 /** The stack base is reached through LM pointer 0 (the firmware sets ActLMAddr0 before it jumps in). */
 export const NFP_STACK_LM_PTR = 0;
+
+// Tail calls and partial offload — PAPER-ONLY (netdev 2.1 "Future Work"; upstream nfp has neither, facts
+// §1.7). The firmware zeroes the count register and the resume word for every packet; the JIT's
+// bpf_tail_call sequence (src/drivers/nfp/jit-helpers.ts) keeps the count there and, for a prog array slot
+// that holds a host program, writes the resume word and passes the packet (see the contract page).
+/** A26: tail calls this packet has taken (kernel MAX_TAIL_CALL_CNT bounds it); 0 on entry. */
+export const STATIC_REG_TAIL_CALL_CNT = 26;
+/** kernel/bpf/core.c MAX_TAIL_CALL_CNT. */
+export const NFP_MAX_TAIL_CALL_CNT = 33;
+/** Packet vector word 7: the resume word a partial-offload tail call leaves for the host (0: none). */
+export const PKT_VEC_RESUME = 7;
+/** The resume word: bit 31 set, the tail-call count in bits 29:24, the tail-call table slot in bits 15:0. */
+export const NFP_RESUME_VALID = 0x80000000;
+export const NFP_RESUME_CNT_SHIFT = 24;
+export const NFP_RESUME_SLOT_MASK = 0xffff;
+/** A tail-call table entry: the code-store address of a linked program, 0 when empty, or this (a host program). */
+export const NFP_TC_ENTRY_HOST = 0x80000000;
 /** The verdict the image leaves in A0 bits 23:16 (nfp_outro_xdp: 0x82 abort, 0x22 drop, 0x11 pass, 0x44 tx). */
 export const NFP_BPF_VERDICT_SHIFT = 16;
 /** Special branch targets in un-relocated images print as .15000 + n (main.h BR_OFF_RELO). */
@@ -220,6 +237,17 @@ export const CMD_OV_LEN_SHIFT = 8; // GENMASK(12, 8): length override (count - 1
 // context out waits its memory's latency, which the other contexts of the core may hide.
 
 export const NFP_BRANCH_PENALTY = 3;
+
+/**
+ * Code-store banks (the seed paper: "each code store is 8k insns", and "it will be possible to link
+ * multiple code stores"). PAPER-ONLY model: a firmware may give the BPF area a second bank — the code
+ * store of the neighbouring ME, shared the way NFP MEs pair their control stores — reached with the same
+ * 14-bit code addresses (bank = address >> NFP_USTORE_BANK_SHIFT). model: a taken branch whose target
+ * is in the other bank than the branch (into a linked program there, to the firmware and back) waits
+ * NFP_XBANK_BRANCH_PENALTY more cycles for the fetch across the pair; nothing public gives the figure.
+ */
+export const NFP_USTORE_BANK_SHIFT = 13;
+export const NFP_XBANK_BRANCH_PENALTY = 4;
 
 /** model: cycles from issuing a memory command to its completion signal, by the memory answering it. */
 export const NFP_MEM_LATENCY = {
