@@ -26,8 +26,8 @@ import type { Kernel } from './kernel.js';
 import { BPF_F_XDP_DEV_BOUND_ONLY, BPF_F_XDP_HAS_FRAGS, BPF_PROG_TYPE } from '../bpf/prog-types.js';
 import { bpf_map_alloc_check } from './maps/create.js';
 import {
-  BPF_EXIST, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY, BpfMap, EOPNOTSUPP, bpf_map_init_from_attr, bpf_map_type_name,
-  type BpfMapCreateAttr, type BpfMapDesc, type BpfMapShared,
+  BPF_ANY, BPF_EXIST, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BpfMap, EOPNOTSUPP,
+  bpf_map_init_from_attr, bpf_map_type_name, type BpfMapCreateAttr, type BpfMapDesc, type BpfMapShared, type RefCounted,
 } from './maps/map.js';
 import type { Insn } from '../bpf/insn.js';
 import type { NetlinkExtAck } from './net/extack.js';
@@ -55,6 +55,12 @@ export interface BpfMapDevOps {
   map_delete_elem(offmap: BpfOffloadedMap, key: Uint8Array): Promise<void>;
   /** key null: the first key. */
   map_get_next_key(offmap: BpfOffloadedMap, key: Uint8Array | null, next: Uint8Array): Promise<void>;
+  /**
+   * nfp-emu, PAPER-ONLY (tail calls on the device): BPF_MAP_UPDATE_ELEM of an offloaded PROG_ARRAY. The
+   * kernel has resolved the fd the user stored into the program (map_fd_get_ptr, one reference, which
+   * the driver keeps on success and the kernel drops on failure).
+   */
+  map_update_prog?(offmap: BpfOffloadedMap, index: number, prog: RefCounted): Promise<void>;
 }
 
 /**
@@ -93,6 +99,12 @@ export interface BpfProgOffloadOps {
 export class BpfOffloadDev<Priv = unknown> {
   /** The registered net devices (ports), newest first as list_add() leaves them. */
   readonly netdevs: BpfOffloadNetdev[] = [];
+  /**
+   * nfp-emu, PAPER-ONLY: the device takes BPF_MAP_TYPE_PROG_ARRAY maps (tail calls linked on the device,
+   * the seed paper's future work). The driver sets it from what its firmware advertises; upstream no
+   * device does, and bpf_map_offload_map_alloc() refuses the type as the kernel does.
+   */
+  prog_array_offload = false;
 
   constructor(readonly ops: BpfProgOffloadOps | null, readonly priv: Priv) {}
 }
@@ -532,9 +544,10 @@ export class BpfOffload {
    */
   async bpf_map_offload_map_alloc(attr: BpfMapCreateAttr): Promise<BpfOffloadedMap> {
     bpf_map_alloc_check(attr, this.k.mapEnv);
-    if (attr.map_type !== BPF_MAP_TYPE_ARRAY && attr.map_type !== BPF_MAP_TYPE_HASH) {
-      throw new BpfError('EINVAL', `BPF_MAP_CREATE: only array and hash maps can be offloaded, not ${bpf_map_type_name(attr.map_type)}`);
-    }
+    const typeRefused = (): BpfError => new BpfError('EINVAL', `BPF_MAP_CREATE: only array and hash maps can be offloaded, not ${bpf_map_type_name(attr.map_type)}`);
+    // nfp-emu: a PROG_ARRAY goes on only to a device that says it takes one (paper-only, see BpfOffloadDev).
+    const progArray = attr.map_type === BPF_MAP_TYPE_PROG_ARRAY;
+    if (attr.map_type !== BPF_MAP_TYPE_ARRAY && attr.map_type !== BPF_MAP_TYPE_HASH && !progArray) throw typeRefused();
     // bpf_map_offload_ops.map_check_btf is map_check_no_btf(): offloaded maps take no BTF.
     if ((attr.btf_key_type_id ?? 0) !== 0 || (attr.btf_value_type_id ?? 0) !== 0 || (attr.btf_vmlinux_value_type_id ?? 0) !== 0) {
       throw new BpfError('ENOTSUPP', 'BPF_MAP_CREATE: offloaded maps do not take BTF key/value types');
@@ -549,6 +562,7 @@ export class BpfOffload {
       if (ndo === undefined) throw new BpfError('EOPNOTSUPP', `BPF_MAP_CREATE: ${netdev.name} cannot offload (its driver has no ndo_bpf)`);
       const ondev = this.offdevs.get(netdev);
       if (ondev === undefined) throw new BpfError('EINVAL', `BPF_MAP_CREATE: ${netdev.name} is not registered for BPF offload`);
+      if (progArray && !ondev.offdev.prog_array_offload) throw typeRefused();
       const offmap = new BpfOffloadedMap(desc, this.k.mapEnv.num_possible_cpus, this.k.rcu, this, netdev);
       await ndo(netdev, { command: 'BPF_OFFLOAD_MAP_ALLOC', offmap });
       if (offmap.dev_ops === null) throw new Error(`BUG: ${netdev.name}'s BPF_OFFLOAD_MAP_ALLOC left no dev_ops`);
@@ -630,10 +644,40 @@ export class BpfOffload {
     if (!Number.isSafeInteger(flags) || flags < 0 || flags > BPF_EXIST) {
       throw new BpfError('EINVAL', `${what}: flags 0x${flags.toString(16)} above BPF_EXIST`);
     }
+    if (map.map_type === BPF_MAP_TYPE_PROG_ARRAY) return this.bpf_map_offload_update_prog(map, key, value, flags);
     const wait = this.enter(what);
     if (wait !== undefined) await wait;
     try {
       await this.devOps(map, what).map_update_elem(map, key, value, flags);
+    } finally {
+      this.bpf_devs_lock.up_read();
+    }
+  }
+
+  /**
+   * nfp-emu, PAPER-ONLY: an offloaded PROG_ARRAY's update with bpf_fd_array_map_update_elem()'s checks in
+   * its order (BPF_ANY only: EINVAL; an index past max_entries: E2BIG; then the fd: EBADF, EINVAL for
+   * something that is not a program), the program handed to the driver with its reference.
+   */
+  private async bpf_map_offload_update_prog(map: BpfOffloadedMap, key: Uint8Array, value: Uint8Array, flags: number): Promise<void> {
+    const what = 'bpf_map_offload_update_elem';
+    if (flags !== BPF_ANY) throw new BpfError('EINVAL', `${what}: program arrays only take BPF_ANY, not flags ${flags}`);
+    const index = new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(0, true);
+    if (index >= map.max_entries) throw new BpfError('E2BIG', `${what}: index ${index} is out of range (max_entries ${map.max_entries})`);
+    const get = this.k.mapEnv.map_fd_get_ptr;
+    if (get === undefined) throw new BpfError('EBADF', `${what}: no fd table to resolve the stored fd`);
+    const wait = this.enter(what);
+    if (wait !== undefined) await wait;
+    try {
+      const ops = this.devOps(map, what);
+      if (ops.map_update_prog === undefined) throw new BpfError('EINVAL', `${what}: the device cannot hold programs`);
+      const prog = get(map, new DataView(value.buffer, value.byteOffset, value.byteLength).getInt32(0, true));
+      try {
+        await ops.map_update_prog(map, index, prog);
+      } catch (e) {
+        prog.put();
+        throw e;
+      }
     } finally {
       this.bpf_devs_lock.up_read();
     }

@@ -57,6 +57,11 @@ export abstract class FdArrayMap extends BpfMap {
 
   /** map_fd_get_ptr's type check: is this the kind of object this map stores? */
   protected abstract accepts(ptr: RefCounted): boolean;
+
+  /** map_fd_get_ptr's further checks on an object of the right kind: why it may not go in, or null. */
+  protected incompatible(_ptr: RefCounted): string | null {
+    return null;
+  }
   protected abstract readonly kind: string;
 
   /** The id in a slot (0 if empty or out of range): what another thread resolves. */
@@ -113,6 +118,12 @@ export abstract class FdArrayMap extends BpfMap {
       this.errReason = `fd ${load_u32(value, 0) | 0} is not a ${this.kind}`;
       return -EINVAL;
     }
+    const refused = this.incompatible(ptr);
+    if (refused !== null) {
+      ptr.put();
+      this.errReason = refused;
+      return -EINVAL;
+    }
     this.install(index, ptr);
     return 0;
   }
@@ -166,6 +177,15 @@ export class ProgArrayMap extends FdArrayMap {
 
   protected accepts(ptr: RefCounted): boolean {
     return !is_perf_event_sink(ptr);
+  }
+
+  /**
+   * bpf_prog_map_compatible() (kernel/bpf/core.c, since 6.3): a program bound to a device (offloaded,
+   * or XDP dev-bound-only) may not go into a host program map — the host could never run it. Only the
+   * device's own (offloaded) program array may hold it, which nfp-emu models as paper-only.
+   */
+  protected override incompatible(ptr: RefCounted): string | null {
+    return (ptr as { devBound?: unknown }).devBound === true ? `program ${ptr.id} is bound to a device and cannot be in a host program array` : null;
   }
 
   /** bpf_tail_call()'s lookup: the program in the slot, or null (out of range or empty). */
