@@ -172,7 +172,8 @@ function* loadSteps(sys: BpfSyscall, obj: BpfObject, opts: ObjectLoadOptions): G
         new DataView(key.buffer).setUint32(0, slot.index, true);
         const value = new Uint8Array(4);
         new DataView(value.buffer).setUint32(0, target.fd, true);
-        yield* call(() => sys.mapUpdate({ map_fd: m.fd, key, value }));
+        // A program array on a device (nfp-emu's paper-only tail calls) answers asynchronously.
+        yield* call(() => (opts.ifindex !== undefined ? sys.mapUpdateAsync({ map_fd: m.fd, key, value }) : sys.mapUpdate({ map_fd: m.fd, key, value })));
       }
     }
     return { obj, btfFd, maps, programs };
