@@ -144,6 +144,11 @@ export const D_STALL = 8;
 export const D_QSEL = 9;
 /** Out: the context (thread) that ran it. */
 export const D_CTX = 10;
+/**
+ * Out: the resume word of a packet passed to the host by a tail call into a host program (0: none) —
+ * nfp-emu's PAPER-ONLY partial offload, the metadata the seed paper's Figure 6 hands the host.
+ */
+export const D_META = 11;
 export const DESC_BYTES = 64;
 /** Where a slot's packet bytes start: after the descriptor and the headroom. */
 export const SLOT_DATA = DESC_BYTES + NFP_PKT_OFFSET;
@@ -430,6 +435,8 @@ export interface NfpPacketResult {
   readonly packet: Uint8Array | null;
   /** rx_queue_index the program selected, or null. */
   readonly queue: number | null;
+  /** Partial offload (paper-only): the resume word for the host (NFP_RESUME_VALID set), or 0. */
+  readonly resume: number;
   readonly core: number;
   readonly ctx: number;
   readonly busy: number;
@@ -629,7 +636,7 @@ export class NfpCorePool {
     const q = this.i32[d + D_QSEL]!;
     this.harvested[core] = (h + 1) | 0;
     return {
-      verdict, action, raw, status: NFP_PKT_STATUS_NAMES[status] ?? 'fault', packet, queue: q & 0x10000 ? q & 0xffff : null,
+      verdict, action, raw, status: NFP_PKT_STATUS_NAMES[status] ?? 'fault', packet, queue: q & 0x10000 ? q & 0xffff : null, resume: this.i32[d + D_META]! >>> 0,
       core, ctx: this.i32[d + D_CTX]!, busy: this.i32[d + D_BUSY]!, stall: this.i32[d + D_STALL]!, gen: this.i32[d + D_GEN]!, tag: this.i32[d + D_TAG]!,
     };
   }

@@ -86,7 +86,8 @@ export class NfpDevice {
       ememBytes: emem,
       ememCacheBytes: image.memory.ememCacheBytes,
       lmemBytesPerCore: image.memory.lmemBytesPerCore,
-      codeStoreInsns: image.datapath.codeStoreInsns,
+      // Every bank of the code store (a second one is paper-only: see FirmwareDatapath.codeStoreBanks).
+      codeStoreInsns: image.datapath.codeStoreInsns * (image.datapath.codeStoreBanks ?? 1),
       stackBytesPerThread: image.datapath.stackBytesPerThread,
     }, opts.ememBackingCap !== undefined ? { ememBackingCap: opts.ememBackingCap } : {});
     this.mailbox = CtrlMailbox.create({ maxMessageBytes: image.ctrl.maxMtu, nslots: image.ctrl.ringSlots });

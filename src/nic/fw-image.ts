@@ -23,6 +23,11 @@ export interface FirmwareDatapath {
   readonly clockMhz: number;
   readonly codeStoreInsns: number;
   readonly stackBytesPerThread: number;
+  /**
+   * Code-store banks the BPF area may use (PAPER-ONLY "link multiple code stores": a second bank is the
+   * neighbouring ME's store, for tail-call targets; see isa.ts). Absent: one.
+   */
+  readonly codeStoreBanks?: number;
 }
 
 export interface FirmwareMemory {
@@ -296,6 +301,7 @@ export function parseFirmwareImage(text: string, file: string): FirmwareImage {
       clockMhz: r.int(dp, 'clock_mhz', 'datapath', 1, 10000),
       codeStoreInsns: r.int(dp, 'code_store_insns', 'datapath', 1, 1 << 20),
       stackBytesPerThread: r.int(dp, 'stack_bytes_per_thread', 'datapath', 1, 1 << 16),
+      ...(dp['code_store_banks'] !== undefined ? { codeStoreBanks: r.int(dp, 'code_store_banks', 'datapath', 1, 2) } : {}),
     },
     memory: {
       ctmIslands: r.int(ctm, 'islands', 'memory.ctm', 1, 64),
@@ -325,6 +331,9 @@ export function parseFirmwareImage(text: string, file: string): FirmwareImage {
     bpf,
     rtsym,
   };
+  if ((image.datapath.codeStoreBanks ?? 1) > 1 && image.datapath.codeStoreInsns * (image.datapath.codeStoreBanks ?? 1) > 1 << 14) {
+    r.fail('datapath.code_store_banks', `${image.datapath.codeStoreBanks} banks of ${image.datapath.codeStoreInsns} instructions pass the 14-bit code address`);
+  }
   const codeEnd = image.vnic.bpf.start + image.vnic.bpf.maxLen;
   if (codeEnd > image.datapath.codeStoreInsns) r.fail('vnic.bpf', `start ${image.vnic.bpf.start} + max_len ${image.vnic.bpf.maxLen} pass the ${image.datapath.codeStoreInsns}-instruction code store`);
   if (image.vnic.bpf.stackSz * 64 > image.datapath.stackBytesPerThread) r.fail('vnic.bpf.stack_sz', `${image.vnic.bpf.stackSz} x 64 B exceed the ${image.datapath.stackBytesPerThread} B stack per thread`);
