@@ -70,15 +70,26 @@ export interface Snapshot {
   readonly lm: number[];
   readonly ctm: number[];
   readonly emem: number[];
+  /** With RunSetup.digest: FNV-1a of all of CTM and the backed EMEM and of IMEM's first 64 KiB (else empty). */
+  readonly digest: number[];
 }
 
-export function snapshot(core: NfpCore, x: NfpContext, mem: NicMemory, exit: number | string): Snapshot {
+/** FNV-1a over 32-bit words of `bytes` bytes from the start of `buf` (a fixed-length view: fast even on a growable buffer). */
+function fnv1a(buf: ArrayBufferLike, bytes: number): number {
+  const w = new Int32Array(buf, 0, bytes >> 2);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+export function snapshot(core: NfpCore, x: NfpContext, mem: NicMemory, exit: number | string, digest = false): Snapshot {
   return {
     exit,
     gprA: [...x.gprA], gprB: [...x.gprB], xferIn: [...x.xferIn], xferOut: [...x.xferOut], lmAddr: [...x.lmAddr],
     flags: [x.z, x.n, x.c, x.v], prevAlu: [x.prevAlu, x.prevAluA], mul: [x.mulA, x.mulB, x.mulType, x.mulSteps, x.mulLast],
     busy: x.busy, stall: x.stall, sig: [...x.sigLatency], rng: core.rng,
     lm: [...core.lm], ctm: [...mem.ctm.subarray(0, 4096)], emem: [...mem.emem.subarray(0, 4096)],
+    digest: digest ? [fnv1a(mem.ctm.buffer, mem.ctm.byteLength), fnv1a(mem.imem.buffer, 64 << 10), fnv1a(mem.emem.buffer, mem.ememBacked)] : [],
   };
 }
 
@@ -88,6 +99,8 @@ export interface RunSetup {
   readonly setup?: (core: NfpCore, x: NfpContext, mem: NicMemory) => void;
   readonly entry?: number;
   readonly maxCycles?: number;
+  /** Compare whole memories too (Snapshot.digest), not only their first 4 KiB. */
+  readonly digest?: boolean;
 }
 
 export interface BothResult {
@@ -114,7 +127,7 @@ export function runBoth(program: string | readonly NfpInsn[], opts: RunSetup = {
     } catch (err) {
       exit = `${(err as { errno?: string }).errno ?? 'throw'}: ${(err as Error).message}`;
     }
-    return snapshot(core, x, mem, exit);
+    return snapshot(core, x, mem, exit, opts.digest);
   });
   const [i, j] = [snaps[0]!, snaps[1]!];
   if (typeof i.exit === 'string' || typeof j.exit === 'string') {

@@ -11,6 +11,7 @@
 
 import { BpfError } from '../../bpf/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import { unregister_netdevice } from '../../kernel/net/dev-xdp.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
 import { CMSG_REPLY_MAP_SIMPLE_SZ } from '../../nic/ccm.js';
 import { NFP_NET_CFG_BPF_MAX_LEN, NFP_NET_CFG_BPF_STACK_SZ, NFP_NET_DEFAULT_MTU, type NfpNetCtrlBar } from '../../nic/ctrl-bar.js';
@@ -123,8 +124,10 @@ export class NfpPf {
     const why = `${this.device.pciAddr}: device removed`;
     if (surprise) this.bpf?.ccm.kill('ENODEV', why);
     for (const p of this.ports) {
+      // unregister_netdev(): the port's XDP programs are uninstalled first (the offloaded one unloaded
+      // with the card, which goes right after), then the port leaves the offload device.
+      if (this.kernel.netdevs.dev_get_by_index(p.netdev.ifindex) === p.netdev) await unregister_netdevice(this.kernel, p.netdev);
       if (this.bpf !== null) await this.kernel.offload.bpf_offload_dev_netdev_unregister(this.bpf.bpf_dev, p.netdev);
-      if (this.kernel.netdevs.dev_get_by_index(p.netdev.ifindex) === p.netdev) this.kernel.netdevs.unregister(p.netdev.ifindex);
       ports.delete(p.netdev);
     }
     if (this.bpf !== null) {
