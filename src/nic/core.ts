@@ -118,10 +118,10 @@ export class NfpCore {
   readonly emem: Uint8Array;
   readonly ememI32: Int32Array;
   readonly ememI64: BigInt64Array;
-  /** Byte-addressed word access (unaligned packet reads); the EMEM one tracks the growable buffer. */
+  /** Byte-addressed word access (unaligned reads). */
   readonly ctmDv: DataView;
   readonly imemDv: DataView;
-  readonly ememDv: DataView;
+  private ememDvFixed: DataView;
   readonly latency: Readonly<Record<NfpMemTarget, number>>;
   /** PSEUDO_RND_NUM: a per-ME xorshift32, deterministic so both engines see the same numbers. */
   rng: number;
@@ -146,7 +146,7 @@ export class NfpCore {
     this.ememI64 = parts.ememI64;
     this.ctmDv = new DataView(parts.ctm.buffer, parts.ctm.byteOffset, parts.ctm.byteLength);
     this.imemDv = new DataView(parts.imem.buffer, parts.imem.byteOffset, parts.imem.byteLength);
-    this.ememDv = new DataView(parts.emem.buffer);
+    this.ememDvFixed = new DataView(parts.emem.buffer, parts.emem.byteOffset, parts.emem.byteLength);
     this.latency = { ...NFP_MEM_LATENCY, ...opts.latency };
     this.rng = ((0x9e3779b9 ^ Math.imul(id + 1, 0x85ebca6b)) | 1) >>> 0;
     this.contexts = Array.from({ length: parts.threads }, (_, i) => new NfpContext(i));
@@ -167,6 +167,16 @@ export class NfpCore {
       ememI64: mem.ememI64,
       threads: l.threadsPerCore,
     }, opts);
+  }
+
+  /**
+   * Byte-addressed EMEM access: a fixed-length DataView over the bytes `emem` covers (V8 makes views
+   * that track a growable SharedArrayBuffer slow), taken again only when a length-tracking `emem` grew.
+   */
+  get ememDv(): DataView {
+    const dv = this.ememDvFixed;
+    if (dv.byteLength === this.emem.byteLength) return dv;
+    return (this.ememDvFixed = new DataView(this.emem.buffer, this.emem.byteOffset, this.emem.byteLength));
   }
 
   /** The next PSEUDO_RND_NUM value. */

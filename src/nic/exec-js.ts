@@ -12,6 +12,13 @@
 // locals, and a dataflow pass over the blocks keeps an ALU operation from computing a condition code
 // (or PREV_ALU) that nothing reads before the next operation overwrites it.
 //
+// Memory commands are specialised when the image is translated: the command, its length, transfer
+// registers, byte order, signal and addressing mode are known then, so the common cases — 32-bit mode
+// into the local CTM, 40-bit mode into EMEM below 4 GiB, aligned and inside the backed bytes — run as
+// a few typed-array accesses (atomic adds as direct calls to the atomic engine); everything else (other
+// targets, unaligned or out-of-range addresses, a length override from PREV_ALU, a command that
+// faults) calls the interpreter's runtime, nfpRuntime.cmd, so both engines give the same result.
+//
 // A branch group (branch + its defer slots) and a swapping command with its defer slots are emitted as
 // units, the defer slots inline; a jump into a defer slot gets a block of its own. A `rtn` to an address
 // that is not a block start (the translator takes return addresses from the image's immeds) hands the
@@ -19,12 +26,14 @@
 
 import { BpfError } from '../bpf/errno.js';
 import { disasmInsn } from './asm.js';
+import { nfp_atomic_add_be32, nfp_atomic_add_be64 } from './atomic.js';
 import {
   NFP_DEFAULT_MAX_CYCLES, NFP_RUN_EXIT, NfpInterpreter, nfpBudgetExceeded, nfpFirmwareCall, nfpInDeferSlot, nfpRuntime, validateImage,
-  type NfpContext, type NfpCore, type NfpEngine, type NfpEngineOptions, type NfpHooks, type NfpImage,
+  type NfpCmdSpec, type NfpContext, type NfpCore, type NfpEngine, type NfpEngineOptions, type NfpHooks, type NfpImage,
 } from './core.js';
 import {
-  NFP_ALU_OPS, NFP_BRANCH_PENALTY, NFP_MAX_CODE_ADDR, NFP_MUL_STEPS, nfpDeferOf, nfpIsBranch,
+  CMD_OVE_DATA_SHIFT, CMD_OVE_LEN, CMD_OV_LEN_SHIFT, NFP_ADDR40_EMEM, NFP_ALU_OPS, NFP_BRANCH_PENALTY, NFP_MAX_CODE_ADDR, NFP_MUL_STEPS,
+  NFP_XFER_REGS, nfpDeferOf, nfpIsBranch,
   type NfpAlu, type NfpBrCond, type NfpImmed, type NfpInsn, type NfpLdField, type NfpOp, type NfpReg, type NfpShf,
 } from './isa.js';
 
@@ -37,6 +46,8 @@ interface GenRuntime {
   readonly csrWrite: typeof nfpRuntime.csrWrite;
   readonly ctxArb: typeof nfpRuntime.ctxArb;
   readonly cmd: typeof nfpRuntime.cmd;
+  readonly add32: typeof nfp_atomic_add_be32;
+  readonly add64: typeof nfp_atomic_add_be64;
   budget(pc: number): never;
 }
 
@@ -321,6 +332,91 @@ function ldFieldCode(g: Gen, x: NfpLdField, live: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Memory commands
+
+/** A word of the transfer registers byte-swapped (bswap32 in src/nic/atomic.ts), as an expression on `v`. */
+const BSWAP_V = '(((v & 255) << 24) | ((v & 65280) << 8) | ((v >>> 8) & 65280) | (v >>> 24))';
+
+/**
+ * Statements executing command `c` (instruction index k) whose operands were read into ca and cb and
+ * PREV_ALU into cp, adding what the context waits to `st` — what nfpRuntime.cmd does, specialised (see
+ * the top of the file). The fast path covers one target: CTM for the 32-bit mode, EMEM for the 40-bit
+ * modes; its conditions are the interpreter's own (aligned where it reads or writes whole words,
+ * inside the backed bytes, no length override), and anything else goes to nfpRuntime.cmd.
+ */
+function cmdCode(c: NfpCmdSpec, k: number): string {
+  const slow = `st += rt.cmd(core, x, K[${k}], ca, cb, cp);`;
+  const xf = c.xfer;
+  const n = c.count;
+  // Commands that always fault (transfer registers overrun; add_imm without its immediate) fault there.
+  if (c.kind === 0 && xf + ((n + 3) >> 2) > NFP_XFER_REGS) return slow;
+  if ((c.kind === 1 || c.kind === 3) && xf + n > NFP_XFER_REGS) return slow;
+  if (c.kind === 2 && xf + ((n + 3) >> 2) > NFP_XFER_REGS) return slow;
+  if (c.kind === 4 && xf + 1 >= NFP_XFER_REGS) return slow;
+  if (c.kind === 5 && !c.indirect) return slow;
+  const emem = c.mode !== 4;
+  const [M8, M32, M64, SZ, LAT] = emem ? ['E8', 'E32', 'E64', 'E8.length', 'LE'] : ['C8', 'C32', 'C64', 'C8.length', 'LC'];
+  // 32-bit mode: the local CTM at A + B. 40-bit modes: bits 39:32 from the "<<8" operand; the fast path
+  // takes EMEM below 4 GiB (high byte NFP_ADDR40_EMEM), the offset then being the other operand.
+  const [hiOp, loOp] = c.mode === 0 ? ['ca', 'cb'] : ['cb', 'ca'];
+  const addr = emem ? `const off = ${loOp} >>> 0;` : 'const off = (ca + cb) >>> 0;';
+  const conds: string[] = emem ? [`(${hiOp} & 255) === ${NFP_ADDR40_EMEM}`] : [];
+  if (c.indirect && c.kind <= 3) conds.push(`(cp & ${CMD_OVE_LEN}) === 0`);
+  if (c.kind === 5) conds.push(`((cp >>> ${CMD_OVE_DATA_SHIFT}) & 7) === 2`);
+  const done = c.swap ? `st += ${LAT};` : c.sig !== 0 ? `if (SL[${c.sig}] < ${LAT}) SL[${c.sig}] = ${LAT};` : '';
+  let body: string;
+  switch (c.kind) {
+    case 0: { // read8: bytes packed big-endian into the transfer registers
+      conds.push(`off + ${n} <= ${SZ}`);
+      body = '';
+      for (let w = 0; w < (n + 3) >> 2; w++) {
+        const bytes: string[] = [];
+        for (let b = 4 * w; b < n && b < 4 * w + 4; b++) bytes.push(`(${M8}[off + ${b}] << ${24 - 8 * (b & 3)})`);
+        body += `XI[${xf + w}] = ${bytes.join(' | ')}; `;
+      }
+      break;
+    }
+    case 1: { // read32 / read32_swap: aligned words other threads may bump are read whole (plain reads in CTM, as the interpreter)
+      conds.push(`off + ${4 * n} <= ${SZ}`);
+      body = 'if ((off & 3) === 0) { const w = off >> 2; ';
+      for (let i = 0; i < n; i++) {
+        const load = emem ? `Atomics.load(${M32}, w + ${i})` : `${M32}[w + ${i}]`;
+        body += c.swapBytes ? `XI[${xf + i}] = ${load}; ` : `{ const v = ${load}; XI[${xf + i}] = ${BSWAP_V}; } `;
+      }
+      body += '} else { ';
+      if (emem) body += 'const ED = core.ememDv; ';
+      for (let i = 0; i < n; i++) body += `XI[${xf + i}] = ${emem ? 'ED' : 'CD'}.getInt32(off + ${4 * i}, ${c.swapBytes}); `;
+      body += '} ';
+      break;
+    }
+    case 2: { // write8 / write8_swap
+      conds.push(`off + ${n} <= ${SZ}`);
+      body = '';
+      for (let b = 0; b < n; b++) body += `${M8}[off + ${b}] = XO[${xf + (b >> 2)}] >>> ${c.swapBytes ? 8 * (b & 3) : 24 - 8 * (b & 3)}; `;
+      break;
+    }
+    case 3: { // write32 / write32_swap: the same bytes as the interpreter's byte stores
+      conds.push('(off & 3) === 0', `off + ${4 * n} <= ${SZ}`);
+      body = 'const w = off >> 2; ';
+      for (let i = 0; i < n; i++) body += c.swapBytes ? `${M32}[w + ${i}] = XO[${xf + i}]; ` : `{ const v = XO[${xf + i}]; ${M32}[w + ${i}] = ${BSWAP_V}; } `;
+      break;
+    }
+    default: { // add / add64 / add_imm / add64_imm: the big-endian atomic engine; out of range it does nothing
+      const lo = c.kind === 5 ? 'cp >>> 16' : `XO[${xf}]`;
+      const wideHi = c.kind === 5 ? '0' : `XO[${xf + 1}]`;
+      const wide64 = `{ const p = off - (off % 8); if (p + 8 <= ${SZ}) rt.add64(${M32}, ${M64}, p / 8, ${lo}, ${wideHi}); }`;
+      const narrow = `{ const p = off - (off % 4); if (p + 4 <= ${SZ}) rt.add32(${M32}, p / 4, ${lo} | 0); }`;
+      if (c.is64) body = wide64;
+      else if (c.indirect) body = `if ((cp & ${CMD_OVE_LEN}) !== 0 && ((cp >>> ${CMD_OV_LEN_SHIFT}) & 4) !== 0) ${wide64} else ${narrow}`;
+      else body = narrow;
+      break;
+    }
+  }
+  if (conds.length === 0) return `${addr} ${body}${done}`;
+  return `${addr} if (${conds.join(' && ')}) { ${body}${done} } else { ${slow} }`;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Blocks and the function
 
 interface Block {
@@ -395,13 +491,10 @@ function genBlock(g: Gen, b: Block, liveOut: number, nextLabel: number | undefin
     } else if (x.op === 'cmd') {
       const [pa, a] = g.src(x.a);
       const [pb, bb] = g.src(x.b);
-      if (x.swap && x.defer > 0) {
-        code += `  ${comment(k)}{ ${pa}${pb}const ca = ${a}, cb = ${bb}, cp = po;\n`;
-        for (let d = 1; d <= x.defer; d++) code += one(s + d);
-        code += `  st += rt.cmd(core, x, K[${k}], ca, cb, cp); }\n`;
-      } else {
-        code += `  ${comment(k)}{ ${pa}${pb}st += rt.cmd(core, x, K[${k}], ${a}, ${bb}, po); }\n`;
-      }
+      // Operands and PREV_ALU are read at issue, before the defer slots run.
+      code += `  ${comment(k)}{ ${pa}${pb}const ca = ${a}, cb = ${bb}, cp = po;\n`;
+      if (x.swap) for (let d = 1; d <= x.defer; d++) code += one(s + d);
+      code += `  ${cmdCode(g.image.cmds[k]!, k)} }\n`;
       s += 1 + (x.swap ? x.defer : 0);
     } else if (endsBlock(x)) {
       const d = nfpDeferOf(x);
@@ -473,11 +566,12 @@ function generate(image: NfpImage, p: Plan, chunkInsns: number): Generated {
   const chunks = groups.map((bs, c) => {
     let cases = '';
     bs.forEach((b, k) => { cases += genBlock(g, b, liveOut.get(b.start)!, bs[k + 1]?.start); });
+    const hasCmd = bs.some((b) => b.seq.some((i) => image.insns[i]!.op === 'cmd'));
     return `'use strict';
 return function nfp_image_${image.base}_${c}(core, x, pc, lim) {
   const A = x.gprA, B = x.gprB, XI = x.xferIn, XO = x.xferOut, LP = x.lmAddr, LM = core.lm;
   const WM = core.lmWordMask, BM = core.lmByteMask;
-  let fz = x.z, fn = x.n, fc = x.c, fv = x.v, pa = x.prevAluA, po = x.prevAlu;
+${hasCmd ? '  const C8 = core.ctm, C32 = core.ctmI32, C64 = core.ctmI64, E8 = core.emem, E32 = core.ememI32, E64 = core.ememI64, CD = core.ctmDv, SL = x.sigLatency, LC = core.latency.ctm, LE = core.latency.emem;\n' : ''}  let fz = x.z, fn = x.n, fc = x.c, fv = x.v, pa = x.prevAluA, po = x.prevAlu;
   let cy = 0, st = 0;
   const left = lim - x.busy;
   for (;;) {
@@ -526,6 +620,8 @@ export class NfpJsEngine implements NfpEngine {
       csrWrite: nfpRuntime.csrWrite,
       ctxArb: nfpRuntime.ctxArb,
       cmd: nfpRuntime.cmd,
+      add32: nfp_atomic_add_be32,
+      add64: nfp_atomic_add_be64,
       budget: (pc) => { throw nfpBudgetExceeded(pc, maxCycles); },
     };
     this.fns = gen.chunks.map((src) => new Function('rt', 'K', src)(rt, image.cmds) as ChunkFn);
