@@ -9,6 +9,7 @@
 // to the exit status — a Promise, because commands on offloaded maps and programs wait for the device
 // as the real process sleeps in bpf(). registerBpftool() adds `nfp-emu bpftool ...` to the CLI.
 
+import { startNicDatapath } from '../../scenario/nic.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isBpfError } from '../../bpf/errno.js';
@@ -510,10 +511,17 @@ export function registerBpftool(program: Command, io: BpftoolOutput, state: { ex
         state.exitCode = 1;
         return;
       }
+      // The NIC's waits (Atomics.waitAsync) do not keep the event loop alive; this timer does.
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      // The card's cores, in this thread: an offload attach waits for them to take the image, and
+      // `prog run` on a device program runs there.
+      const nic = await startNicDatapath(host, { mode: 'in-process' });
       try {
         state.exitCode = await runBpftool(args, { ...io, kernel: host.kernel, sys: syscallFor(host.kernel) });
       } finally {
+        await nic?.stop();
         await host.shutdown();
+        clearInterval(keepAlive);
       }
     });
 }
