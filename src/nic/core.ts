@@ -22,7 +22,7 @@ import { decodeWord, nfp_ustore_calc_ecc_insn } from './asm.js';
 import {
   CMD_OVE_DATA_SHIFT, CMD_OVE_LEN, CMD_OV_LEN_SHIFT, NFP_ALU_OPS, NFP_BRANCH_PENALTY, NFP_BR_CONDS, NFP_CMDS, NFP_CMD_MODES, NFP_CONTEXTS,
   NFP_CSRS, NFP_GPRS_PER_BANK, NFP_LM_CSR_WRITE_LATENCY, NFP_LM_POINTERS, NFP_MAX_CODE_ADDR, NFP_MEM_LATENCY, NFP_MUL_STEPS, NFP_OPS,
-  NFP_SIGNALS, NFP_XFER_REGS, nfpDeferOf, nfpLmPointersUsed,
+  NFP_SIGNALS, NFP_USTORE_BANK_SHIFT, NFP_XBANK_BRANCH_PENALTY, NFP_XFER_REGS, nfpDeferOf, nfpLmPointersUsed,
   type NfpAlu, type NfpCmd, type NfpCsr, type NfpImmed, type NfpInsn, type NfpLdField, type NfpMemTarget, type NfpMulStep, type NfpOp,
   type NfpReg, type NfpShf,
 } from './isa.js';
@@ -239,10 +239,16 @@ export interface NfpImage {
   readonly insns: readonly NfpInsn[];
   /** The command spec of each `cmd` (undefined elsewhere). */
   readonly cmds: readonly (NfpCmdSpec | undefined)[];
+  /**
+   * Code-store addresses control may reach only through a computed `rtn` (tail-call targets linked into
+   * the image — paper-only, see src/drivers/nfp/tail_call.ts). A hint for the JS engine, which makes
+   * them block starts; the interpreter needs none.
+   */
+  readonly entries?: readonly number[];
 }
 
 /** Decode a relocated image (words as the code store holds them, ECC bits allowed) placed at `base`. */
-export function loadImage(words: readonly bigint[], opts: { base?: number } = {}): NfpImage {
+export function loadImage(words: readonly bigint[], opts: { base?: number; entries?: readonly number[] } = {}): NfpImage {
   const base = opts.base ?? 0;
   if (!Number.isInteger(base) || base < 0 || base + words.length > NFP_MAX_CODE_ADDR) {
     throw new BpfError('EINVAL', `nfp: an image of ${words.length} instructions at ${base} does not fit the ${NFP_MAX_CODE_ADDR}-word address space`);
@@ -261,7 +267,8 @@ export function loadImage(words: readonly bigint[], opts: { base?: number } = {}
     }
   });
   const cmds = insns.map((x, i) => (x.op === 'cmd' ? new NfpCmdSpec(x, base + i) : undefined));
-  return { base, words, insns, cmds };
+  const entries = opts.entries?.filter((e) => Number.isInteger(e) && e >= base && e < base + words.length);
+  return entries !== undefined && entries.length > 0 ? { base, words, insns, cmds, entries } : { base, words, insns, cmds };
 }
 
 /** Write an image's words into the NIC's code store at `start` (what the driver's load does). */
@@ -811,6 +818,8 @@ function branch(m: NfpInterpreter, core: NfpCore, x: NfpContext, i: number, defe
   const after = m.deferSlots(core, x, i, defer);
   if (!taken) return after;
   x.busy += Math.max(0, NFP_BRANCH_PENALTY - defer);
+  // A second code-store bank (paper-only): a branch across the pair fetches from the other store.
+  if ((target >>> NFP_USTORE_BANK_SHIFT) !== ((m.image.base + i) >>> NFP_USTORE_BANK_SHIFT)) x.busy += NFP_XBANK_BRANCH_PENALTY;
   return target;
 }
 

@@ -33,7 +33,7 @@ import {
 } from './core.js';
 import {
   CMD_OVE_DATA_SHIFT, CMD_OVE_LEN, CMD_OV_LEN_SHIFT, NFP_ADDR40_EMEM, NFP_ALU_OPS, NFP_BRANCH_PENALTY, NFP_MAX_CODE_ADDR, NFP_MUL_STEPS,
-  NFP_XFER_REGS, nfpDeferOf, nfpIsBranch,
+  NFP_USTORE_BANK_SHIFT, NFP_XBANK_BRANCH_PENALTY, NFP_XFER_REGS, nfpDeferOf, nfpIsBranch,
   type NfpAlu, type NfpBrCond, type NfpImmed, type NfpInsn, type NfpLdField, type NfpOp, type NfpReg, type NfpShf,
 } from './isa.js';
 
@@ -73,6 +73,8 @@ function plan(image: NfpImage, branchTargets: ReadonlySet<number>): Plan {
   const { base, insns } = image;
   const end = base + insns.length;
   const leaders = new Set<number>([base, ...branchTargets]);
+  // Entry points reached by computed branches only (tail-call targets); never the middle of a unit.
+  for (const e of image.entries ?? []) if (!nfpInDeferSlot(insns, e - base) && insns[e - base - 1]?.op !== 'local_csr_rd') leaders.add(e);
   insns.forEach((x, i) => {
     if (endsBlock(x)) leaders.add(base + i + 1 + nfpDeferOf(x));
     // Return addresses a helper call or a subprogram call builds with a plain immed (RELO_IMMED_REL).
@@ -519,7 +521,11 @@ function genBlock(g: Gen, b: Block, liveOut: number, nextLabel: number | undefin
       }
       code += cond === 'true' ? '\n' : `const t = ${cond};\n`;
       for (let dd = 1; dd <= d; dd++) code += one(s + dd);
-      const pen = Math.max(0, NFP_BRANCH_PENALTY - d);
+      // The refill penalty, and a bank crossing's (paper-only second code-store bank: see isa.ts).
+      const bank = (base + k) >>> NFP_USTORE_BANK_SHIFT;
+      let pen = `${Math.max(0, NFP_BRANCH_PENALTY - d)}`;
+      if (x.op === 'rtn') pen += ` + ((to >>> ${NFP_USTORE_BANK_SHIFT}) !== ${bank} ? ${NFP_XBANK_BRANCH_PENALTY} : 0)`;
+      else if ((x.target >>> NFP_USTORE_BANK_SHIFT) !== bank) pen = `${Math.max(0, NFP_BRANCH_PENALTY - d) + NFP_XBANK_BRANCH_PENALTY}`;
       const taken = `cy += ${pen}; pc = ${to}; continue;`;
       code += cond === 'true' ? `  ${taken}\n` : `  if (t) { ${taken} }\n${b.after === nextLabel ? '' : `  pc = ${b.after}; continue;\n`}`;
       return `${code}}\n`;
