@@ -10,10 +10,12 @@
 //      NFP_PKT_OFFSET — the receive DMA of the real card — and fills the context's packet vector in
 //      LMEM: pv_len (length | firmware flags), pv_ctm_ptr (buffer number << 16 | offset), queue
 //      selection cleared;
-//   3. points LM pointer 0 and A22 at the context's stack, LM pointer 1 at the packet vector, and runs
-//      the image from BPF_START until it branches to BPF_DONE (helpers: firmware/helpers.ts);
+//   3. points LM pointer 0 and A22 at the context's stack, LM pointer 1 at the packet vector, zeroes the
+//      tail-call count (A26) and the resume word (paper-only tail calls), and runs the image from
+//      BPF_START until it branches to BPF_DONE (helpers: firmware/helpers.ts);
 //   4. decodes the verdict byte from A0 bits 23:16, counts statistic 0..3, and for pass/TX copies the
-//      (possibly head- or tail-adjusted) packet back to the slot — the transmit DMA;
+//      (possibly head- or tail-adjusted) packet back to the slot — the transmit DMA — with, for a pass,
+//      the resume word a tail call into a host program left (paper-only partial offload);
 //   5. charges its own receive/transmit work (NFP_FW_PKT_BUSY / NFP_FW_PKT_STALL) on top of the image's
 //      cycles, in the context that ran the packet.
 //
@@ -27,7 +29,7 @@
 
 import { BpfError } from '../src/bpf/errno.js';
 import {
-  DESC_BYTES, D_BUSY, D_CTX, D_GEN, D_LEN, D_OUT_LEN, D_OUT_OFF, D_QSEL, D_STALL, D_STATUS, D_VERDICT, ETH_HLEN, E_DROPS, E_PROD, E_CONS,
+  DESC_BYTES, D_BUSY, D_CTX, D_GEN, D_LEN, D_META, D_OUT_LEN, D_OUT_OFF, D_QSEL, D_STALL, D_STATUS, D_VERDICT, ETH_HLEN, E_DROPS, E_PROD, E_CONS,
   G_BAD_TID, G_COMPILES, G_DELETES, G_ERR_TEXT_BYTES, G_EVENTS, G_EVENT_DROPS, G_FAULTS, G_HITS, G_LOOKUPS, G_UPDATES, H_ACK, H_ACK_ERR,
   H_DONE, H_DOORBELL, H_ENABLED, H_WAKE_AT, H_GROUPS, H_IMAGE_ADDR, H_IMAGE_GEN, H_IMAGE_SIZE, H_LOAD_SEQ, H_READY, H_STOP, NFP_CTM_BUF_SHIFT,
   NFP_PKT_BAD_PV, NFP_PKT_BAD_VERDICT, NFP_PKT_FAULT, NFP_PKT_MALFORMED, NFP_PKT_NO_PROG, NFP_PKT_OFFSET, NFP_PKT_OK, NFP_PKT_OVERSIZE,
@@ -42,11 +44,11 @@ import {
 } from '../src/nic/ctrl-bar.js';
 import { nfpEngine } from '../src/nic/exec-js.js';
 import {
-  NFP_BPF_VERDICT_SHIFT, NFP_PV_LM_PTR, NFP_STACK_LM_PTR, PKT_VEC_PKT_LEN, PKT_VEC_PKT_PTR, PKT_VEC_QSEL_SET, PKT_VEC_QSEL_VAL,
-  PKT_VEL_QSEL_SET_BIT, STATIC_REG_STACK,
+  NFP_BPF_VERDICT_SHIFT, NFP_PV_LM_PTR, NFP_RESUME_VALID, NFP_STACK_LM_PTR, PKT_VEC_PKT_LEN, PKT_VEC_PKT_PTR, PKT_VEC_QSEL_SET, PKT_VEC_QSEL_VAL,
+  PKT_VEC_RESUME, PKT_VEL_QSEL_SET_BIT, STATIC_REG_STACK, STATIC_REG_TAIL_CALL_CNT,
 } from '../src/nic/isa.js';
 import { NFP_USTORE_WORD, NicMemory } from '../src/nic/memory.js';
-import { NfpFwHelpers, nfpFwFuncs, type NfpEventSink } from './helpers.js';
+import { NfpFwHelpers, nfpFwFuncs, nfpFwTailCall, type NfpEventSink, type NfpFwTailCall } from './helpers.js';
 
 /**
  * model: the firmware's own issue cycles per packet — taking the RX descriptor, setting up the packet
@@ -134,6 +136,8 @@ export class NfpDatapath {
   private evNext = 0;
   private readonly gst: number;
   private readonly stallPerPkt: number;
+  /** Paper-only tail calls: where the link list of linked programs' entry points is (null: none). */
+  private readonly tailCall: NfpFwTailCall | null;
 
   constructor(shared: NfpCoresShared, group: number) {
     const l = shared.layout;
@@ -193,6 +197,7 @@ export class NfpDatapath {
       commit: () => this.evCommit(),
     };
     this.helpers = new NfpFwHelpers(this.mem, nfpFwFuncs(img), vb.done, sink);
+    this.tailCall = nfpFwTailCall(img);
   }
 
   // ---------------------------------------------------------------- events
@@ -314,14 +319,30 @@ export class NfpDatapath {
 
   /** The image the driver put in the code store, decoded, checked and translated for this thread. */
   private translate(addr: number, size: number): NfpEngine {
-    if (size <= 0 || size > this.maxLen) throw new BpfError('EINVAL', `an image of ${size} instructions (the firmware takes 1..${this.maxLen})`);
+    // A second code-store bank (paper-only tail calls) lengthens what the firmware takes.
+    const maxLen = this.maxLen + (this.tailCall?.bankInsns ?? 0);
+    if (size <= 0 || size > maxLen) throw new BpfError('EINVAL', `an image of ${size} instructions (the firmware takes 1..${maxLen})`);
     if (addr < 0 || addr % NFP_USTORE_WORD !== 0 || addr + size * NFP_USTORE_WORD > this.ustore.byteLength) {
       throw new BpfError('EINVAL', `an image at code-store byte ${addr} of ${size} instructions is outside the code store`);
     }
     const words = new Array<bigint>(size);
     for (let i = 0; i < size; i++) words[i] = this.ustore.getBigUint64(addr + i * NFP_USTORE_WORD, true);
-    const image = loadImage(words, { base: this.start });
+    const image = loadImage(words, { base: this.start, entries: this.linkedEntries() });
     return nfpEngine(this.shared.engine, image, this.helpers.hooks, { maxCycles: this.shared.maxCycles });
+  }
+
+  /**
+   * Paper-only tail calls: the entry points of the programs the driver linked into the image, from the
+   * link list it keeps in IMEM (reached only by the tail-call sequence's rtn: block starts for the JS
+   * engine).
+   */
+  private linkedEntries(): number[] {
+    const tc = this.tailCall;
+    if (tc === null || tc.linkOff + 4 * (tc.maxLinks + 1) > this.mem.imem.byteLength) return [];
+    const i32 = this.mem.imemI32;
+    const w = tc.linkOff >> 2;
+    const n = Math.min(Atomics.load(i32, w) >>> 0, tc.maxLinks);
+    return Array.from({ length: n }, (_, i) => Atomics.load(i32, w + 1 + i));
   }
 
   // ---------------------------------------------------------------- packets
@@ -401,6 +422,7 @@ export class NfpDatapath {
       let outOff = 0;
       let outLen = 0;
       let qsel = 0;
+      let meta = 0;
       let busy = 0;
       let stall = 0;
       let ctx = -1;
@@ -428,8 +450,10 @@ export class NfpDatapath {
         lm[pvw + PKT_VEC_PKT_PTR] = pkt;
         lm[pvw + PKT_VEC_QSEL_SET] = 0;
         lm[pvw + PKT_VEC_QSEL_VAL] = 0;
+        lm[pvw + PKT_VEC_RESUME] = 0;
         const sb = c.stack[ctx]!;
         x.gprA[STATIC_REG_STACK] = sb;
+        x.gprA[STATIC_REG_TAIL_CALL_CNT] = 0;
         x.lmAddr[NFP_STACK_LM_PTR] = sb;
         x.lmAddr[NFP_PV_LM_PTR] = pvb;
         const b0 = x.busy;
@@ -484,6 +508,8 @@ export class NfpDatapath {
                 if (act === 1) pass++;
                 else tx++;
                 if ((lm[pvw + PKT_VEC_QSEL_SET]! & (1 << PKT_VEL_QSEL_SET_BIT)) !== 0) qsel = 0x10000 | (lm[pvw + PKT_VEC_QSEL_VAL]! & 0xffff);
+                // Paper-only partial offload: a passed packet may carry a resume word for the host.
+                if (act === 1 && (lm[pvw + PKT_VEC_RESUME]! & NFP_RESUME_VALID) !== 0) meta = lm[pvw + PKT_VEC_RESUME]!;
               }
             }
           }
@@ -498,6 +524,7 @@ export class NfpDatapath {
       i32[d + D_STALL] = stall;
       i32[d + D_QSEL] = qsel;
       i32[d + D_CTX] = ctx;
+      i32[d + D_META] = meta;
     }
     c.nextCtx = t;
     const s = c.st;

@@ -98,6 +98,38 @@ export function nfpFwFuncs(image: FirmwareImage): NfpFwFuncs {
   return out;
 }
 
+/** enum bpf_cap_tlv_type NFP_BPF_CAP_TYPE_TAIL_CALL: nfp-emu's, PAPER-ONLY (src/drivers/nfp/main.ts). */
+const NFP_BPF_CAP_TYPE_TAIL_CALL = 0x100;
+
+/** Where the firmware keeps its tail-call table and link list in IMEM (paper-only; null: no tail calls). */
+export interface NfpFwTailCall {
+  readonly tableOff: number;
+  readonly tableSlots: number;
+  readonly linkOff: number;
+  readonly maxLinks: number;
+  /** Instructions of a second code-store bank after the BPF area (0: none). */
+  readonly bankInsns: number;
+}
+
+/** The firmware's own TAIL_CALL record, as it was built with it (the driver parses the same bytes). */
+export function nfpFwTailCall(image: FirmwareImage): NfpFwTailCall | null {
+  const caps = image.rtsym['_abi_bpf_capabilities'];
+  if (caps === undefined) return null;
+  const dv = new DataView(caps.buffer, caps.byteOffset, caps.byteLength);
+  for (let p = 0; p + 8 <= caps.length;) {
+    const type = dv.getUint32(p, true);
+    const len = dv.getUint32(p + 4, true);
+    if (type === NFP_BPF_CAP_TYPE_TAIL_CALL && len >= 24 && p + 32 <= caps.length) {
+      return {
+        tableOff: dv.getUint32(p + 12, true), tableSlots: dv.getUint32(p + 16, true), linkOff: dv.getUint32(p + 20, true),
+        maxLinks: dv.getUint32(p + 24, true), bankInsns: dv.getUint32(p + 28, true),
+      };
+    }
+    p += 8 + len;
+  }
+  return null;
+}
+
 /** Where a core's BPF_EVENT messages go: a ring the host drains (src/nic/cores.ts). */
 export interface NfpEventSink {
   /** Room for a message of `len` bytes: the byte offset to build it at in `u8`, or -1 (dropped). */
