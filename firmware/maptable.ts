@@ -194,9 +194,14 @@ export class MapTable {
     this.valueSize = e.valueSize;
     this.maxEntries = e.maxEntries;
     this.base = e.base;
-    this.u8 = mem.emem;
-    this.i32 = mem.ememI32;
-    this.i64 = mem.ememI64;
+    // Fixed-length views up to the table's end: its extent is settled when it is allocated, and V8
+    // makes every access through a view that tracks a growable SharedArrayBuffer (NicMemory's EMEM
+    // views) many times slower, and contended between threads.
+    const end = e.base + e.bytes;
+    if (mem.ememSab.byteLength < end) throw new Error(`maptable ${e.tid}: EMEM is backed up to ${mem.ememSab.byteLength}, the table ends at ${end}`);
+    this.u8 = new Uint8Array(mem.ememSab, 0, end);
+    this.i32 = new Int32Array(mem.ememSab, 0, end >> 2);
+    this.i64 = new BigInt64Array(mem.ememSab, 0, end >> 3);
     this.hw = e.base >> 2;
     this.keyStride = round8(e.keySize);
     this.valStride = round8(e.valueSize);
