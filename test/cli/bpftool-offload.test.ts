@@ -514,7 +514,8 @@ async function nicWithNfpJit() {
 }
 
 /** The nfp verifier's support table (nfp-offload-facts §1.6) for the shipped 60-core image's capabilities. */
-const NFP_HELPERS = ['bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_map_delete_elem', 'bpf_get_prandom_u32', 'bpf_perf_event_output', 'bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail'];
+// bpf_tail_call: nfp-emu's paper-only tail calls, which the default firmware (nfp-bpf-60c) advertises.
+const NFP_HELPERS = ['bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_map_delete_elem', 'bpf_get_prandom_u32', 'bpf_tail_call', 'bpf_perf_event_output', 'bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail'];
 
 describe('bpftool with the nfp driver\'s JIT', () => {
   it('loads a program for nfp0, shows its NFP image and dumps it: one line per word, the prefetch NOPs last', async () => {

@@ -4,17 +4,21 @@
 // (get_prandom_u32 from the pseudo-random CSR, adjust_head and adjust_tail on the packet vector),
 // BPF-to-BPF calls (frames 64 B aligned in LMEM, the return address in the callee's frame, R6-R9 saved by
 // shared subroutines), and the program's exit: the intro that reads the packet length and the outro
-// that turns R0 into the verdict the firmware reads from A0 (see notes/contract-fw-abi.md).
+// that turns R0 into the verdict the firmware reads from A0 (see notes/contract-fw-abi.md). PAPER-ONLY:
+// bpf_tail_call into programs linked into the code store (the seed paper's future work, tail_call.ts).
 
 import { BpfError } from '../../bpf/errno.js';
 import { BPF_FUNC_map_update_elem } from '../../bpf/helpers.js';
 import { BPF_PROG_TYPE } from '../../bpf/prog-types.js';
-import { BR_OFF_RELO, reg_lm } from '../../nic/isa.js';
+import { br_set_offset } from '../../nic/asm.js';
 import {
-  NFP_BPF_ABI_FLAGS, RELO_BR_GO_CALL_POP_REGS, RELO_BR_GO_CALL_PUSH_REGS, RELO_BR_GO_OUT, RELO_BR_HELPER, RELO_BR_NEXT_PKT, RELO_IMMED_REL,
-  __emit_csr_rd, emit_alu, emit_br, emit_br_relo, emit_csr_wr, emit_immed, emit_ld_field, emit_rtn, emit_shf, imm_a, imm_b,
-  nfp_prog_confirm_current_offset, nfp_prog_current_offset, plen_reg, pptr_reg, pv_len, reg_a, reg_b, reg_both, reg_imm, reg_none,
-  ret_reg, stack_imm, stack_reg, ur_load_imm_any, wrp_immed, wrp_immed_relo, wrp_mov, wrp_nops,
+  BR_OFF_RELO, NFP_ADDR40_IMEM, NFP_MAX_TAIL_CALL_CNT, NFP_PV_LM_PTR, PKT_VEC_RESUME, STATIC_REG_TAIL_CALL_CNT, reg_lm, reg_xfer,
+} from '../../nic/isa.js';
+import {
+  NFP_BPF_ABI_FLAGS, OP_RELO_TYPE, RELO_BR_GO_CALL_POP_REGS, RELO_BR_GO_CALL_PUSH_REGS, RELO_BR_GO_OUT, RELO_BR_HELPER, RELO_BR_NEXT_PKT,
+  RELO_IMMED_REL, __emit_csr_rd, emit_alu, emit_br, emit_br_bset, emit_br_relo, emit_cmd, emit_csr_wr, emit_immed, emit_ld_field, emit_rtn,
+  emit_shf, imm_a, imm_b, imma_b, nfp_prog_confirm_current_offset, nfp_prog_current_offset, plen_reg, pptr_reg, pv_len, reg_a, reg_b,
+  reg_both, reg_imm, reg_none, ret_reg, stack_imm, stack_reg, ur_load_imm_any, wrp_immed, wrp_immed_relo, wrp_mov, wrp_nops,
 } from './jit-emit.js';
 import { FLAG_INSN_PTR_CALLER_STACK_FRAME, STACK_FRAME_ALIGN, UINT_MAX, type NfpInsnMeta, type NfpProg } from './prog.js';
 import { nfp_bpf_helper, nfp_reg_type_num } from './support.js';
@@ -134,6 +138,75 @@ function nfp_perf_event_output(nfp_prog: NfpProg, meta: NfpInsnMeta): void {
   nfp_prog_confirm_current_offset(nfp_prog, ret_tgt);
 }
 
+/** Point the branch at `idx` (emitted with a placeholder target) at `target`, keeping its relocation type. */
+function br_patch(nfp_prog: NfpProg, idx: number, target: number): void {
+  const w = nfp_prog.prog[idx];
+  if (w === undefined) return; // the code store ran out; the translation fails with ENOSPC
+  nfp_prog.prog[idx] = br_set_offset(w & ~OP_RELO_TYPE, target) | (w & OP_RELO_TYPE);
+}
+
+/**
+ * bpf_tail_call(ctx, prog_array, index) — nfp-emu, PAPER-ONLY (upstream jit.c has no tail calls; the
+ * seed paper's future work, see tail_call.ts). With R3's low half as the index (a u32, as the kernel
+ * takes it), the kernel's order of checks:
+ *
+ *     alu[--, A6, -, max_entries] ; bcs[out]          index >= max_entries: fall through
+ *     alu[--, A26, -, 33] ; bcs[out]                  MAX_TAIL_CALL_CNT taken: fall through
+ *     alu[A26, A26, +, 1]                             counted before the slot is read, as the kernel does
+ *     alu_shf[imm_a, --, B, B6, <<2]                  the slot's IMEM address: the array's table + 4 * index
+ *     immed[imm_b, table] ; alu[imm_a, imm_a, +, imm_b]
+ *     mem[read32_swap, $xfer0, imm_a, <<8, 0x40, 1], ctx_swap[sig1]   one IMEM read (the context swaps out)
+ *     alu[imm_a, --, B, $xfer0] ; beq[out]            an empty slot: fall through
+ *     br_bset[imm_a, 31, host]                        (partial offload) a host program's slot
+ *     rtn[imm_a]                                      into the linked program (its intro takes over)
+ *   host:                                             the resume word into the packet vector, then
+ *     ...                                             exit with the XDP_PASS verdict (to the host)
+ *   out:
+ *
+ * Nothing needs saving: the target starts over from the packet vector and the stack base, which the
+ * calling program (the main subprogram: the hook refuses others) has left as the firmware set them.
+ */
+function nfp_tail_call(nfp_prog: NfpProg, meta: NfpInsnMeta): void {
+  const arr = meta.tc_map;
+  if (arr === null) throw new BpfError('EINVAL', 'nfp: tail call without the prog array the verifier recorded');
+  const cnt = reg_a(STATIC_REG_TAIL_CALL_CNT);
+  const idx = 3 * 2;
+  const outs: number[] = [];
+  const brOut = (cond: 'bcs' | 'beq'): void => {
+    outs.push(nfp_prog_current_offset(nfp_prog));
+    emit_br(nfp_prog, cond, 0, 0);
+  };
+  emit_alu(nfp_prog, reg_none(), reg_a(idx), 'sub', ur_load_imm_any(nfp_prog, arr.max_entries, imm_b()));
+  brOut('bcs');
+  emit_alu(nfp_prog, reg_none(), cnt, 'sub', reg_imm(NFP_MAX_TAIL_CALL_CNT));
+  brOut('bcs');
+  emit_alu(nfp_prog, cnt, cnt, 'add', reg_imm(1));
+  emit_shf(nfp_prog, imm_a(), reg_none(), 'none', reg_b(idx), 'l_shf', 2);
+  wrp_immed(nfp_prog, imm_b(), arr.table_addr);
+  emit_alu(nfp_prog, imm_a(), imm_a(), 'add', imm_b());
+  emit_cmd(nfp_prog, 'read32_swap', '40b_ba', 0, imm_a(), reg_imm(NFP_ADDR40_IMEM), 0, 'swap');
+  wrp_mov(nfp_prog, imm_a(), reg_xfer(0));
+  brOut('beq');
+  const partial = nfp_prog.bpf.tail_call.partial;
+  const toHost = nfp_prog_current_offset(nfp_prog);
+  if (partial) emit_br_bset(nfp_prog, imm_a(), 31, 0, 0);
+  emit_rtn(nfp_prog, imm_a(), 0);
+  if (partial) {
+    br_patch(nfp_prog, toHost, nfp_prog_current_offset(nfp_prog));
+    // The resume word: valid bit and count in the top byte, the table slot below.
+    emit_alu(nfp_prog, imma_b(), cnt, 'or', reg_imm(0x80));
+    emit_alu(nfp_prog, imm_a(), reg_a(idx), 'add', ur_load_imm_any(nfp_prog, arr.slot_base, imm_b()));
+    emit_shf(nfp_prog, imm_b(), imm_a(), 'or', imma_b(), 'l_shf', 24);
+    wrp_mov(nfp_prog, reg_lm(NFP_PV_LM_PTR, PKT_VEC_RESUME), imm_b());
+    // Pass, as the outros build it (0x11: action pass, statistic 0).
+    emit_br_relo(nfp_prog, 'br', BR_OFF_RELO, 2, RELO_BR_NEXT_PKT);
+    wrp_mov(nfp_prog, reg_a(0), NFP_BPF_ABI_FLAGS());
+    emit_ld_field(nfp_prog, reg_a(0), 0xc, reg_imm(0x11), 'l_shf', 16);
+  }
+  const out = nfp_prog_current_offset(nfp_prog);
+  for (const o of outs) br_patch(nfp_prog, o, out);
+}
+
 function helper_call(nfp_prog: NfpProg, meta: NfpInsnMeta): void {
   switch (nfp_bpf_helper(meta.insn.imm)) {
     case 'adjust_head': return adjust_head(nfp_prog, meta);
@@ -141,6 +214,7 @@ function helper_call(nfp_prog: NfpProg, meta: NfpInsnMeta): void {
     case 'map_lookup': case 'map_update': case 'map_delete': return map_call_stack_common(nfp_prog, meta);
     case 'prandom': return nfp_get_prandom_u32(nfp_prog);
     case 'event_output': return nfp_perf_event_output(nfp_prog, meta);
+    case 'tail_call': return nfp_tail_call(nfp_prog, meta);
     case undefined:
       nfp_prog.bpf.log.pr_info('verifier allowed unsupported function');
       throw new BpfError('EOPNOTSUPP', `nfp: verifier allowed unsupported function ${meta.insn.imm}`);

@@ -32,6 +32,7 @@ import {
 import { call, jmp_exit, nfp_intro, nfp_outro, nfp_subprog_prologue } from './jit-helpers.js';
 import * as mem from './jit-mem.js';
 import { NfpBpfMap } from './offload.js';
+import { NfpBpfProgArray } from './tail_call.js';
 import {
   FLAG_INSN_DO_ZEXT, FLAG_INSN_IS_JUMP_DST, FLAG_INSN_IS_SUBPROG_START, FLAG_INSN_SKIP_MASK, FLAG_INSN_SKIP_PREC_DEPENDENT,
   nfp_is_subprog_start, type NfpBpfVnic, type NfpInsnMeta, type NfpProg,
@@ -120,6 +121,9 @@ function nfp_bpf_replace_map_ptrs(nfp_prog: NfpProg): void {
       id = map.id;
     } else if (bpf_map_is_offloaded(map) && map.dev_priv instanceof NfpBpfMap) {
       id = map.dev_priv.tid;
+    } else if (bpf_map_is_offloaded(map) && map.dev_priv instanceof NfpBpfProgArray) {
+      // nfp-emu, paper-only: the tail-call sequence reads the array's table; R2 holds its first slot.
+      id = map.dev_priv.slot_base;
     } else {
       throw new BpfError('EINVAL', `nfp: map ${map.id} is neither offloaded to this device nor offload-neutral`);
     }

@@ -19,6 +19,7 @@ import {
 import { NFP_NET_CFG_BPF_ABI, NFP_NET_CFG_CAP, NFP_NET_CFG_CTRL_BPF, NFP_NET_DEFAULT_MTU, type NfpNetCtrlBar } from '../../nic/ctrl-bar.js';
 import type { NfpCcm } from './cmsg.js';
 import type { NfpBpfMap } from './offload.js';
+import type { NfpTailCallState } from './tail_call.js';
 
 /** enum bpf_cap_tlv_type. */
 export const NFP_BPF_CAP_TYPE_FUNC = 1;
@@ -29,11 +30,22 @@ export const NFP_BPF_CAP_TYPE_QUEUE_SELECT = 5;
 export const NFP_BPF_CAP_TYPE_ADJUST_TAIL = 6;
 export const NFP_BPF_CAP_TYPE_ABI_VERSION = 7;
 export const NFP_BPF_CAP_TYPE_CMSG_MULTI_ENT = 8;
+/**
+ * nfp-emu, PAPER-ONLY (netdev 2.1 "Future Work": tail calls linked into the JITed image, partial
+ * offload): no upstream firmware has this record and no upstream driver parses it. Its value (le32
+ * words): flags (NFP_BPF_TAIL_CALL_*), the IMEM offset and slot count of the tail-call table, the IMEM
+ * offset and capacity of the link list (entry points of linked programs, read by the firmware when it
+ * loads an image), and the instructions of a second code-store bank shared with the BPF area (0: none).
+ */
+export const NFP_BPF_CAP_TYPE_TAIL_CALL = 0x100;
+/** The firmware hands a packet to the host with a resume word (partial offload). */
+export const NFP_BPF_TAIL_CALL_PARTIAL = 1 << 0;
 
 /** sizeof() of the capability structs. */
 const NFP_BPF_CAP_TLV_FUNC_SZ = 8;
 const NFP_BPF_CAP_TLV_ADJUST_HEAD_SZ = 20;
 const NFP_BPF_CAP_TLV_MAPS_SZ = 24;
+const NFP_BPF_CAP_TLV_TAIL_CALL_SZ = 24;
 
 export const NFP_BPF_ADJUST_HEAD_NO_META = 1 << 0;
 /** UR_REG_IMM_MAX (nfp_asm.h): adjust_head's limits must fit an unrestricted immediate. */
@@ -94,6 +106,13 @@ export class NfpAppBpf {
   queue_select = false;
   adjust_tail = false;
   cmsg_multi_ent = false;
+  /** nfp-emu, PAPER-ONLY: what NFP_BPF_CAP_TYPE_TAIL_CALL advertised (supported false: no record). */
+  readonly tail_call = { supported: false, partial: false, table_off: 0, table_slots: 0, link_off: 0, max_links: 0, bank_insns: 0 };
+  /** The card's code store and IMEM, which the driver writes through CPP (the probe sets them). */
+  ustore: Uint8Array | null = null;
+  imem: Int32Array | null = null;
+  /** The tail-call table and the programs linked into the code store (tail_call.ts), once used. */
+  tc: NfpTailCallState | null = null;
   /** Set by probe once the ctrl channel exists. */
   ccm!: NfpCcm;
   bpf_dev!: BpfOffloadDev<NfpAppBpf>;
@@ -194,6 +213,30 @@ function nfp_bpf_parse_cap_abi_version(bpf: NfpAppBpf, v: Uint8Array, off: numbe
   return true;
 }
 
+/**
+ * nfp-emu, PAPER-ONLY: the tail-call record. The table and the link list must be word-aligned and the
+ * table must have room for a slot; otherwise the capability stays off.
+ */
+function nfp_bpf_parse_cap_tail_call(bpf: NfpAppBpf, v: Uint8Array, off: number, length: number): boolean {
+  if (length < NFP_BPF_CAP_TLV_TAIL_CALL_SZ) {
+    bpf.log.err(`truncated tail call TLV: ${length}`);
+    return false;
+  }
+  const tc = {
+    flags: le32(v, off), table_off: le32(v, off + 4), table_slots: le32(v, off + 8), link_off: le32(v, off + 12),
+    max_links: le32(v, off + 16), bank_insns: le32(v, off + 20),
+  };
+  if (tc.table_slots === 0 || tc.table_slots > 0x10000 || (tc.table_off & 3) !== 0 || (tc.link_off & 3) !== 0) {
+    bpf.log.err(`invalid tail call TLV: table of ${tc.table_slots} slots at 0x${tc.table_off.toString(16)}, link list at 0x${tc.link_off.toString(16)}`);
+    return false;
+  }
+  Object.assign(bpf.tail_call, {
+    supported: true, partial: (tc.flags & NFP_BPF_TAIL_CALL_PARTIAL) !== 0, table_off: tc.table_off, table_slots: tc.table_slots,
+    link_off: tc.link_off, max_links: tc.max_links, bank_insns: tc.bank_insns,
+  });
+  return true;
+}
+
 export interface CapabilityParse {
   /** Were all records well formed? */
   readonly ok: boolean;
@@ -251,6 +294,9 @@ export function nfp_bpf_parse_capabilities(bpf: NfpAppBpf, mem: Uint8Array | und
         break;
       case NFP_BPF_CAP_TYPE_CMSG_MULTI_ENT:
         bpf.cmsg_multi_ent = true;
+        break;
+      case NFP_BPF_CAP_TYPE_TAIL_CALL:
+        good = nfp_bpf_parse_cap_tail_call(bpf, mem, value, length);
         break;
       default:
         bpf.log.dbg(`unknown BPF capability: ${type}`);

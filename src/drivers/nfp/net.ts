@@ -1,14 +1,17 @@
 // The nfp net device's ndo_bpf (drivers/net/ethernet/netronome/nfp/nfp_net_common.c, nfp_net_xdp):
 // driver-mode XDP is the vNIC's own (the host CPU runs the program on the receive path, here the
 // kernel's rx path reads it from the device's XDP state), offload goes to the BPF app's load path
-// (xdp.ts), and every other command (map offload) to the app (nfp_ndo_bpf in offload.ts).
+// (xdp.ts), and every other command (map offload) to the app (nfp_ndo_bpf in offload.ts; a prog array,
+// paper-only, to tail_call.ts).
 
 import { BpfError } from '../../bpf/errno.js';
 import type { NetDevice } from '../../kernel/net/netdev.js';
 import type { NetdevBpf } from '../../kernel/offload.js';
 import type { BpfProg } from '../../kernel/prog.js';
+import { BPF_MAP_TYPE_PROG_ARRAY } from '../../kernel/maps/map.js';
 import type { NfpAppBpf } from './main.js';
 import { nfp_ndo_bpf } from './offload.js';
+import { nfp_bpf_prog_array_alloc, nfp_bpf_prog_array_free } from './tail_call.js';
 import { nfp_net_xdp_setup_hw } from './xdp.js';
 
 /** XDP_PACKET_HEADROOM, NFP_NET_MAX_PREPEND, VLAN_HLEN, ETH_HLEN and PAGE_SIZE as the driver sizes buffers. */
@@ -49,6 +52,10 @@ export async function nfp_net_xdp(bpf: NfpAppBpf | null, netdev: NetDevice, cmd:
     case 'XDP_SETUP_PROG_HW':
       return nfp_net_xdp_setup_hw(bpf, netdev, cmd);
     default:
+      // nfp-emu, PAPER-ONLY: a prog array on the card is the firmware's tail-call table (tail_call.ts).
+      if (bpf !== null && cmd.offmap.map_type === BPF_MAP_TYPE_PROG_ARRAY) {
+        return cmd.command === 'BPF_OFFLOAD_MAP_ALLOC' ? nfp_bpf_prog_array_alloc(bpf, cmd.offmap) : nfp_bpf_prog_array_free(bpf, cmd.offmap);
+      }
       return nfp_ndo_bpf(bpf, netdev, cmd);
   }
 }

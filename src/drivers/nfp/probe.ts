@@ -185,6 +185,12 @@ export async function nfp_pci_probe(opts: NfpProbeOptions): Promise<NfpPf> {
       pump: () => device.firmware?.pump?.(),
     });
     bpf.bpf_dev = kernel.offload.bpf_offload_dev_create(nfp_bpf_dev_ops, bpf);
+    // nfp-emu, PAPER-ONLY: tail calls link programs into the code store and fill a table in IMEM,
+    // which the driver writes as it writes the code store (CPP); only a firmware advertising them
+    // takes prog arrays.
+    bpf.ustore = device.memory.ustore;
+    bpf.imem = device.memory.imemI32;
+    bpf.bpf_dev.prog_array_offload = bpf.tail_call.supported;
     nfp_bpf_start(bpf, mtu);
     const nfp = new NfpPf(kernel, device, app, bpf, ctrl, caps);
     pf.current = nfp;

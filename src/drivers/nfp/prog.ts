@@ -30,6 +30,7 @@ import { nfp_bpf_jit, nfp_bpf_jit_prepare, nfp_bpf_relo_for_vnic, type NfpJitOpt
 import { NfpAppBpf, type NfpBpfNeutralMap } from './main.js';
 import { nfp_port_from_netdev } from './probe.js';
 import type { NfpInstrCb } from './support.js';
+import type { NfpBpfProgArray } from './tail_call.js';
 import { nfp_bpf_prog_test_run } from './xdp.js';
 import { nfp_bpf_finalize, nfp_bpf_opt_remove_insns, nfp_bpf_opt_replace_insn, nfp_verify_insn } from './verifier.js';
 
@@ -85,6 +86,8 @@ export class NfpInsnMeta {
   num_insns_after_br = 0;
   // function calls
   func_id = 0;
+  /** nfp-emu, PAPER-ONLY: the device prog array a bpf_tail_call here goes through (one on every path). */
+  tc_map: NfpBpfProgArray | null = null;
   arg1: RegState = notInitReg();
   readonly arg2: { reg: RegState; var_off: boolean } = { reg: notInitReg(), var_off: false };
   // ALU operand ranges over every path (the verifier's umin/umax of source and destination)

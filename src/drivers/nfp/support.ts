@@ -14,7 +14,7 @@
 
 import {
   BPF_FUNC_get_prandom_u32, BPF_FUNC_map_delete_elem, BPF_FUNC_map_lookup_elem, BPF_FUNC_map_update_elem,
-  BPF_FUNC_perf_event_output, BPF_FUNC_xdp_adjust_head, BPF_FUNC_xdp_adjust_tail,
+  BPF_FUNC_perf_event_output, BPF_FUNC_tail_call, BPF_FUNC_xdp_adjust_head, BPF_FUNC_xdp_adjust_tail,
 } from '../../bpf/helpers.js';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, OPS, type OpInfo } from '../../bpf/opcodes.js';
 import { BPF_PROG_TYPE } from '../../bpf/prog-types.js';
@@ -110,8 +110,12 @@ export function nfp_bpf_supported_opcode(op: OpInfo | undefined): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-/** The helpers the NIC has, by how the driver names them in its log lines. */
-export type NfpHelper = 'adjust_head' | 'adjust_tail' | 'map_lookup' | 'map_update' | 'map_delete' | 'prandom' | 'event_output';
+/**
+ * The helpers the NIC has, by how the driver names them in its log lines. 'tail_call' is nfp-emu's,
+ * PAPER-ONLY (the seed paper's future work): the hook takes it only from a firmware that advertises
+ * NFP_BPF_CAP_TYPE_TAIL_CALL, and refuses it as upstream does ("unsupported function id: 12") otherwise.
+ */
+export type NfpHelper = 'adjust_head' | 'adjust_tail' | 'map_lookup' | 'map_update' | 'map_delete' | 'prandom' | 'event_output' | 'tail_call';
 
 const HELPERS: ReadonlyMap<number, NfpHelper> = new Map<number, NfpHelper>([
   [BPF_FUNC_xdp_adjust_head, 'adjust_head'],
@@ -121,6 +125,7 @@ const HELPERS: ReadonlyMap<number, NfpHelper> = new Map<number, NfpHelper>([
   [BPF_FUNC_map_delete_elem, 'map_delete'],
   [BPF_FUNC_get_prandom_u32, 'prandom'],
   [BPF_FUNC_perf_event_output, 'event_output'],
+  [BPF_FUNC_tail_call, 'tail_call'],
 ]);
 
 /** Which NIC helper a helper call is (undefined: "unsupported function id"). */

@@ -12,7 +12,8 @@
 // context loads the JIT has no code for (the kernel finds those only at translation), checks BPF_ST
 // stores like STX ones (the kernel's hook skips them and its JIT then cannot translate them; clang up to
 // 17 never emits them), and checks that a map an instruction loads belongs to this device (the core's
-// check_map_prog_compatibility line, in case the caller has not made it).
+// check_map_prog_compatibility line, in case the caller has not made it). PAPER-ONLY: bpf_tail_call through
+// a prog array on the card, where the firmware advertises tail calls (tail_call.ts).
 
 import { BpfError, type ErrnoName } from '../../bpf/errno.js';
 import type { Insn } from '../../bpf/insn.js';
@@ -35,6 +36,7 @@ import {
 import {
   NFP_BPF_MEM_PTR_TYPES, nfp_bpf_ctx_load_ok, nfp_bpf_ctx_store_ok, nfp_bpf_helper, nfp_bpf_supported_opcode, nfp_reg_type_num,
 } from './support.js';
+import { NfpBpfProgArray } from './tail_call.js';
 
 /** ETH_ZLEN - ETH_HLEN: the most adjust_head's fast path may add without the length checks. */
 const ETH_ZLEN = 60;
@@ -156,6 +158,23 @@ function nfp_bpf_map_call_ok(fname: string, helper_tgt: number): string | null {
 /** Devices already told once that event_output differs (dev_warn_once). */
 const eventOutputWarned = new WeakSet<object>();
 
+/**
+ * nfp-emu, PAPER-ONLY: bpf_tail_call() through a prog array on this card (tail_call.ts), from the main
+ * program only (a subprogram runs on a moved stack register, and the target starts on the frame base),
+ * through one array per call site (the JIT reads that array's table), into programs of the array's type.
+ */
+function nfp_bpf_check_tail_call(nfp_prog: NfpProg, env: VerifierEnv, meta: NfpInsnMeta, reg2: RegState): void {
+  if (env.cur.curframe !== 0) refuse(env, 'EOPNOTSUPP', 'tail call from a subprogram not supported');
+  const m = reg2.map;
+  const arr = m !== undefined && bpf_map_is_offloaded(m) && m.dev_priv instanceof NfpBpfProgArray ? m.dev_priv : undefined;
+  if (arr === undefined || arr.bpf !== nfp_prog.bpf) refuse(env, 'EINVAL', 'tail call: the prog array is not on this device');
+  if (meta.tc_map !== null && meta.tc_map !== arr) refuse(env, 'EINVAL', 'tail call: a different prog array on another path');
+  if (arr.owner_type !== 0 && arr.owner_type !== nfp_prog.type) {
+    refuse(env, 'EINVAL', `tail call: the prog array holds programs of type ${arr.owner_type}, not ${nfp_prog.type}`);
+  }
+  meta.tc_map = arr;
+}
+
 function nfp_bpf_check_helper_call(nfp_prog: NfpProg, env: VerifierEnv, meta: NfpInsnMeta): void {
   const regs = env.regs();
   let reg1 = regs[1]!;
@@ -214,6 +233,11 @@ function nfp_bpf_check_helper_call(nfp_prog: NfpProg, env: VerifierEnv, meta: Nf
       }
       break;
     }
+    case 'tail_call':
+      // nfp-emu, PAPER-ONLY: upstream has no tail calls on the NIC; a firmware without them keeps its line.
+      if (!bpf.tail_call.supported) refuse(env, 'EOPNOTSUPP', `unsupported function id: ${func_id}`);
+      nfp_bpf_check_tail_call(nfp_prog, env, meta, reg2);
+      break;
     case undefined:
       refuse(env, 'EOPNOTSUPP', `unsupported function id: ${func_id}`);
   }
@@ -356,7 +380,9 @@ function nfp_bpf_check_map_ld(nfp_prog: NfpProg, env: VerifierEnv, insn_idx: num
   if (m === undefined) return;
   const map = m.map;
   if (map.map_type === 4 /* BPF_MAP_TYPE_PERF_EVENT_ARRAY, offload-neutral */) return;
-  const nfp_map = bpf_map_is_offloaded(map) && map.dev_priv instanceof NfpBpfMap ? map.dev_priv : undefined;
+  const priv = bpf_map_is_offloaded(map) ? map.dev_priv : undefined;
+  // nfp-emu: a prog array on the card is the tail-call table (paper-only, tail_call.ts).
+  const nfp_map = priv instanceof NfpBpfMap || priv instanceof NfpBpfProgArray ? priv : undefined;
   if (nfp_map === undefined || nfp_map.bpf !== nfp_prog.bpf) {
     env.log.write('offload device mismatch between prog and map\n');
     throw new BpfError('EINVAL', 'offload device mismatch between prog and map');
@@ -452,6 +478,8 @@ export function nfp_bpf_finalize(nfp_prog: NfpProg, env: VerifierEnv): void {
   if (nfp_prog.stack_size > max_stack) refuse(env, 'EOPNOTSUPP', `stack too large: program ${nfp_prog.stack_size}B > FW stack ${max_stack}B`);
   // nfp_bpf_insn_flag_zext()
   for (const meta of nfp_prog.insns) if (env.aux[meta.n]?.zext_dst === true) meta.flags |= FLAG_INSN_DO_ZEXT;
+  // nfp-emu: a prog array first used by this program holds programs of its type (map->owner.type).
+  for (const meta of nfp_prog.insns) if (meta.tc_map !== null && meta.tc_map.owner_type === 0) meta.tc_map.owner_type = nfp_prog.type;
 }
 
 // ---------------------------------------------------------------------------------------------------

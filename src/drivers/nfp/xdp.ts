@@ -43,7 +43,8 @@ import {
 import { NFP_USTORE_WORD } from '../../nic/memory.js';
 import { nfp_net_ebpf_capable, type NfpAppBpf, type NfpLog } from './main.js';
 import { nfp_prog_of, type NfpProgOffload } from './prog.js';
-import { nfp_port_from_netdev } from './probe.js';
+import { nfp_port_from_netdev, type NfpPf, type NfpPort } from './probe.js';
+import { nfp_bpf_tc_of, type NfpTailCallState } from './tail_call.js';
 
 /** NFP_NET_POLL_TIMEOUT: how long nfp_net_reconfig() waits for the firmware (5 s). */
 export const NFP_NET_POLL_TIMEOUT_MS = 5000;
@@ -85,6 +86,12 @@ export interface NfpNet {
   readonly pump?: () => void;
   /** Override NFP_NET_POLL_TIMEOUT (tests of a firmware that never answers). */
   readonly reconfigTimeoutMs?: number;
+  /**
+   * nfp-emu, PAPER-ONLY: the card's tail-call state (tail_call.ts). With it, a load places the program
+   * below the tail-call targets linked in the code store and writes them too (a test run's private
+   * code store gets the card's linked programs at the same addresses).
+   */
+  readonly tc?: NfpTailCallState;
 }
 
 const reconfigLocks = new WeakMap<SharedArrayBuffer, Promise<void>>();
@@ -172,17 +179,33 @@ export async function nfp_net_bpf_load(nn: NfpNet, prog: NfpProgLoad, extack: Ne
   if (img.length !== prog.prog_len || addr + img.length * NFP_USTORE_WORD > nn.ustore.length) {
     throw new BpfError('EINVAL', `nfp: a relocated image of ${img.length} instructions does not fit the code store from ${bv.start_off}`);
   }
+  const load = async (size: number): Promise<void> => {
+    nn.bar.writew(NFP_NET_CFG_BPF_SIZE, size);
+    nn.bar.writeq(NFP_NET_CFG_BPF_ADDR, BigInt(addr));
+    try {
+      await nfp_net_reconfig(nn, NFP_NET_CFG_UPDATE_BPF);
+    } catch (e) {
+      if (e instanceof BpfError) fail(extack, e.errno, 'FW command error while loading BPF');
+      throw e;
+    }
+  };
+  const tc = nn.tc;
+  if (tc !== undefined) {
+    // nfp-emu, PAPER-ONLY: the image goes below the tail-call targets linked in the code store, and
+    // the firmware loads everything up to the last of them.
+    await tc.locked(async () => {
+      const room = tc.roomForMain();
+      if (img.length > room) {
+        fail(extack, 'ENOSPC', `program too long: ${img.length} NFP instructions, ${room} left below the tail-call targets linked in the code store`);
+      }
+      await load(tc.render(nn.ustore, img) - bv.start_off);
+    });
+    return;
+  }
   // The "DMA": the image lands in the code store's BPF area, little-endian words.
   const dv = new DataView(nn.ustore.buffer, nn.ustore.byteOffset, nn.ustore.byteLength);
   for (let i = 0; i < img.length; i++) dv.setBigUint64(addr + i * NFP_USTORE_WORD, img[i]!, true);
-  nn.bar.writew(NFP_NET_CFG_BPF_SIZE, prog.prog_len);
-  nn.bar.writeq(NFP_NET_CFG_BPF_ADDR, BigInt(addr));
-  try {
-    await nfp_net_reconfig(nn, NFP_NET_CFG_UPDATE_BPF);
-  } catch (e) {
-    if (e instanceof BpfError) fail(extack, e.errno, 'FW command error while loading BPF');
-    throw e;
-  }
+  await load(prog.prog_len);
 }
 
 /** nfp_net_bpf_start(): packets go through the program. A failure only sets extack, as in the kernel. */
@@ -199,6 +222,8 @@ async function nfp_net_bpf_start(nn: NfpNet, extack: NetlinkExtAck): Promise<voi
 /** nfp_net_bpf_stop(): packets no longer go through a program. */
 async function nfp_net_bpf_stop(nn: NfpNet): Promise<void> {
   const ctrl = nn.bar.readl(NFP_NET_CFG_CTRL);
+  // nfp-emu: the detached program's room goes back to the tail-call targets.
+  if (nn.tc !== undefined && nn.ustore === nn.tc.ustore) nn.tc.forgetMain();
   if ((ctrl & NFP_NET_CFG_CTRL_BPF) === 0) return;
   nn.bar.writel(NFP_NET_CFG_CTRL, ctrl & ~NFP_NET_CFG_CTRL_BPF);
   await nfp_net_reconfig(nn, NFP_NET_CFG_UPDATE_GEN);
@@ -280,6 +305,19 @@ function xdpOf(bar: NfpNetCtrlBar): NfpVnicXdp {
   return s;
 }
 
+/**
+ * struct nfp_net of a port as the offload path uses it: the BAR, the card's code store, the MTU, the
+ * log, the pump of in-process cores and (nfp-emu, paper-only) the card's tail-call state.
+ */
+export function nfp_net_of_port(pf: NfpPf, port: NfpPort, mtu: number): NfpNet {
+  const pump = xdpOf(port.bar).dp.pump;
+  const tc = pf.bpf !== null ? nfp_bpf_tc_of(pf.bpf, port) : null;
+  return {
+    bar: port.bar, ustore: pf.device.memory.ustore, mtu, log: pf.log,
+    ...(pump !== undefined ? { pump } : {}), ...(tc !== null ? { tc } : {}),
+  };
+}
+
 /** Tell the driver how the vNIC's cores run (see NfpDatapathHooks). */
 export function nfp_net_set_datapath(bar: NfpNetCtrlBar, dp: NfpDatapathHooks): void {
   xdpOf(bar).dp = dp;
@@ -315,8 +353,7 @@ export async function nfp_bpf_xdp_offload(bpf: NfpAppBpf | null, nn: NfpNet, pro
 export async function nfp_net_xdp_setup_hw(bpf: NfpAppBpf | null, netdev: NetDevice, cmd: Extract<NetdevBpf, { command: 'XDP_SETUP_PROG' | 'XDP_SETUP_PROG_HW' }>): Promise<void> {
   const p = nfp_port_from_netdev(netdev);
   if (p === undefined) throw new BpfError('ENODEV', `${netdev.name} is not an nfp port`);
-  const bar = p.port.bar;
-  const st = xdpOf(bar);
+  const st = xdpOf(p.port.bar);
   if (cmd.prog === null && p.pf.removed) {
     // The card is being removed (its firmware goes next): nothing to unload, only the reference to drop.
     const old = st.xdp_hw;
@@ -324,8 +361,7 @@ export async function nfp_net_xdp_setup_hw(bpf: NfpAppBpf | null, netdev: NetDev
     old?.put();
     return;
   }
-  const nn: NfpNet = { bar, ustore: p.pf.device.memory.ustore, mtu: netdev.mtu, log: p.pf.log, ...(st.dp.pump !== undefined ? { pump: st.dp.pump } : {}) };
-  await nfp_bpf_xdp_offload(bpf, nn, cmd.prog, cmd.extack);
+  await nfp_bpf_xdp_offload(bpf, nfp_net_of_port(p.pf, p.port, netdev.mtu), cmd.prog, cmd.extack);
   const old = st.xdp_hw;
   st.xdp_hw = cmd.prog;
   old?.put();
@@ -342,7 +378,7 @@ const XDP_OF_STAT = [2, 1, 3, 0] as const;
  * of the file). retval is what the NIC's verdict says (an image that faults, or returns more than
  * XDP_TX, is XDP_ABORTED); duration is the modeled time of one run at the firmware's clock.
  */
-export async function nfp_bpf_test_run(dev: NfpDeviceShared, port: number, mtu: number, prog: NfpProgLoad, attr: TestRunAttr): Promise<TestRunResult> {
+export async function nfp_bpf_test_run(dev: NfpDeviceShared, port: number, mtu: number, prog: NfpProgLoad, attr: TestRunAttr, tc?: NfpTailCallState): Promise<TestRunResult> {
   const sab = dev.bars[port];
   if (sab === undefined) throw new BpfError('EINVAL', `nfp: no port ${port}`);
   const starter = vnicXdp.get(sab)?.dp.testRunStarter;
@@ -357,7 +393,10 @@ export async function nfp_bpf_test_run(dev: NfpDeviceShared, port: number, mtu: 
   const pool = await NfpCorePool.start(priv, starter, { slots: 64, maxFrame: Math.max(2048, (data.length + 63) & ~63) });
   try {
     const pump = pool.runner.pump !== undefined ? (): void => pool.pump() : undefined;
-    const nn: NfpNet = { bar: new NfpNetCtrlBar(priv.bars[0]), ustore: new Uint8Array(priv.memory.ustore), mtu, ...(pump !== undefined ? { pump } : {}) };
+    const nn: NfpNet = {
+      bar: new NfpNetCtrlBar(priv.bars[0]), ustore: new Uint8Array(priv.memory.ustore), mtu, ...(pump !== undefined ? { pump } : {}),
+      ...(tc !== undefined ? { tc } : {}),
+    };
     await nfp_net_bpf_offload(nn, prog, false, new NetlinkExtAck());
     const res = await pool.run(Array.from({ length: repeat }, () => data), { core: 0 });
     const last = res[res.length - 1]!;
@@ -380,5 +419,6 @@ export async function nfp_bpf_test_run(dev: NfpDeviceShared, port: number, mtu: 
 export function nfp_bpf_prog_test_run(offload: NfpProgOffload, attr: TestRunAttr): Promise<TestRunResult> {
   const p = nfp_port_from_netdev(offload.netdev);
   if (p === undefined) throw new BpfError('ENODEV', `${offload.netdev.name} is not an nfp port`);
-  return nfp_bpf_test_run(p.pf.device.shared(), p.pf.ports.indexOf(p.port), offload.netdev.mtu, nfp_prog_of(offload), attr);
+  const tc = p.pf.bpf !== null ? nfp_bpf_tc_of(p.pf.bpf, p.port) : null;
+  return nfp_bpf_test_run(p.pf.device.shared(), p.pf.ports.indexOf(p.port), offload.netdev.mtu, nfp_prog_of(offload), attr, tc ?? undefined);
 }
