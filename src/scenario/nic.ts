@@ -2,15 +2,16 @@
 // know how the card's cores run): the card's cores started as a pool (worker threads, or in-process
 // for deterministic runs), the driver told how they run (nfp_net_set_datapath: the pump it needs while
 // it waits for a reconfig, the starter of test runs), and each port's receive path sent through them
-// first (NetdevHwRx), so that an offloaded program sees every frame before the host does.
+// first (the driver's NetdevHwRx, src/drivers/nfp/dp.ts), so that an offloaded program sees every frame
+// before the host does.
 //
 // This lives here until host.ts starts the datapath itself; the scenario runner and `nfp-emu ip` use it.
 
 import { inProcessCores } from '../../firmware/datapath.js';
+import { nfp_net_rx_action, nfp_net_rx_hw } from '../drivers/nfp/dp.js';
 import { nfp_net_set_datapath } from '../drivers/nfp/xdp.js';
 import type { Host } from '../host.js';
-import { netdev_rx, type NetdevHwRx, type NetdevHwStats } from '../kernel/net/rx.js';
-import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX } from '../kernel/net/xdp.js';
+import { netdev_rx, type NetdevHwRx } from '../kernel/net/rx.js';
 import { NfpCorePool, piscinaCores, type NfpPacketResult } from '../nic/cores.js';
 
 export interface NicDatapath {
@@ -21,10 +22,7 @@ export interface NicDatapath {
 
 /** The XDP action a NIC verdict stands for: what the driver sees in the packet's descriptor. */
 export function nfpResultAction(r: NfpPacketResult): number {
-  if (r.status !== 'ok' && r.status !== 'no-prog') return XDP_ABORTED;
-  if (r.action === 'pass') return XDP_PASS;
-  if (r.action === 'tx') return XDP_TX;
-  return r.verdict === 'XDP_ABORTED' ? XDP_ABORTED : XDP_DROP;
+  return nfp_net_rx_action(r);
 }
 
 /**
@@ -42,20 +40,8 @@ export async function startNicDatapath(host: Host, opts: { mode?: 'worker' | 'in
     ...(pool.runner.pump !== undefined ? { pump: () => pool.pump() } : {}),
     testRunStarter: opts.mode === 'in-process' ? inProcessCores() : piscinaCores({ threads: 1 }),
   });
-  const hw: NetdevHwRx = {
-    async xdp_hw_rx(_dev, frames, acts, out) {
-      const res = await pool.run(frames);
-      for (let i = 0; i < res.length; i++) {
-        const r = res[i]!;
-        acts[i] = nfpResultAction(r);
-        out[i] = r.packet ?? frames[i]!;
-      }
-    },
-    hw_stats(): NetdevHwStats {
-      const s = pool.stats();
-      return { perCore: s.perCore.map((c) => ({ core: c.core, packets: c.packets, cycles: c.cycles })), clockMhz: s.clockMhz };
-    },
-  };
+  // The driver's receive path through the cores (and, paper-only, the host half of partial offload).
+  const hw: NetdevHwRx = nfp_net_rx_hw(host.kernel, pool);
   netdev_rx(port.netdev).hw = hw;
   let stopped: Promise<void> | undefined;
   return {
