@@ -45,7 +45,7 @@ import {
 import { nfpEngine } from '../src/nic/exec-js.js';
 import {
   NFP_BPF_VERDICT_SHIFT, NFP_PV_LM_PTR, NFP_RESUME_VALID, NFP_STACK_LM_PTR, PKT_VEC_PKT_LEN, PKT_VEC_PKT_PTR, PKT_VEC_QSEL_SET, PKT_VEC_QSEL_VAL,
-  PKT_VEC_RESUME, PKT_VEL_QSEL_SET_BIT, STATIC_REG_STACK, STATIC_REG_TAIL_CALL_CNT,
+  PKT_VEC_RESUME, PKT_VEL_QSEL_SET_BIT, NFP_USTORE_BANK_SHIFT, STATIC_REG_STACK, STATIC_REG_TAIL_CALL_CNT,
 } from '../src/nic/isa.js';
 import { NFP_USTORE_WORD, NicMemory } from '../src/nic/memory.js';
 import { NfpFwHelpers, nfpFwFuncs, nfpFwTailCall, type NfpEventSink, type NfpFwTailCall } from './helpers.js';
@@ -319,8 +319,9 @@ export class NfpDatapath {
 
   /** The image the driver put in the code store, decoded, checked and translated for this thread. */
   private translate(addr: number, size: number): NfpEngine {
-    // A second code-store bank (paper-only tail calls) lengthens what the firmware takes.
-    const maxLen = this.maxLen + (this.tailCall?.bankInsns ?? 0);
+    // A second code-store bank (paper-only tail calls, from code address 8192) lengthens what the firmware takes.
+    const bank = this.tailCall?.bankInsns ?? 0;
+    const maxLen = bank > 0 ? (1 << NFP_USTORE_BANK_SHIFT) + bank - this.start : this.maxLen;
     if (size <= 0 || size > maxLen) throw new BpfError('EINVAL', `an image of ${size} instructions (the firmware takes 1..${maxLen})`);
     if (addr < 0 || addr % NFP_USTORE_WORD !== 0 || addr + size * NFP_USTORE_WORD > this.ustore.byteLength) {
       throw new BpfError('EINVAL', `an image at code-store byte ${addr} of ${size} instructions is outside the code store`);

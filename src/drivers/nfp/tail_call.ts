@@ -17,8 +17,8 @@
 //     firmware's link list (IMEM) names the entry points. A linked program keeps its address for as long
 //     as a slot holds it, even if the attached program changes.
 //   - "Link multiple code stores": a firmware may give the area a second 8k bank (the record's
-//     bank_insns, right after the BPF area; the neighbouring ME's store in the model, src/nic/isa.ts),
-//     used for linked programs once the first is full; a branch across banks costs
+//     bank_insns, at code addresses 8192 and up: the neighbouring ME's store in the model,
+//     src/nic/isa.ts), used for linked programs once the first is full; a branch across banks costs
 //     NFP_XBANK_BRANCH_PENALTY more cycles on the cores. No room in either is ENOSPC.
 //   - Updates are asynchronous, like every offloaded map op, and keep the cores consistent: new code is
 //     written and the firmware reloads the image (a reconfig: the cores switch between batches, no packet
@@ -46,7 +46,7 @@ import {
   NFP_NET_CFG_BPF_ADDR, NFP_NET_CFG_BPF_DONE, NFP_NET_CFG_BPF_INL_MTU, NFP_NET_CFG_BPF_MAX_LEN, NFP_NET_CFG_BPF_SIZE, NFP_NET_CFG_BPF_STACK_SZ,
   NFP_NET_CFG_BPF_START, NFP_NET_CFG_CTRL, NFP_NET_CFG_CTRL_BPF, NFP_NET_CFG_UPDATE_BPF, type NfpNetCtrlBar,
 } from '../../nic/ctrl-bar.js';
-import { NFP_RESUME_SLOT_MASK, NFP_RESUME_VALID, NFP_TC_ENTRY_HOST, nfpNop } from '../../nic/isa.js';
+import { NFP_RESUME_SLOT_MASK, NFP_RESUME_VALID, NFP_TC_ENTRY_HOST, NFP_USTORE_BANK_SHIFT, nfpNop } from '../../nic/isa.js';
 import { NFP_USTORE_WORD } from '../../nic/memory.js';
 import { nfp_bpf_relo_for_vnic } from './jit.js';
 import type { NfpAppBpf } from './main.js';
@@ -183,9 +183,18 @@ export class NfpTailCallState {
     return extent;
   }
 
-  /** The second code-store bank (paper-only "link multiple code stores"): [end, bankEnd), or empty. */
+  /**
+   * The second code-store bank (paper-only "link multiple code stores"): the addresses of the second 8k
+   * of the code-address space (src/nic/isa.ts NFP_USTORE_BANK_SHIFT), as many as the firmware gives.
+   */
+  get bankBase(): number {
+    return 1 << NFP_USTORE_BANK_SHIFT;
+  }
+
   get bankEnd(): number {
-    return this.end + this.bpf.tail_call.bank_insns;
+    // No more than the code store holds (a record promising more than the card has is taken at its card).
+    const words = this.ustore.byteLength / NFP_USTORE_WORD;
+    return Math.max(this.bankBase, Math.min(this.bankBase + this.bpf.tail_call.bank_insns, words));
   }
 
   /** The free ranges of the BPF area above the attached program (bank 0), then of the second bank. */
@@ -201,7 +210,7 @@ export class NfpTailCallState {
       if (hi > at) out.push({ lo: at, hi, bank });
     };
     walk(this.start + this.main.length, this.end, 0);
-    walk(this.end, this.bankEnd, 1);
+    if (this.bankEnd > this.bankBase) walk(this.bankBase, this.bankEnd, 1);
     return out;
   }
 
@@ -261,7 +270,7 @@ export class NfpTailCallState {
       const addr = this.alloc(len);
       if (addr < 0) {
         const f = this.free();
-        const banks = this.bankEnd > this.end ? `, in two code-store banks of ${this.end - this.start} + ${this.bankEnd - this.end}` : '';
+        const banks = this.bankEnd > this.bankBase ? `, in two code-store banks of ${this.end - this.start} + ${this.bankEnd - this.bankBase}` : '';
         fail('ENOSPC', `no room in the code store for a tail call target of ${len} NFP instructions (${f.free} free${banks}, largest range ${f.largest}; the attached program takes ${this.main.length})`);
       }
       const l: NfpLinked = { nfp_prog, addr, len, words: nfp_bpf_relo_for_vnic(nfp_prog, { start_off: addr, tgt_done: this.done }), refs: 1 };
