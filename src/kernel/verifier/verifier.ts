@@ -40,7 +40,7 @@ import {
 import { findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
 import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
 import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn, verbose_snum, verbose_unum } from './format.js';
-import { computeLiveness, computeZextDst } from './liveness.js';
+import { computeLiveness, computeStackLiveness, computeZextDst, successors } from './liveness.js';
 import type { VerifierLog } from './log.js';
 import {
   insnStackAccessFlags, markAllScalarsImprecise, markChainPrecision, markStackSlotPrecision, propagatePrecision,
@@ -216,6 +216,17 @@ export class VerifierEnv implements BacktrackEnv {
    * it is shown; a path pruned for an imprecise scalar would go unseen with other values.
    */
   readonly allPrecise: boolean;
+  /**
+   * Stack slot liveness (6.18's kernel/bpf/liveness.c, within a frame): per instruction, the slots of
+   * its own frame the walk has seen it read and fully overwrite, and from those the slots live before
+   * it. Once any instruction reaches into another frame's stack, every slot counts as live.
+   */
+  readonly succ: Int32Array;
+  readonly stackRead: [Int32Array, Int32Array];
+  readonly stackWrite: [Int32Array, Int32Array];
+  readonly stackLive: [Int32Array, Int32Array];
+  stackLiveDirty = false;
+  crossFrameStack = false;
 
   constructor(readonly opts: VerifierOptions) {
     this.insns = opts.insns;
@@ -243,6 +254,11 @@ export class VerifierEnv implements BacktrackEnv {
     this.strictAlignment = (flags & BPF_F_STRICT_ALIGNMENT) !== 0 && (flags & BPF_F_ANY_ALIGNMENT) === 0;
     this.insnText = new Array(this.insns.length);
     this.allPrecise = opts.offload !== undefined;
+    const n = this.insns.length;
+    this.succ = successors(this.insns, this.ops, this.subprogs);
+    this.stackRead = [new Int32Array(n), new Int32Array(n)];
+    this.stackWrite = [new Int32Array(n), new Int32Array(n)];
+    this.stackLive = [new Int32Array(n), new Int32Array(n)];
   }
 
   get log(): VerifierLog {
@@ -530,6 +546,36 @@ function checkStackAccessWithinBounds(env: VerifierEnv, regno: number, off: numb
   growStackState(env, f, -minOff);
 }
 
+/**
+ * bpf_mark_stack_read / bpf_mark_stack_write: the current instruction reads (or overwrites whole) slot
+ * spi of frame f. Accesses to another frame's stack turn slot liveness off.
+ */
+function markStackAccess(env: VerifierEnv, f: FuncState, spi: number, write: boolean): void {
+  if (f !== curFrame(env.cur)) {
+    env.crossFrameStack = true;
+    return;
+  }
+  const [lo, hi] = write ? env.stackWrite : env.stackRead;
+  const idx = env.cur.insn_idx;
+  if (spi < 32) {
+    const bit = 1 << spi;
+    if ((lo[idx]! & bit) === 0) { lo[idx]! |= bit; env.stackLiveDirty = true; }
+  } else {
+    const bit = 1 << (spi - 32);
+    if ((hi[idx]! & bit) === 0) { hi[idx]! |= bit; env.stackLiveDirty = true; }
+  }
+}
+
+/** bpf_stack_slot_alive: may slot spi of the frame at instruction insnIdx still be read? */
+function stackSlotAlive(env: VerifierEnv, insnIdx: number, spi: number): boolean {
+  if (env.crossFrameStack || spi >= 64) return true;
+  if (env.stackLiveDirty) {
+    computeStackLiveness(env.succ, env.stackRead[0], env.stackRead[1], env.stackWrite[0], env.stackWrite[1], env.stackLive[0], env.stackLive[1]);
+    env.stackLiveDirty = false;
+  }
+  return spi < 32 ? (env.stackLive[0][insnIdx]! & (1 << spi)) !== 0 : (env.stackLive[1][insnIdx]! & (1 << (spi - 32))) !== 0;
+}
+
 /** scrub_spilled_slot: a byte of a spill becomes misc data. */
 function scrubSpilledSlot(s: StackSlot, j: number): void {
   if (stype(s, j) !== '0') setStype(s, j, 'm');
@@ -583,6 +629,9 @@ function checkStackWriteFixedOff(env: VerifierEnv, f: FuncState, off: number, si
   const s = f.stack[spi]!;
   let flags = insnStackAccessFlags(f.frameno, spi);
   env.scratchedStack.add(spi);
+  // Only a write of the whole slot kills what was there for liveness.
+  if (size === BPF_REG_SIZE) markStackAccess(env, f, spi, true);
+  else if (f !== curFrame(env.cur)) env.crossFrameStack = true;
   if (reg !== undefined && off % BPF_REG_SIZE === 0 && reg.type === 'scalar') {
     const fits = get_reg_width(reg) <= 8 * size;
     if (fits) assignScalarIdBeforeMov(env, reg);
@@ -625,6 +674,7 @@ function checkStackWriteVarOff(env: VerifierEnv, f: FuncState, ptrRegno: number,
   const value = valueRegno >= 0 ? cur.regs[valueRegno]! : undefined;
   const writingZero = (value !== undefined && registerIsNull(value)) || (value === undefined && isSt && imm === 0);
   let zeroUsed = false;
+  if (f !== cur) env.crossFrameStack = true;
   for (let i = minOff; i < maxOff; i++) {
     const slot = -i - 1;
     const spi = Math.floor(slot / BPF_REG_SIZE);
@@ -658,6 +708,7 @@ function checkStackReadFixedOff(env: VerifierEnv, f: FuncState, off: number, siz
   const s = f.stack[spi]!;
   let flags = insnStackAccessFlags(f.frameno, spi);
   env.scratchedStack.add(spi);
+  markStackAccess(env, f, spi, false);
   if (isSpilledReg(s)) {
     const reg = s.spilled!;
     let spillSize = 1;
@@ -781,6 +832,7 @@ function checkStackRangeInitialized(env: VerifierEnv, regno: number, off: number
     const s = f.stack[spi]!;
     const j = slot % BPF_REG_SIZE;
     const t = stype(s, j);
+    markStackAccess(env, f, spi, false);
     if (t === 'm') continue;
     if (t === '0' || t === '?') {
       // Root may pass uninitialised stack; a helper writing there leaves misc data.
@@ -912,6 +964,20 @@ function checkPtrOffReg(env: VerifierEnv, reg: RegState, regno: number, fixedOff
   if (!isConst(reg) || reg.var_off.value !== 0n) env.reject('EACCES', `variable ${regTypeStr(reg)} access var_off=${tnum_strn(reg.var_off)} disallowed`);
 }
 
+/**
+ * bpf_map_direct_read for a read-only map (bpf_map_is_rdonly: BPF_F_RDONLY_PROG and frozen) with
+ * map_direct_value_addr (a single-element ARRAY): the value the load gives, or undefined.
+ */
+function mapDirectRead(map: BpfMap, off: number, size: number, signed: boolean): bigint | undefined {
+  if ((map.map_flags & BPF_F_RDONLY_PROG) === 0 || !map.frozen) return undefined;
+  if (map.map_type !== BPF_MAP_TYPE_ARRAY || map.max_entries !== 1 || off < 0 || off + size > map.value_size) return undefined;
+  const base = map.lookupOffset(new Uint8Array(map.key_size), 0, 0);
+  if (base < 0) return undefined;
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(map.mem[base + off + i]!);
+  return signed ? BigInt.asUintN(64, BigInt.asIntN(size * 8, v)) : v;
+}
+
 /** The BTF struct behind a map pointer (map->ops->map_btf_id), for reads through it. */
 function mapStructName(map: BpfMap): string {
   switch (map.map_type) {
@@ -943,7 +1009,15 @@ function checkMemAccess(env: VerifierEnv, insnIdx: number, regno: number, off: n
     case 'map_value':
       checkMapAccessType(env, regno, off, size, write);
       checkMemRegionAccess(env, regno, off, size, reg.map!.value_size, false);
-      if (dst !== undefined) markRegUnknown(dst);
+      if (dst !== undefined) {
+        // A frozen map the program cannot write (.rodata) has known contents.
+        const val = isConst(reg) ? mapDirectRead(reg.map!, off + Number(BigInt.asIntN(64, reg.var_off.value)), size, isLdsx) : undefined;
+        if (val === undefined) markRegUnknown(dst);
+        else {
+          markRegUnknown(dst);
+          markRegKnown(dst, val);
+        }
+      }
       break;
     case 'ctx': {
       checkPtrOffReg(env, reg, regno, false);
@@ -2105,7 +2179,7 @@ function scalarRegForStack(s: StackSlot): RegState | undefined {
   return UNBOUND_REG;
 }
 
-function stacksafe(old: FuncState, cur: FuncState, exact: Exact, allPrecise: boolean): boolean {
+function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, insnIdx: number, exact: Exact, allPrecise: boolean): boolean {
   const oldBytes = old.stack.length * BPF_REG_SIZE, curBytes = cur.stack.length * BPF_REG_SIZE;
   for (let i = 0; i < oldBytes; i++) {
     const spi = Math.floor(i / BPF_REG_SIZE);
@@ -2114,6 +2188,11 @@ function stacksafe(old: FuncState, cur: FuncState, exact: Exact, allPrecise: boo
     const cs = cur.stack[spi];
     const ot = stype(os, j);
     if (exact === 'EXACT' && (i >= curBytes || ot !== stype(cs!, j))) return false;
+    // The explored state never read this slot again.
+    if (j === 0 && exact === 'NOT_EXACT' && !stackSlotAlive(env, insnIdx, spi)) {
+      i += BPF_REG_SIZE - 1;
+      continue;
+    }
     if (ot === '?') continue;
     // Root: old was safe with unknown data here, so anything in cur is fine.
     if (ot === 'm') continue;
@@ -2142,7 +2221,7 @@ function funcStatesEqual(env: VerifierEnv, old: FuncState, cur: FuncState, insnI
     if (!regsafe(old.regs[i]!, cur.regs[i]!, exact, env.allPrecise)) return false;
   }
   if (!regsafe(old.regs[BPF_REG_FP]!, cur.regs[BPF_REG_FP]!, exact, env.allPrecise)) return false;
-  return stacksafe(old, cur, exact, env.allPrecise);
+  return stacksafe(env, old, cur, insnIdx, exact, env.allPrecise);
 }
 
 function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierState, exact: Exact): boolean {
