@@ -103,6 +103,31 @@ export const TEST_OBJECTS: readonly TestObject[] = [
     covers: 'PROG_ARRAY filled by libbpf from a static initialiser, bpf_tail_call chain of 2',
   },
   {
+    name: 'xdp_tc_chain',
+    progs: ['tc_entry', 'tc_ipv4', 'tc_ipv6', 'tc_loop', 'tc_tcp', 'tc_udp'],
+    maps: ['chain', 'hits'],
+    deterministic: true,
+    // Runs on the NIC only with nfp-emu's paper-only tail calls (test/drivers/tailcall-e2e.test.ts).
+    nfpOffload: false,
+    covers: 'a bpf_tail_call chain of NFP-safe stages (TTL rewrite, XDP_TX, an empty slot, a self-call up to MAX_TAIL_CALL_CNT)',
+  },
+  {
+    name: 'xdp_tc_split_nic',
+    progs: ['nic_entry', 'nic_tcp'],
+    maps: ['nic_hits', 'split'],
+    deterministic: true,
+    nfpOffload: false, // the NIC half of a partial-offload chain (paper-only): its slot 0 takes a host program
+    covers: 'the NIC half of a chain split between NIC and host: tail calls to a NIC stage and to a host stage',
+  },
+  {
+    name: 'xdp_tc_split_host',
+    progs: ['host_udp'],
+    maps: ['host_hits', 'last_len'],
+    deterministic: true,
+    nfpOffload: false, // stores into a map value
+    covers: 'the host half of the partial-offload chain: a map value store the NFP refuses, XDP_TX',
+  },
+  {
     name: 'xdp_l4lb',
     progs: ['xdp_l4lb'],
     maps: ['servers'],
