@@ -448,8 +448,9 @@ export class MapTable {
   /**
    * map_get_next_key: the element after `key` in walk order (buckets in order, each chain in order),
    * or -1 at the end; null asks for the first. A key that is not in the table continues from its own
-   * bucket, as htab_map_get_next_key() does, so a walk whose current key is deleted under it still
-   * moves forward and ends: every step goes to a later bucket or further along a chain.
+   * bucket (htab_map_get_next_key() starts again from the first one), so a walk whose current key is
+   * deleted under it still moves forward and ends: every step goes to a later bucket or further along
+   * a chain.
    */
   nextAfterKey(key: Uint8Array | null, off: number): number {
     if (this.isArray) {
