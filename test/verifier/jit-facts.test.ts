@@ -11,7 +11,7 @@ import { assemble } from '../../src/bpf/asm.js';
 import { BPF_PROG_TYPE } from '../../src/bpf/prog-types.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import type { BpfProg } from '../../src/kernel/prog.js';
-import { BpfSyscall } from '../../src/kernel/syscall.js';
+import { BpfSyscall, type ProgLoadAttr } from '../../src/kernel/syscall.js';
 
 const PROGRAMS = 300;
 
@@ -94,7 +94,7 @@ describe('verifier facts for the host JIT hold on pruned paths', () => {
     let loaded = 0, pruned = 0;
     for (let seed = 1; seed <= PROGRAMS; seed++) {
       const text = generate(seed);
-      const attr = { prog_type: BPF_PROG_TYPE.XDP, insns: assemble(text), license: 'GPL', log_level: 4, log_size: 4096 };
+      const attr: ProgLoadAttr = { prog_type: BPF_PROG_TYPE.XDP, insns: assemble(text), license: 'GPL', log_level: 4, log_size: 4096 };
       const fd = sys.progLoad(attr);
       loaded++;
       if (!/total_states 0 /.test(attr.log_buf ?? '')) pruned++;

@@ -567,11 +567,11 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     `  STK = cpu.stack.dv; CPU = cpu.cpu; }`,
     `function enter(cpu, r1l, r1h, fp, r2l = 0) { setup(cpu, r1h);`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
-    `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
+    `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; cpu.tailCallCnt = 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
     // The same context and CPU for every run of a batch: set up once, then only the calls. A tail call
     // enters another image, which sets itself up; DEPTH is back to 0 after every run.
     `function runN(cpu, ctxLo, ctxHi, n) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; setup(cpu, ctxHi); const fp = cpu.stackTop;`,
-    `  let r0l = 0; for (let i = 0; i < n; i++) r0l = F0(ctxLo, ctxHi, 0, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
+    `  let r0l = 0; for (let i = 0; i < n; i++) { cpu.tailCallCnt = 0; r0l = F0(ctxLo, ctxHi, 0, 0, 0, 0, 0, 0, 0, 0, fp); } cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `return { run, enter, runN };`,
   ].join('\n');
 
