@@ -12,6 +12,8 @@ import { nfp_resume_decode } from '../../src/drivers/nfp/tail_call.js';
 import { XDP_FLAGS_HW_MODE, rtnl_setlink_xdp } from '../../src/kernel/net/dev-xdp.js';
 import { BPF_PROG_TYPE_XDP, type ProgLoadAttr } from '../../src/kernel/syscall.js';
 import { NFP_MEM_LATENCY, NFP_RESUME_VALID, NFP_TC_ENTRY_HOST, NFP_XBANK_BRANCH_PENALTY } from '../../src/nic/isa.js';
+import { loadImage } from '../../src/nic/core.js';
+import { NfpJsEngine } from '../../src/nic/exec-js.js';
 import { startNicDatapath, type NicDatapath } from '../../src/scenario/nic.js';
 import pino from 'pino';
 import * as pk from '../oracle/packets.js';
@@ -387,6 +389,47 @@ describe('the JIT\'s tail call on the cores', () => {
       await two.stop();
     }
     console.log(`tail call cost on the NFP cores (cycles per packet, with the firmware's own ${'per-packet work'}):\n${Object.entries(cost).map(([k, v]) => `  ${k.padEnd(34)} busy ${v.busy}  stall ${v.stall}`).join('\n')}`);
+  });
+
+  it('the linked programs\' entry points reach the cores: the link list in IMEM, block starts for the JS engine', async () => {
+    const { h, stop } = await rig();
+    try {
+      const jmp = await progArray(h);
+      await update(h, jmp, 0, await load(h, ret(XDP_PASS)));
+      await update(h, jmp, 1, await load(h, ret(XDP_DROP)));
+      await attach(h, await load(h, caller(jmp, 1)));
+      const tc = h.nfp!.bpf!.tc!;
+      const entries = tc.linked.map((l) => l.addr);
+      expect(entries).toHaveLength(2);
+      // The link list the firmware reads: the count, then the addresses.
+      const w = tc.bpf.tail_call.link_off >> 2;
+      expect([...h.device!.memory.imemI32.subarray(w, w + 3)]).toEqual([2, ...entries]);
+      // The BPF area as the firmware loads it: with the entry points, the JS engine starts a block at each.
+      const dv = new DataView(h.device!.memory.ustore.buffer);
+      const words = Array.from({ length: tc.extent() - tc.start }, (_, i) => dv.getBigUint64((tc.start + i) * 8, true));
+      const plain = new NfpJsEngine(loadImage(words, { base: tc.start }), new Map([[tc.done, () => -1]]));
+      const hinted = new NfpJsEngine(loadImage(words, { base: tc.start, entries }), new Map([[tc.done, () => -1]]));
+      expect(hinted.blocks - plain.blocks).toBe(entries.length);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('the card going away: the prog array is freed on it (its programs unlinked) and orphaned', async () => {
+    const { h, nic } = await rig();
+    try {
+      const jmp = await progArray(h);
+      const target = await load(h, ret(XDP_PASS));
+      await update(h, jmp, 0, target);
+      expect(h.nfp!.bpf!.tc!.linked).toHaveLength(1);
+      await nic.stop();
+      await h.nfp!.remove();
+      expect(h.nfp!.bpf!.tc!.linked).toHaveLength(0);
+      expect(h.nfp!.bpf!.tc!.arrays.size).toBe(0);
+      await expectErrno(update(h, jmp, 1, target), 'ENODEV');
+    } finally {
+      await h.shutdown();
+    }
   });
 
   it('a tail call into a host program passes the packet with the resume word: the table slot and the calls taken', async () => {

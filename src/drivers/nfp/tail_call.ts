@@ -73,12 +73,15 @@ export interface NfpLinked {
 export class NfpBpfProgArray {
   /** The program in each slot (the array's reference), or null. */
   readonly slots: (BpfProg | null)[];
+  /** The linked image behind each slot (null: empty or a host program); kept as the program's offload may go first. */
+  readonly linkedProgs: (NfpProg | null)[];
   /** enum bpf_prog_type of the programs it may hold (map->owner.type); 0 until the first one. */
   owner_type = 0;
   freed = false;
 
   constructor(readonly offmap: BpfOffloadedMap, readonly bpf: NfpAppBpf, readonly tc: NfpTailCallState, readonly slot_base: number) {
     this.slots = new Array<BpfProg | null>(offmap.max_entries).fill(null);
+    this.linkedProgs = new Array<NfpProg | null>(offmap.max_entries).fill(null);
   }
 
   get max_entries(): number {
@@ -368,9 +371,12 @@ export function nfp_bpf_prog_array_of(offmap: BpfOffloadedMap): NfpBpfProgArray 
 
 const indexOf = (key: Uint8Array): number => load_u32(key, 0);
 
-/** A program leaves a slot: unlink it from the code store, drop the array's reference after a grace period. */
-async function nfp_bpf_prog_array_release(a: NfpBpfProgArray, prog: BpfProg): Promise<void> {
-  const nfp_prog = nfpProgOnCard(a.bpf, prog);
+/**
+ * A program leaves a slot: unlink its image from the code store (the one linked for the slot: the
+ * program's own offload state may be gone already, as when the card goes away), drop the array's
+ * reference after a grace period.
+ */
+async function nfp_bpf_prog_array_release(a: NfpBpfProgArray, prog: BpfProg, nfp_prog: NfpProg | null): Promise<void> {
   if (nfp_prog !== null) await a.tc.unlink(nfp_prog);
   // The host side may be running it (a resumed packet, under rcu_read_lock()).
   if (a.bpf.rcu !== undefined) a.bpf.rcu.call_rcu(() => prog.put());
@@ -420,9 +426,11 @@ export const nfp_bpf_prog_array_ops: BpfMapDevOps = {
     }
     if (a.owner_type === 0) a.owner_type = prog.type;
     const old = a.slots[index] ?? null;
+    const oldLinked = a.linkedProgs[index] ?? null;
     a.slots[index] = prog;
+    a.linkedProgs[index] = nfp_prog;
     a.tc.writeSlot(a.slot_base + index, entry);
-    if (old !== null) await nfp_bpf_prog_array_release(a, old);
+    if (old !== null) await nfp_bpf_prog_array_release(a, old, oldLinked);
   },
   /** fd_array_map_delete_elem(): E2BIG past the end, ENOENT for an empty slot. */
   async map_delete_elem(offmap, key) {
@@ -431,9 +439,11 @@ export const nfp_bpf_prog_array_ops: BpfMapDevOps = {
     if (i >= a.max_entries) throw new BpfError('E2BIG', `index ${i} is out of range (max_entries ${a.max_entries})`);
     const old = a.slots[i] ?? null;
     if (old === null) throw new BpfError('ENOENT', `slot ${i} is empty`);
+    const oldLinked = a.linkedProgs[i] ?? null;
     a.slots[i] = null;
+    a.linkedProgs[i] = null;
     a.tc.writeSlot(a.slot_base + i, 0);
-    await nfp_bpf_prog_array_release(a, old);
+    await nfp_bpf_prog_array_release(a, old, oldLinked);
   },
   async map_get_next_key(offmap, key, next) {
     const rc = array_map_get_next_key(offmap.max_entries, key, next);
@@ -469,9 +479,11 @@ export async function nfp_bpf_prog_array_free(_bpf: NfpAppBpf, offmap: BpfOffloa
   for (let i = 0; i < a.slots.length; i++) {
     const old = a.slots[i] ?? null;
     if (old === null) continue;
+    const oldLinked = a.linkedProgs[i] ?? null;
     a.slots[i] = null;
+    a.linkedProgs[i] = null;
     a.tc.writeSlot(a.slot_base + i, 0);
-    await nfp_bpf_prog_array_release(a, old);
+    await nfp_bpf_prog_array_release(a, old, oldLinked);
   }
   a.tc.freeSlots(a.slot_base, a.max_entries);
   a.tc.arrays.delete(a);
