@@ -14,7 +14,9 @@ const loader = kernelLoader();
 if ('reason' in loader) throw new Error(loader.reason);
 
 /** Map pointers print as kernel addresses there and as small numbers here. */
-const norm = (log: string): string[] => log.split('\n').map((l) => l.replace(/^(\d+: \(18\) r\d+ = )0x[0-9a-f]+\s*;/, '$1MAP ;'));
+const norm = (log: string): string[] => log.split('\n').map((l) =>
+  l.replace(/^(\d+: \(18\) r\d+ = )0x[0-9a-f]+\s*;/, '$1MAP ;').replace(/^(\s+\d+: [.\d]{10} \(18\) r\d+ = )0x[0-9a-f]+$/, '$1MAP')
+    .replace(/(before \d+: \(18\) r\d+ = )0x[0-9a-f]+$/, '$1MAP'));
 
 let same = 0, total = 0;
 for (const c of listCases()) {

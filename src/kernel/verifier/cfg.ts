@@ -50,6 +50,7 @@ export function opsOf(insns: readonly Insn[]): (OpInfo | undefined)[] {
 export function verifyStructure(insns: readonly Insn[], log: VerifierLog): number {
   const ops = opsOf(insns);
   const subprogs = findSubprogs(insns, ops, log);
+  if (log.verbose) subprogs.forEach((start, i) => log.write(`func#${i} @${start}\n`));
   // check_subprogs(): jumps stay inside their subprogram, which ends in an exit or a jump.
   for (let s = 0; s < subprogs.length; s++) {
     const start = subprogs[s]!;
@@ -142,4 +143,69 @@ export function markPrunePoints(insns: readonly Insn[], ops: readonly (OpInfo | 
     }
   }
   return { prune, jmp };
+}
+
+/**
+ * compute_scc(): the strongly connected components of the control-flow graph (Tarjan's algorithm, in
+ * the kernel's iterative form and order), numbered from 1; 0 for an instruction that is no loop.
+ * Successors are the fall-through first, then the jump target; calls fall through.
+ */
+export function computeScc(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[]): Uint32Array {
+  const n = insns.length;
+  const NOT_ON_STACK = 0xffffffff;
+  const scc = new Uint32Array(n);
+  const stack = new Uint32Array(n), pre = new Uint32Array(n), low = new Uint32Array(n), dfs = new Uint32Array(n + 1);
+  const succ = [0, 0];
+  const successorsOf = (i: number): number => {
+    const op = ops[i];
+    const x = insns[i]!;
+    let cnt = 0;
+    const fall = op === undefined || (op.kind !== 'ja' && op.kind !== 'exit');
+    if (fall && i + 1 < n) succ[cnt++] = op?.kind === 'lddw' ? i + 2 : i + 1;
+    if (op?.kind === 'ja' || op?.kind === 'jcond') {
+      const dst = i + (op.kind === 'ja' && op.long ? x.imm : x.off) + 1;
+      if (cnt === 0 || succ[0] !== dst) succ[cnt++] = dst;
+    }
+    return cnt;
+  };
+  let nextPre = 1, nextScc = 1;
+  for (let i = 0; i < n; i++) {
+    if (pre[i] !== 0) continue;
+    let stackSz = 0, dfsSz = 1;
+    dfs[0] = i;
+    outer: while (dfsSz > 0) {
+      const w = dfs[dfsSz - 1]!;
+      if (pre[w] === 0) {
+        low[w] = nextPre;
+        pre[w] = nextPre++;
+        stack[stackSz++] = w;
+      }
+      const cnt = successorsOf(w);
+      for (let j = 0; j < cnt; j++) {
+        const s = succ[j]!;
+        if (pre[s] !== 0) low[w] = Math.min(low[w]!, low[s]!);
+        else {
+          dfs[dfsSz++] = s;
+          continue outer;
+        }
+      }
+      // Something above on the stack is reachable from w: w stays with it.
+      if (low[w]! < pre[w]!) {
+        dfsSz--;
+        continue;
+      }
+      // A component of two or more instructions, or one that jumps to itself, is a loop.
+      let assign = stack[stackSz - 1] !== w;
+      for (let j = 0; j < cnt; j++) if (succ[j] === w) assign = true;
+      let t: number;
+      do {
+        t = stack[--stackSz]!;
+        low[t] = NOT_ON_STACK;
+        if (assign) scc[t] = nextScc;
+      } while (t !== w);
+      if (assign) nextScc++;
+      dfsSz--;
+    }
+  }
+  return scc;
 }

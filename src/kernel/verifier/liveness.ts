@@ -34,7 +34,8 @@ function useDef(op: OpInfo, x: Insn, helperArgs?: HelperArgCount): UseDef {
       return { use: R(x.dst) | R(x.src), def: fetch ? R(x.src) : 0 };
     }
     case 'lddw': return { use: 0, def: R(x.dst) };
-    case 'ldabs': return { use: R(6) | (op.indirect ? R(x.src) : 0), def: CALLER_SAVED };
+    // The kernel keeps its conservative default for the classic skb loads: everything used, nothing defined.
+    case 'ldabs': return { use: 0xffff, def: 0 };
     case 'jcond': return { use: R(x.dst) | (op.srcReg ? R(x.src) : 0), def: 0 };
     case 'call': {
       // A helper reads only its own arguments; a bpf-to-bpf call may read all five.

@@ -10,6 +10,7 @@
 // against (regsafe), so a path is pruned only if it agrees on everything that mattered.
 
 import type { Insn } from '../../bpf/insn.js';
+import type { VerifierLog } from './log.js';
 import type { OpInfo } from '../../bpf/opcodes.js';
 import {
   BPF_REG_FP, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, INSN_F_STACK_ACCESS, MAX_CALL_FRAMES, isSpilledReg,
@@ -25,12 +26,17 @@ const insnStackAccessFrameno = (flags: number): number => flags & 0x7;
 
 const REGMASK_ARGS = 0b111110;
 
-/** What backtracking needs to know about the program. */
+/** What backtracking needs to know about the program, and where its level-2 trace goes. */
 export interface BacktrackEnv {
   readonly insns: readonly Insn[];
   readonly ops: readonly (OpInfo | undefined)[];
   /** Registers live before each instruction (to ignore dead ones an explored state still holds). */
   readonly live: Uint16Array;
+  readonly log: VerifierLog;
+  /** `N: (op) insn`, as the walk's log shows it. */
+  insnLine(idx: number): string;
+  /** print_verifier_state(..., true) of one frame: ` R1=... fp-8=...`. */
+  frameText(st: VerifierState, frame: number): string;
 }
 
 /** Thrown when backtracking cannot follow the value (the kernel's -ENOTSUPP and its verifier_bug()s). */
@@ -84,6 +90,18 @@ class BacktrackState {
 }
 
 const bt = new BacktrackState();
+
+/** fmt_reg_mask / bpf_fmt_stack_mask: `r1,r6` and `-8,-16` for the level-2 trace. */
+function regMaskText(fr: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 32; i++) if (bt.isReg(i, fr)) parts.push(`r${i}`);
+  return parts.join(',');
+}
+function stackMaskText(fr: number): string {
+  const parts: string[] = [];
+  for (let spi = 0; spi < 64; spi++) if (bt.isSlot(spi, fr)) parts.push(`-${(spi + 1) * 8}`);
+  return parts.join(',');
+}
 
 /** bt_sync_linked_regs: registers that learnt a range together at a jump are precise together. */
 function syncLinkedRegs(hist: JmpHistoryEntry | undefined): void {
@@ -243,13 +261,19 @@ function markChain(env: BacktrackEnv, start: VerifierState): void {
   let subseqIdx = -1;
   let skipFirst = true;
   if (bt.empty()) return;
+  const trace = env.log.verbose;
   try {
     for (;;) {
       let history = st.jmp_history.length;
+      if (trace) env.log.write(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseqIdx} \n`);
       if (lastIdx < 0) throw new Untraceable('backtracking reached a function entry');
       for (let i = lastIdx; ;) {
         if (skipFirst) skipFirst = false;
-        else backtrackInsn(env, i, subseqIdx, histEntry(st, history, i));
+        else {
+          // The second half of an lddw (code 0) is passed over silently.
+          if (trace && env.ops[i] !== undefined) env.log.write(`mark_precise: frame${bt.frame}: regs=${regMaskText(bt.frame)} stack=${stackMaskText(bt.frame)} before ${env.insnLine(i)}\n`);
+          backtrackInsn(env, i, subseqIdx, histEntry(st, history, i));
+        }
         if (bt.empty()) return;
         subseqIdx = i;
         // get_prev_insn_idx: the history tells where a jump came from; otherwise the previous insn.
@@ -286,6 +310,7 @@ function markChain(env: BacktrackEnv, start: VerifierState): void {
           if (slot.spilled!.precise) bt.clearSlot(spi, fr);
           else slot.spilled!.precise = true;
         }
+        if (trace) env.log.write(`mark_precise: frame${fr}: parent state regs=${regMaskText(fr)} stack=${stackMaskText(fr)}: ${env.frameText(st, fr)}\n`);
       }
       if (bt.empty()) return;
       subseqIdx = firstIdx;
@@ -293,9 +318,13 @@ function markChain(env: BacktrackEnv, start: VerifierState): void {
       firstIdx = st.first_insn_idx;
     }
     // Something was not found (a stack access through another register): fall back to everything.
-    if (!bt.empty()) markAllScalarsPrecise(start);
+    if (!bt.empty()) {
+      if (trace) env.log.write(`mark_precise: frame${bt.frame}: falling back to forcing all scalars precise\n`);
+      markAllScalarsPrecise(start);
+    }
   } catch (e) {
     if (!(e instanceof Untraceable)) throw e;
+    if (trace) env.log.write(`mark_precise: frame${bt.frame}: falling back to forcing all scalars precise\n`);
     markAllScalarsPrecise(start);
   }
   bt.reset(0);
@@ -324,19 +353,26 @@ export function markStackSlotPrecision(env: BacktrackEnv, cur: VerifierState, fr
  */
 export function propagatePrecision(env: BacktrackEnv, old: VerifierState, cur: VerifierState, liveAt: (frame: number) => number): void {
   bt.reset(cur.curframe);
+  const trace = env.log.verbose;
   for (let fr = old.curframe; fr >= 0; fr--) {
     const func = old.frames[fr]!;
     const live = liveAt(fr);
+    let first = true;
     for (let i = 0; i < BPF_REG_FP; i++) {
       const r = func.regs[i]!;
       if (r.type !== 'scalar' || !r.precise || (live & (1 << i)) === 0) continue;
+      if (trace) env.log.write(first ? `frame ${fr}: propagating r${i}` : `,r${i}`);
+      first = false;
       bt.setReg(i, fr);
     }
     for (let spi = 0; spi < func.stack.length; spi++) {
       const s = func.stack[spi]!;
       if (!isSpilledReg(s) || s.spilled!.type !== 'scalar' || !s.spilled!.precise) continue;
+      if (trace) env.log.write(first ? `frame ${fr}: propagating fp${-(spi + 1) * 8}` : `,fp${-(spi + 1) * 8}`);
+      first = false;
       bt.setSlot(spi, fr);
     }
+    if (trace && !first) env.log.write('\n');
   }
   markChain(env, cur);
 }

@@ -37,7 +37,7 @@ import {
   reg_bounds_sync, reg_set_min_max, scalar32_min_max_add, scalar_min_max_add, zext_32_to_64, ___mark_reg_known,
   __mark_reg_unknown, range_within,
 } from './bounds.js';
-import { findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
+import { computeScc, findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
 import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
 import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn, verbose_snum, verbose_unum } from './format.js';
 import { computeLiveness, computeStackLiveness, computeZextDst, successors } from './liveness.js';
@@ -59,7 +59,7 @@ import { tnum_add, tnum_const, tnum_is_aligned, tnum_is_const, tnum_in, tnum_is_
 export const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 export const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 /** BPF_MAX_VAR_OFF / BPF_MAX_VAR_SIZ: the largest offsets and sizes the verifier reasons about. */
-const BPF_MAX_VAR_OFF = 1 << 29;
+export const BPF_MAX_VAR_OFF = 1 << 29;
 const BPF_MAX_VAR_SIZ = 1 << 29;
 /** MAX_PACKET_OFF: 0xffff. */
 const MAX_PACKET_OFF = 0xffff;
@@ -154,6 +154,8 @@ export interface VerifierOptions {
   log: VerifierLog;
   /** bpf_attr.prog_flags: BPF_F_STRICT_ALIGNMENT / BPF_F_ANY_ALIGNMENT decide env->strict_alignment. */
   progFlags?: number;
+  /** nr_cpu_ids: bpf_get_smp_processor_id() returns less (do_refine_retval_range); unknown if absent. */
+  nrCpuIds?: number;
   /** An offloaded program: the device's hook runs on every instruction. */
   offload?: BpfOffloadOps;
   /** The program is bound to a device (prog_ifindex); XDP ctx rx_queue_index becomes writable. */
@@ -204,6 +206,8 @@ export class VerifierEnv implements BacktrackEnv {
   /** Where the walk compares states and which instructions enter the jump history (visit_insn). */
   readonly prunePoint: Uint8Array;
   readonly jmpPoint: Uint8Array;
+  /** The source line last shown (env->prev_linfo). */
+  prevLineText: string | undefined;
   /** env->strict_alignment. */
   readonly strictAlignment: boolean;
   /** Instruction disassembly for the log, made once per instruction. */
@@ -289,10 +293,19 @@ export class VerifierEnv implements BacktrackEnv {
   insnLine(idx: number): string {
     let t = this.insnText[idx];
     if (t === undefined) {
-      t = `${idx}: ${formatInsn(this.insns, idx, { flavour: 'kernel', allowPtrLeaks: true, callName: (x) => (x.src === 0 ? helperName(x.imm) : undefined) })}`;
+      t = `${idx}: ${this.insnDisasm(idx)}`;
       this.insnText[idx] = t;
     }
     return t;
+  }
+
+  frameText(st: VerifierState, frame: number): string {
+    return formatState(undefined, st.frames[frame]!, true);
+  }
+
+  /** verbose_insn: `(op) insn`. */
+  insnDisasm(idx: number): string {
+    return formatInsn(this.insns, idx, { flavour: 'kernel', allowPtrLeaks: true, callName: (x) => (x.src === 0 ? helperName(x.imm) : undefined) });
   }
 }
 
@@ -1071,10 +1084,12 @@ function checkMemAccess(env: VerifierEnv, insnIdx: number, regno: number, off: n
   }
 }
 
-/** verbose_linfo: the source line of an instruction, before a refusal, when line info says. */
+/** verbose_linfo: the source line of an instruction, when line info has one and it is not the last shown. */
 function logLineInfo(env: VerifierEnv, insnIdx: number): void {
   const text = env.opts.lineText?.(insnIdx);
-  if (text !== undefined) env.log.write(`; ${text}\n`);
+  if (text === undefined || text === env.prevLineText) return;
+  env.log.writeUtf8(`; ${text}\n`);
+  env.prevLineText = text;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1687,6 +1702,7 @@ const BPF_FUNC_map_delete_elem = 3;
 const BPF_FUNC_map_push_elem = 87;
 const BPF_FUNC_map_pop_elem = 88;
 const BPF_FUNC_redirect_map = 51;
+const BPF_FUNC_get_smp_processor_id = 8;
 const BPF_FUNC_perf_event_read = 22;
 const BPF_FUNC_perf_event_output = 25;
 const BPF_FUNC_perf_event_read_value = 55;
@@ -1943,6 +1959,13 @@ function checkHelperCall(env: VerifierEnv, idx: number, x: Insn): void {
       if (r0.maybeNull) r0.id = env.newId();
       break;
     }
+  }
+  // do_refine_retval_range: the CPU number is below nr_cpu_ids.
+  if (proto.ret_type === 'RET_INTEGER' && funcId === BPF_FUNC_get_smp_processor_id && env.opts.nrCpuIds !== undefined) {
+    const max = BigInt(env.opts.nrCpuIds - 1);
+    r0.umin_value = 0n; r0.u32_min_value = 0n; r0.smin_value = 0n; r0.s32_min_value = 0n;
+    r0.umax_value = max; r0.u32_max_value = max; r0.smax_value = max; r0.s32_max_value = max;
+    reg_bounds_sync(r0);
   }
   checkMapFuncCompatibility(env, meta.map, funcId);
   if (proto.changes_pkt_data) clearAllPktPointers(env);
@@ -2673,6 +2696,7 @@ export function bpfCheck(opts: VerifierOptions): VerifierResult {
   try {
     verifyStructure(opts.insns, opts.log);
     env = new VerifierEnv(opts);
+    if (opts.log.verbose) logLiveRegs(env);
     doCheck(env);
     checkMaxStackDepth(env);
     jitFactTaint(env);
@@ -2688,6 +2712,19 @@ export function bpfCheck(opts: VerifierOptions): VerifierResult {
   opts.log.write(`${statsLine}\n`);
   opts.log.finalize();
   return { env, statsLine };
+}
+
+/** compute_live_registers' level-2 table: the loop (SCC) of each instruction and its live registers. */
+function logLiveRegs(env: VerifierEnv): void {
+  const scc = computeScc(env.insns, env.ops);
+  env.log.write('Live regs before insn:\n');
+  for (let i = 0; i < env.insns.length; i++) {
+    let regs = '';
+    for (let j = 0; j < BPF_REG_FP; j++) regs += (env.live[i]! & (1 << j)) !== 0 ? String(j) : '.';
+    const loop = scc[i] !== 0 ? `${String(scc[i]).padStart(3)} ` : '    ';
+    env.log.write(`${loop}${String(i).padStart(3)}: ${regs} ${env.insnDisasm(i)}\n`);
+    if (env.ops[i]?.kind === 'lddw') i++;
+  }
 }
 
 /** round_up_stack_depth: the JIT's granularity (16 bytes) for each frame of a chain. */
