@@ -58,6 +58,7 @@ export const BPF_FUNC_trace_printk = 6;
 export const BPF_FUNC_get_prandom_u32 = 7;
 export const BPF_FUNC_get_smp_processor_id = 8;
 export const BPF_FUNC_tail_call = 12;
+export const BPF_FUNC_get_current_pid_tgid = 14;
 export const BPF_FUNC_redirect = 23;
 export const BPF_FUNC_perf_event_output = 25;
 export const BPF_FUNC_csum_diff = 28;

@@ -27,7 +27,7 @@ import { BpfProg } from './prog.js';
 import { bpf_prog_test_run_xdp } from './test_run.js';
 import { verifyStructure } from './verifier/cfg.js';
 import { VerifierLog } from './verifier/log.js';
-import { bpfCheck, type InsnAux, type LdImmMap } from './verifier/verifier.js';
+import { BPF_MAX_VAR_OFF, bpfCheck, type InsnAux, type LdImmMap } from './verifier/verifier.js';
 import { fixupProgram } from './verifier/fixup.js';
 
 /** adjust_btf_func/line info: records follow their instruction; ones whose instruction went are dropped. */
@@ -430,13 +430,19 @@ export class BpfSyscall {
             } else if (isValue) {
               const regions = k.regionsOf(map);
               const off = second.imm >>> 0;
-              if (map.map_type !== BPF_MAP_TYPE_ARRAY || map.max_entries !== 1) {
-                log.write('map direct value access not supported for this map type\n');
-                throw new BpfError('EINVAL', 'BPF_PROG_LOAD: direct value access needs a single-element array map');
+              // resolve_pseudo_ldimm64(): only an array map has map_direct_value_addr, and
+              // array_map_direct_value_addr() takes one element (ENOTSUPP) and an offset inside it (EINVAL).
+              if (off >= BPF_MAX_VAR_OFF) {
+                log.write(`direct value offset of ${off} is not allowed\n`);
+                throw new BpfError('EINVAL', `BPF_PROG_LOAD: direct value offset of ${off} is not allowed`);
               }
-              if (off >= map.value_size) {
+              if (map.map_type !== BPF_MAP_TYPE_ARRAY) {
+                log.write('no direct value access support for this map type\n');
+                throw new BpfError('EINVAL', 'BPF_PROG_LOAD: no direct value access support for this map type');
+              }
+              if (map.max_entries !== 1 || off >= map.value_size) {
                 log.write(`invalid access to map value pointer, value_size=${map.value_size} off=${off}\n`);
-                throw new BpfError('EACCES', `BPF_PROG_LOAD: invalid access to map value pointer, value_size=${map.value_size} off=${off}`);
+                throw new BpfError(map.max_entries !== 1 ? 'ENOTSUPP' : 'EINVAL', `BPF_PROG_LOAD: invalid access to map value pointer, value_size=${map.value_size} off=${off}`);
               }
               const base = map.lookupOffset(new Uint8Array(4), 0, 0);
               exec[i]!.src = 0; exec[i]!.imm = base + off; exec[i + 1]!.imm = regions.values.hi;
@@ -480,7 +486,7 @@ export class BpfSyscall {
       if (k.verifier === 'full') {
         const { env } = bpfCheck({
           progType: attr.prog_type, expectedAttachType: attr.expected_attach_type ?? 0, insns, ldImm,
-          gplCompatible: licenseIsGplCompatible(attr.license), log,
+          gplCompatible: licenseIsGplCompatible(attr.license), log, progFlags: attr.prog_flags ?? 0, nrCpuIds: k.cpus.length,
           ...(offloaded ? { offload: k.offload.bpf_prog_offload_verifier_ops(dev), offloaded } : {}),
           ...(log.enabled && (attr.prog_btf_fd ?? 0) !== 0 && (attr.line_info?.length ?? 0) > 0
             ? { lineText: verboseLinfo((k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).btf, attr.line_info!) }

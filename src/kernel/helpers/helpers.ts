@@ -9,7 +9,7 @@
 
 import {
   BPF_FUNC_get_prandom_u32, BPF_FUNC_get_smp_processor_id, BPF_FUNC_ktime_get_ns, BPF_FUNC_map_delete_elem,
-  BPF_FUNC_map_lookup_elem, BPF_FUNC_map_update_elem, BPF_FUNC_tail_call,
+  BPF_FUNC_map_lookup_elem, BPF_FUNC_map_update_elem, BPF_FUNC_tail_call, BPF_FUNC_get_current_pid_tgid,
 } from '../../bpf/helpers.js';
 import { errnoNumber } from '../../bpf/errno.js';
 import type { HelperFn } from '../exec/context.js';
@@ -181,6 +181,20 @@ function bpf_get_smp_processor_id(_env: HelperEnv): HelperFn {
   return (x) => retU32(x, x.cpu);
 }
 
+// ------------------------------------------------------------------ bpf_get_current_pid_tgid
+
+/** In bpf_base_func_proto() for every program type since Linux 6.10. */
+export const bpf_get_current_pid_tgid_proto = proto({ func: 'bpf_get_current_pid_tgid', ret_type: 'RET_INTEGER' });
+
+/**
+ * tgid << 32 | pid of the task the program interrupted. The emulated host runs everything in this
+ * process, which is what a BPF_PROG_TEST_RUN caller would see (its own process, its one thread).
+ */
+function bpf_get_current_pid_tgid(_env: HelperEnv): HelperFn {
+  const pid = process.pid >>> 0;
+  return (x) => retU64(x, pid * 0x1_0000_0000 + pid);
+}
+
 // ------------------------------------------------------------------ bpf_tail_call (kernel/bpf/core.c)
 
 export const bpf_tail_call_proto = proto({
@@ -196,5 +210,6 @@ export const BPF_MAP_DELETE_ELEM: BpfHelperDef = { id: BPF_FUNC_map_delete_elem,
 export const BPF_KTIME_GET_NS: BpfHelperDef = { id: BPF_FUNC_ktime_get_ns, name: 'bpf_ktime_get_ns', proto: bpf_ktime_get_ns_proto, impl: bpf_ktime_get_ns };
 export const BPF_GET_PRANDOM_U32: BpfHelperDef = { id: BPF_FUNC_get_prandom_u32, name: 'bpf_get_prandom_u32', proto: bpf_get_prandom_u32_proto, impl: bpf_get_prandom_u32 };
 export const BPF_GET_SMP_PROCESSOR_ID: BpfHelperDef = { id: BPF_FUNC_get_smp_processor_id, name: 'bpf_get_smp_processor_id', proto: bpf_get_smp_processor_id_proto, impl: bpf_get_smp_processor_id };
+export const BPF_GET_CURRENT_PID_TGID: BpfHelperDef = { id: BPF_FUNC_get_current_pid_tgid, name: 'bpf_get_current_pid_tgid', proto: bpf_get_current_pid_tgid_proto, impl: bpf_get_current_pid_tgid };
 /** Carried out by the interpreter and the JIT (runtime.ts tailCallTarget); listed for the verifier. */
 export const BPF_TAIL_CALL: BpfHelperDef = { id: BPF_FUNC_tail_call, name: 'bpf_tail_call', proto: bpf_tail_call_proto, impl: null };

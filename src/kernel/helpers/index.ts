@@ -15,7 +15,7 @@ import {
   BPF_XDP_STORE_BYTES,
 } from './filter.js';
 import {
-  BPF_GET_PRANDOM_U32, BPF_GET_SMP_PROCESSOR_ID, BPF_KTIME_GET_NS, BPF_MAP_DELETE_ELEM, BPF_MAP_LOOKUP_ELEM,
+  BPF_GET_CURRENT_PID_TGID, BPF_GET_PRANDOM_U32, BPF_GET_SMP_PROCESSOR_ID, BPF_KTIME_GET_NS, BPF_MAP_DELETE_ELEM, BPF_MAP_LOOKUP_ELEM,
   BPF_MAP_UPDATE_ELEM, BPF_TAIL_CALL, defaultMapValueRegion, prandom_seed_state,
 } from './helpers.js';
 import { BpfRedirectInfo, type BpfHelperDef, type HelperEnv } from './proto.js';
@@ -28,7 +28,7 @@ const byId = (defs: readonly BpfHelperDef[]): ReadonlyMap<number, BpfHelperDef> 
 /** bpf_base_func_proto() for a privileged (CAP_BPF + CAP_PERFMON) loader, as root is. */
 const BASE = byId([
   BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM, BPF_GET_PRANDOM_U32, BPF_GET_SMP_PROCESSOR_ID,
-  BPF_TAIL_CALL, BPF_KTIME_GET_NS, BPF_TRACE_PRINTK,
+  BPF_TAIL_CALL, BPF_KTIME_GET_NS, BPF_TRACE_PRINTK, BPF_GET_CURRENT_PID_TGID,
 ]);
 
 /** xdp_func_proto(): XDP's own flavours first (redirect, perf_event_output, fib_lookup...). */
