@@ -14,7 +14,7 @@ import type { BpfProg } from '../../src/kernel/prog.js';
 import { BpfSyscall } from '../../src/kernel/syscall.js';
 import { VerifierLog } from '../../src/kernel/verifier/log.js';
 import { VerifierEnv } from '../../src/kernel/verifier/verifier.js';
-import { reloOf, RELO_BR_HELPER, RELO_BR_NEXT_PKT, RELO_IMMED_REL } from '../../src/drivers/nfp/jit-emit.js';
+import { OP_RELO_TYPE, reloOf, RELO_BR_HELPER, RELO_BR_NEXT_PKT, RELO_IMMED_REL } from '../../src/drivers/nfp/jit-emit.js';
 import { reciprocal_value_adv } from '../../src/drivers/nfp/jit-alu.js';
 import { nfp_bpf_dev_ops, nfp_bpf_vnic_of, nfp_bar_of, nfp_prog_of, type NfpProgOffload } from '../../src/drivers/nfp/prog.js';
 import { decodeWord } from '../../src/nic/asm.js';
@@ -168,6 +168,46 @@ r5 = *(u64 *)(r9 + 122)\nr6 = *(u16 *)(r9 + 140)\n*(u8 *)(r9 + 100) = r0\n*(u16 
   });
 });
 
+describe('registers (jit.c: BPF rN in the pair 2n/2n+1, written to both banks; R10 never held)', () => {
+  it('puts each 64-bit register in GPRs 2n (low) and 2n+1 (high) of bank A and bank B alike', () => {
+    const value = (n: number): bigint => (BigInt(0x10203040 * n + 0x0a0b) << 32n) | BigInt(0x50607080 + 0x01010101 * n);
+    const sets = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `r${n} = 0x${value(n).toString(16)} ll`).join('\n');
+    const l = nfpLoadAsm(h, `${sets}\nr0 = 2\nexit`);
+    const r = new NfpRunner(h, l);
+    for (const e of ['interpreter', 'js'] as const) {
+      expect(r.run(e, FRAME).verdict).toBe(0x11);
+      const x = r.core.contexts[0]!;
+      // From r2 up: the XDP outro works in A0/A1 and B2 (jit.c nfp_outro_xdp), r0's and r1's GPRs.
+      for (let n = 2; n <= 9; n++) {
+        const got = [x.gprA[2 * n]! >>> 0, x.gprA[2 * n + 1]! >>> 0, x.gprB[2 * n]! >>> 0, x.gprB[2 * n + 1]! >>> 0];
+        const lo = Number(value(n) & 0xffffffffn);
+        const hi = Number(value(n) >> 32n);
+        expect(got, `${e}: r${n}`).toEqual([lo, hi, lo, hi]);
+      }
+    }
+  });
+
+  it('gives R10 no register: a copy of it is the stack base (A22) plus the frame depth', () => {
+    const l = nfpLoadAsm(h, 'r1 = 7\n*(u64 *)(r10 - 24) = r1\nr2 = r10\nr3 = r10\nr3 += -24\nr0 = 2\nexit');
+    const depth = l.nfp_prog.stack_frame_depth;
+    expect(depth).toBe(24);
+    // The copy is computed (alu from A22 and the depth, immed 0 above), never moved from a register.
+    const copy = l.nfp_prog.insns.findIndex((m) => m.insn.src === 10 && m.insn.dst === 2);
+    const words = l.nfp_prog.prog.slice(l.nfp_prog.insns[copy]!.off, l.nfp_prog.insns[copy + 1]!.off);
+    expect(words.map((w) => decodeWord(w & ~OP_RELO_TYPE).op)).toEqual(['alu', 'immed']);
+    const r = new NfpRunner(h, l);
+    for (const e of ['interpreter', 'js'] as const) {
+      r.run(e, FRAME, 1); // context 1: its stack starts at 512, so the base is not 0
+      const x = r.core.contexts[1]!;
+      expect(x.gprA[22]).toBe(512);
+      expect([x.gprA[4], x.gprA[5], x.gprB[4], x.gprB[5]], e).toEqual([512 + depth, 0, 512 + depth, 0]);
+      expect([x.gprA[6], x.gprB[6]], e).toEqual([512 + depth - 24, 512 + depth - 24]);
+      // The store went where that pointer points: LMEM is word-addressed, the u64 as two words.
+      expect([r.core.lm[(512 + depth - 24) >> 2], r.core.lm[((512 + depth - 24) >> 2) + 1]], e).toEqual([7, 0]);
+    }
+  });
+});
+
 describe('the stack access cases (seed paper, "Stack Offload")', () => {
   /** Load `type` at `off` below a frame of `depth` bytes; returns the case and the load's own cycles. */
   function stackCase(depth: number, type: string, off: number): { kase: number; cycles: number; insns: number } {
@@ -183,6 +223,17 @@ describe('the stack access cases (seed paper, "Stack Offload")', () => {
     expect(BigInt(a.r0)).toBe(expected & 0xffffffffn);
     // r0 = r1 is two instructions: the load's cycles are the difference plus those two.
     return { kase: meta.stack_case, cycles: a.busy - b.busy + 2, insns: withLoad.nfp_prog.insns[idx + 1]!.off - meta.off };
+  }
+
+  /**
+   * The cycles of the load in `prog` (text with a `LOAD` line), measured as stackCase() does: the run
+   * against the same program with R0 given the loaded value directly — a lddw, four immeds — so that
+   * every other path, the outro's included, is the same.
+   */
+  function loadCycles(prog: string, load: string): number {
+    const a = nfpRun(nfpLoadAsm(h, prog.replace('LOAD', load)), FRAME);
+    const b = nfpRun(nfpLoadAsm(h, prog.replace('LOAD', 'r0 = 0x1122334455667788 ll')), FRAME);
+    return a.busy - b.busy + 4;
   }
 
   it('1: constant offset in the frame\'s bottom 64 bytes — LM pointer 0 with an index, no set-up', () => {
@@ -205,6 +256,8 @@ describe('the stack access cases (seed paper, "Stack Offload")', () => {
     expect(meta.stack_case).toBe(3);
     expect(l.nfp_prog.insns[idx + 1]!.off - meta.off).toBe(7);
     expect(nfpRun(l, FRAME).r0).toBe(0x55667788);
+    // LM pointer 3 set (alu, CSR write, 3 NOPs), then a move with post-increment and one without.
+    expect(loadCycles(`r1 = 0x1122334455667788 ll\ncall sub\nexit\nsub:\n${stores}\nLOAD\nexit`, 'r0 = *(u64 *)(r10 - 16)')).toBe(7);
   });
 
   it('4: a pointer whose offset differs between paths — LM pointer 3 from the register at run time', () => {
@@ -214,6 +267,11 @@ describe('the stack access cases (seed paper, "Stack Offload")', () => {
     expect(meta.ptr_not_const).toBe(true);
     expect(meta.stack_case).toBe(4);
     expect(nfpRun(l, FRAME).r0).toBe(0x55667788);
+    // The pointer comes from the register at run time: the address computed, the CSR write, 3 NOPs,
+    // then the two moves through it — code and cycles as case 3's, with no offset known.
+    const idx = l.nfp_prog.insns.indexOf(meta);
+    expect(l.nfp_prog.insns[idx + 1]!.off - meta.off).toBe(7);
+    expect(loadCycles(prog.replace('r0 = *(u64 *)(r2 + 0)', 'LOAD'), 'r0 = *(u64 *)(r2 + 0)')).toBe(7);
   });
 
   it('5: a sub-word piece beyond the restricted operands\' reach (index > 7) goes through a GPR', () => {
