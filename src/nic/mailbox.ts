@@ -44,6 +44,9 @@ export const MBOX = {
   STAT_REPLIES: 17,
   STAT_FAULTS: 18,
   STAT_TX_FULL: 19,
+  /** Futex wake-ups each side paid for: the host waking a sleeping firmware, the firmware a waiting host. */
+  STAT_FW_WAKEUPS: 22,
+  STAT_HOST_WAKEUPS: 23,
 } as const;
 
 const HDR_WORDS = 32;
@@ -188,20 +191,38 @@ export class CtrlMailbox {
     // A futex wake costs microseconds; a busy firmware will find the request anyway. fwSleep() stores
     // its flag before it re-reads the index, so one of the two sides always sees the other.
     // The flag is taken with the wake-up, so a burst of requests costs one wake-up, not one each.
-    if (Atomics.compareExchange(this.hdr, MBOX.FW_SLEEPING, 1, 0) === 1) Atomics.notify(this.hdr, MBOX.H2F_PROD);
+    if (Atomics.compareExchange(this.hdr, MBOX.FW_SLEEPING, 1, 0) === 1) {
+      Atomics.add(this.hdr, MBOX.STAT_FW_WAKEUPS, 1);
+      Atomics.notify(this.hdr, MBOX.H2F_PROD);
+    }
     return true;
   }
 
   /** The next firmware->host message (a copy), or null when the ring is empty. */
   hostRecv(): Uint8Array | null {
+    const len = this.hostRecvInto(this.u8Scratch());
+    return len < 0 ? null : this.scratch!.slice(0, len);
+  }
+
+  /**
+   * Copy the next firmware->host message into `buf` (at least maxMessageBytes long, so nothing is cut);
+   * returns its length, or -1 when the ring is empty. The receive path reuses one buffer: no
+   * allocation per message.
+   */
+  hostRecvInto(buf: Uint8Array): number {
     const cons = Atomics.load(this.hdr, MBOX.F2H_CONS);
-    if (cons === Atomics.load(this.hdr, MBOX.F2H_PROD)) return null;
+    if (cons === Atomics.load(this.hdr, MBOX.F2H_PROD)) return -1;
     const off = this.f2hBase + (((cons >>> 0) % this.nslots) * this.slotBytes);
-    const len = Math.min(this.dv.getUint32(off, true), this.maxMessageBytes);
-    const msg = new Uint8Array(len);
-    copyOut(msg, this.u8, off + 4, len);
+    const len = Math.min(this.dv.getUint32(off, true), this.maxMessageBytes, buf.length);
+    copyOut(buf, this.u8, off + 4, len);
     Atomics.store(this.hdr, MBOX.F2H_CONS, (cons + 1) | 0);
-    return msg;
+    return len;
+  }
+
+  private scratch: Uint8Array | undefined;
+
+  private u8Scratch(): Uint8Array {
+    return (this.scratch ??= new Uint8Array(this.maxMessageBytes));
   }
 
   /**
@@ -235,15 +256,32 @@ export class CtrlMailbox {
     return len;
   }
 
-  /** Send `len` bytes of `msg` to the host; false when the ring is full (the firmware retries later). */
+  /** Send `len` bytes of `msg` to the host and wake it; false when the ring is full (the firmware retries later). */
   fwSend(msg: Uint8Array, len: number): boolean {
+    if (!this.fwPost(msg, len)) return false;
+    this.fwKick();
+    return true;
+  }
+
+  /**
+   * Queue `len` bytes of `msg` for the host without waking it: a firmware answering a batch of
+   * requests posts each reply and wakes the host once, with fwKick(), when the batch is done.
+   */
+  fwPost(msg: Uint8Array, len: number): boolean {
     const prod = Atomics.load(this.hdr, MBOX.F2H_PROD);
     if (((prod - Atomics.load(this.hdr, MBOX.F2H_CONS)) | 0) >= this.nslots) return false;
     this.write(this.f2hBase, prod, msg, len);
     Atomics.store(this.hdr, MBOX.F2H_PROD, (prod + 1) | 0);
     Atomics.add(this.hdr, MBOX.STAT_REPLIES, 1);
-    if (Atomics.compareExchange(this.hdr, MBOX.HOST_WAITING, 1, 0) === 1) Atomics.notify(this.hdr, MBOX.F2H_PROD);
     return true;
+  }
+
+  /** Wake the host if it waits for messages (it takes the flag down with the wake-up). */
+  fwKick(): void {
+    if (Atomics.compareExchange(this.hdr, MBOX.HOST_WAITING, 1, 0) === 1) {
+      Atomics.add(this.hdr, MBOX.STAT_HOST_WAKEUPS, 1);
+      Atomics.notify(this.hdr, MBOX.F2H_PROD);
+    }
   }
 
   /**

@@ -5,11 +5,15 @@
 // from BPF_EVENT messages). Message layouts are the firmware ABI in src/nic/ccm.ts.
 //
 // Waiting. The kernel busy-polls for 200 us and then sleeps up to 5 s. Here a request's caller gets a
-// Promise that the receive path resolves when the reply with its tag arrives, so the host's event loop
-// keeps running while the firmware works (and many requests can be in flight). One timer, armed for
-// the oldest request, turns requests unanswered after the timeout into ETIMEDOUT. The 'busy' mode spins
-// on the ring instead, blocking the event loop for the whole round trip: it exists only so that the
-// benchmark can show what that costs.
+// Promise, and the request itself (an NfpCcmRequest: the part of the kernel's waiting stack frame
+// that looks at the reply) waits in a table by tag. The receive path matches each reply to its
+// request, checks type and size and hands it over while it is still in the ctrl vNIC's receive
+// buffer: a map op copies its key and value out and settles its caller's Promise there, so a reply
+// costs no allocation and no hop through further Promises. The host's event loop keeps running while
+// the firmware works, and many requests can be in flight. One timer, armed for the oldest request,
+// turns requests unanswered after the timeout into ETIMEDOUT. The 'busy' mode spins on the ring
+// instead, blocking the event loop for the whole round trip: it exists only so that the benchmark can
+// show what that costs.
 //
 // Tags are 16-bit and handed out in order; at most U16_MAX/4 may be in flight, so a tag is reused only
 // long after its request was answered or given up (a late or duplicated reply then matches nothing and
@@ -37,12 +41,37 @@ export const NFP_CCM_TIMEOUT_MS = 5000;
 
 export type NfpCcmWaitMode = 'async' | 'busy';
 
-interface Waiter {
-  readonly tag: number;
-  readonly type: number;
-  readonly deadline: number;
-  readonly resolve: (skb: Uint8Array) => void;
-  readonly reject: (e: BpfError) => void;
+/**
+ * A request waiting for its reply: what the caller of nfp_ccm_communicate() does with the reply once
+ * it is back. The receive path calls reply() with a reply of the right type (and size, if the request
+ * fixed one) — valid only during the call, since the ctrl vNIC reuses its buffer — or fail() with the
+ * error that ended the wait. Exactly one of the two is called, once.
+ */
+export abstract class NfpCcmRequest {
+  /** Set when the request is sent: its type, and when it times out (performance.now() ms). */
+  type = 0;
+  deadline = 0;
+
+  /** reply_size: the exact size the reply must have, or 0 for any. */
+  constructor(readonly reply_size: number) {}
+
+  abstract reply(skb: Uint8Array): void;
+  abstract fail(e: BpfError): void;
+}
+
+/** The plain nfp_ccm_communicate(): the caller gets a copy of the reply. */
+class NfpCcmReplyCopy extends NfpCcmRequest {
+  constructor(reply_size: number, private readonly resolve: (skb: Uint8Array) => void, private readonly reject: (e: BpfError) => void) {
+    super(reply_size);
+  }
+
+  reply(skb: Uint8Array): void {
+    this.resolve(skb.slice());
+  }
+
+  fail(e: BpfError): void {
+    this.reject(e);
+  }
 }
 
 export interface NfpCcmOptions {
@@ -60,10 +89,10 @@ export class NfpCcm {
   private readonly tag_allocator = new Uint8Array(0x10000);
   private tag_alloc_next = 0;
   private tag_alloc_last = 0;
-  /** ccm->replies: replies that arrived before their caller looked (busy-wait mode). */
+  /** ccm->replies: replies that arrived before their caller looked (busy-wait mode), copied. */
   private readonly replies = new Map<number, Uint8Array>();
-  /** The wait queue: callers waiting, in request order (so also deadline order). */
-  private readonly waiters = new Map<number, Waiter>();
+  /** The wait queue, by tag: tags are handed out in order, so this is request (and deadline) order. */
+  private readonly waiting: (NfpCcmRequest | undefined)[] = new Array<NfpCcmRequest | undefined>(0x10000).fill(undefined);
   private timer: ReturnType<typeof setTimeout> | undefined;
   private dead: BpfError | undefined;
   timeoutMs: number;
@@ -85,11 +114,11 @@ export class NfpCcm {
     return ((this.tag_alloc_next - this.tag_alloc_last) & 0xffff) > NFP_CCM_TAG_ALLOC_SPAN;
   }
 
-  /** nfp_ccm_alloc_tag(): the next tag, or EAGAIN when too many requests are in flight. */
+  /** nfp_ccm_alloc_tag(): the next tag, or -1 (with the kernel's warning) when too many are in flight. */
   private alloc_tag(): number {
     if (this.all_tags_busy()) {
       this.warn('all FW request contexts busy!');
-      throw new BpfError('EAGAIN', 'all FW request contexts busy!');
+      return -1;
     }
     const tag = this.tag_alloc_next;
     if (this.tag_allocator[tag] !== 0) throw new Error(`BUG: ccm tag ${tag} allocated twice`);
@@ -109,41 +138,59 @@ export class NfpCcm {
 
   /**
    * nfp_ccm_communicate(): send `skb` (its header is filled in here) and wait for the reply, which
-   * must be of the reply type and, if reply_size is not 0, of exactly that size (else EIO).
+   * must be of the reply type and, if reply_size is not 0, of exactly that size (else EIO). The
+   * caller gets a copy of the reply.
    */
-  async communicate(skb: Uint8Array, type: number, reply_size: number): Promise<Uint8Array> {
-    if (this.dead !== undefined) throw this.dead;
+  communicate(skb: Uint8Array, type: number, reply_size: number): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => this.send(skb, type, new NfpCcmReplyCopy(reply_size, resolve, reject)));
+  }
+
+  /**
+   * The sending half of nfp_ccm_communicate(): allocate a tag, fill in the header, queue `skb` (the
+   * ctrl vNIC copies it before this returns, so the caller may reuse its buffer) and leave `req` to
+   * wait for the reply. Never throws: EAGAIN (too many in flight), a dead device, and in busy-wait
+   * mode the whole round trip end in req.
+   */
+  send(skb: Uint8Array, type: number, req: NfpCcmRequest): void {
+    if (this.dead !== undefined) return req.fail(this.dead);
     const tag = this.alloc_tag();
+    if (tag < 0) return req.fail(new BpfError('EAGAIN', 'all FW request contexts busy!'));
     skb[0] = type;
     skb[1] = NFP_CCM_ABI_VERSION;
     skb[2] = tag >>> 8;
     skb[3] = tag & 0xff;
-    let reply: Uint8Array;
+    req.type = type;
     if (this.waitMode === 'busy') {
       this.ctrl.tx(skb);
-      reply = this.wait_reply_busy(type, tag);
-    } else {
-      const p = new Promise<Uint8Array>((resolve, reject) => {
-        this.waiters.set(tag, { tag, type, deadline: performance.now() + this.timeoutMs, resolve, reject });
-      });
-      if (this.timer === undefined) this.armTimer();
-      this.ctrl.tx(skb);
-      reply = await p;
+      const reply = this.wait_reply_busy(type, tag);
+      if (reply instanceof BpfError) req.fail(reply);
+      else this.complete(req, reply);
+      return;
     }
-    const reply_type = nfp_ccm_get_type(reply);
-    if (reply_type !== __NFP_CCM_REPLY(type)) {
-      this.warn(`cmsg drop - wrong type ${hex2(reply_type)} != ${hex2(__NFP_CCM_REPLY(type))}!`);
-      throw new BpfError('EIO', `cmsg drop - wrong type ${hex2(reply_type)} != ${hex2(__NFP_CCM_REPLY(type))}!`);
-    }
-    if (reply_size !== 0 && reply.length !== reply_size) {
-      this.warn(`cmsg drop - type ${hex2(type)} wrong size ${reply.length} != ${reply_size}!`);
-      throw new BpfError('EIO', `cmsg drop - type ${hex2(type)} wrong size ${reply.length} != ${reply_size}!`);
-    }
-    return reply;
+    req.deadline = performance.now() + this.timeoutMs;
+    this.waiting[tag] = req;
+    if (this.timer === undefined) this.armTimer();
+    this.ctrl.tx(skb);
   }
 
-  /** The busy-wait mode: spin on the ring until the reply is there or the timeout passes. */
-  private wait_reply_busy(type: number, tag: number): Uint8Array {
+  /** The reply's type and size checks of nfp_ccm_communicate(); then it is the request's. */
+  private complete(req: NfpCcmRequest, skb: Uint8Array): void {
+    const reply_type = nfp_ccm_get_type(skb);
+    if (reply_type !== __NFP_CCM_REPLY(req.type)) {
+      const msg = `cmsg drop - wrong type ${hex2(reply_type)} != ${hex2(__NFP_CCM_REPLY(req.type))}!`;
+      this.warn(msg);
+      return req.fail(new BpfError('EIO', msg));
+    }
+    if (req.reply_size !== 0 && skb.length !== req.reply_size) {
+      const msg = `cmsg drop - type ${hex2(req.type)} wrong size ${skb.length} != ${req.reply_size}!`;
+      this.warn(msg);
+      return req.fail(new BpfError('EIO', msg));
+    }
+    req.reply(skb);
+  }
+
+  /** The busy-wait mode: spin on the ring until the reply is there (a copy) or the timeout passes. */
+  private wait_reply_busy(type: number, tag: number): Uint8Array | BpfError {
     const deadline = performance.now() + this.timeoutMs;
     for (;;) {
       this.pump?.();
@@ -156,17 +203,20 @@ export class NfpCcm {
       }
       if (this.dead !== undefined) {
         this.free_tag(tag);
-        throw this.dead;
+        return this.dead;
       }
       if (performance.now() > deadline) {
         this.free_tag(tag);
         this.warn(`timeout waiting for response to ${hex2(type)}`);
-        throw new BpfError('ETIMEDOUT', `timeout waiting for response to ${hex2(type)}`);
+        return new BpfError('ETIMEDOUT', `timeout waiting for response to ${hex2(type)}`);
       }
     }
   }
 
-  /** nfp_ccm_rx(): a reply arrived. One that nobody waits for is dropped with a warning. */
+  /**
+   * nfp_ccm_rx(): a reply arrived; `skb` is valid only during the call. One that nobody waits for is
+   * dropped with a warning.
+   */
   rx(skb: Uint8Array): void {
     // After kill() nobody waits any more; the tags it left allocated must not collect replies.
     if (this.dead !== undefined) return;
@@ -179,23 +229,32 @@ export class NfpCcm {
       this.warn(`cmsg drop - no one is waiting for tag ${tag}!`);
       return;
     }
-    const w = this.waiters.get(tag);
-    if (w === undefined) {
-      this.replies.set(tag, skb);
+    const req = this.waiting[tag];
+    if (req === undefined) {
+      // A busy-waiting caller picks it up from ccm->replies.
+      this.replies.set(tag, skb.slice());
       return;
     }
-    this.waiters.delete(tag);
+    this.waiting[tag] = undefined;
     this.free_tag(tag);
-    w.resolve(skb);
+    this.complete(req, skb);
+  }
+
+  /** The oldest request waiting (the lowest tag still allocated that has one), or -1. */
+  private oldestWaiting(): number {
+    for (let tag = this.tag_alloc_last; tag !== this.tag_alloc_next; tag = (tag + 1) & 0xffff) {
+      if (this.waiting[tag] !== undefined) return tag;
+    }
+    return -1;
   }
 
   private armTimer(): void {
-    const first = this.waiters.values().next();
-    if (first.done === true) {
+    const tag = this.oldestWaiting();
+    if (tag < 0) {
       this.timer = undefined;
       return;
     }
-    this.timer = setTimeout(this.expire, Math.max(0, first.value.deadline - performance.now()));
+    this.timer = setTimeout(this.expire, Math.max(0, this.waiting[tag]!.deadline - performance.now()));
   }
 
   /** Give up on every request past its deadline: drop its tag, ETIMEDOUT. */
@@ -204,12 +263,15 @@ export class NfpCcm {
     // A reply may be sitting in the ring right now: take it before declaring a timeout.
     this.ctrl.poll();
     const now = performance.now();
-    for (const w of this.waiters.values()) {
-      if (w.deadline > now) break;
-      this.waiters.delete(w.tag);
-      this.free_tag(w.tag);
-      this.warn(`timeout waiting for response to ${hex2(w.type)}`);
-      w.reject(new BpfError('ETIMEDOUT', `timeout waiting for response to ${hex2(w.type)}`));
+    const end = this.tag_alloc_next;
+    for (let tag = this.tag_alloc_last; tag !== end; tag = (tag + 1) & 0xffff) {
+      const req = this.waiting[tag];
+      if (req === undefined) continue;
+      if (req.deadline > now) break;
+      this.waiting[tag] = undefined;
+      this.free_tag(tag);
+      this.warn(`timeout waiting for response to ${hex2(req.type)}`);
+      req.fail(new BpfError('ETIMEDOUT', `timeout waiting for response to ${hex2(req.type)}`));
     }
     this.armTimer();
   };
@@ -220,8 +282,12 @@ export class NfpCcm {
    */
   kill(errno: ErrnoName, why: string): void {
     this.dead = new BpfError(errno, why);
-    for (const w of this.waiters.values()) w.reject(new BpfError(errno, `${why} while waiting for response to ${hex2(w.type)}`));
-    this.waiters.clear();
+    for (let tag = this.tag_alloc_last; tag !== this.tag_alloc_next; tag = (tag + 1) & 0xffff) {
+      const req = this.waiting[tag];
+      if (req === undefined) continue;
+      this.waiting[tag] = undefined;
+      req.fail(new BpfError(errno, `${why} while waiting for response to ${hex2(req.type)}`));
+    }
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -362,7 +428,10 @@ function nfp_bpf_ctrl_op_cache_get(nfp_map: NfpBpfMap, op: number, key: Uint8Arr
   return n_entries;
 }
 
-/** nfp_bpf_ctrl_op_cache_put(): keep a filler's reply (if nothing changed meanwhile); end a blocker. */
+/**
+ * nfp_bpf_ctrl_op_cache_put(): keep a filler's reply (if nothing changed meanwhile; `skb` is the
+ * receive buffer, so the cache takes a copy); end a blocker.
+ */
 function nfp_bpf_ctrl_op_cache_put(nfp_map: NfpBpfMap, op: number, skb: Uint8Array | null, cache_gen: number): void {
   const blocker = nfp_bpf_ctrl_op_cache_invalidate(op);
   const filler = nfp_bpf_ctrl_op_cache_fill(op);
@@ -373,15 +442,21 @@ function nfp_bpf_ctrl_op_cache_put(nfp_map: NfpBpfMap, op: number, skb: Uint8Arr
   }
   if (filler && skb !== null && nfp_map.cache_blockers === 0 && nfp_map.cache_gen === cache_gen) {
     nfp_map.cache_to = nfp_map.bpf.ktime_get_ns() + NFP_BPF_MAP_CACHE_TIME_NS;
-    nfp_map.cache = skb;
+    nfp_map.cache = skb.slice();
   }
 }
 
+/** The device's map-op request buffer (one element's room), zeroed: one per device, reused. */
+let reqBpf: NfpAppBpf | undefined;
+let reqBuf: Uint8Array = new Uint8Array(0);
 const reqBuffers = new WeakMap<NfpAppBpf, Uint8Array>();
 
-/** The device's map-op request buffer (one element's room), zeroed. */
 function nfp_bpf_cmsg_map_req(bpf: NfpAppBpf): Uint8Array {
   const size = cmsg_map_req_size(bpf.cmsg_key_sz, bpf.cmsg_val_sz, 1);
+  if (bpf === reqBpf && reqBuf.length === size) {
+    reqBuf.fill(0);
+    return reqBuf;
+  }
   let b = reqBuffers.get(bpf);
   if (b === undefined || b.length !== size) {
     b = new Uint8Array(size);
@@ -389,6 +464,8 @@ function nfp_bpf_cmsg_map_req(bpf: NfpAppBpf): Uint8Array {
   } else {
     b.fill(0);
   }
+  reqBpf = bpf;
+  reqBuf = b;
   return b;
 }
 
@@ -407,61 +484,83 @@ function copyBytes(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number,
 }
 
 /**
- * nfp_bpf_ctrl_entry_op(): one LOOKUP / UPDATE / DELETE / GETFIRST / GETNEXT. Throws BpfError: the
- * firmware's status as errno, EIO for a malformed reply, ETIMEDOUT, EAGAIN, EOPNOTSUPP for flags the
- * message cannot carry.
+ * The second half of nfp_bpf_ctrl_entry_op(), run by the receive path on the reply: the firmware's
+ * status, the reply's size for the entries it says it holds, the key and value copied out, the cache
+ * updated — then the caller's Promise settles.
  */
-export async function nfp_bpf_ctrl_entry_op(offmap: BpfOffloadedMap, op: number, key: Uint8Array | null, value: Uint8Array | null,
+class NfpBpfMapOpRequest extends NfpCcmRequest {
+  constructor(
+    private readonly nfp_map: NfpBpfMap,
+    private readonly op: number,
+    private readonly n_entries: number,
+    private readonly cache_gen: number,
+    private readonly out_key: Uint8Array | null,
+    private readonly out_value: Uint8Array | null,
+    private readonly resolve: () => void,
+    private readonly reject: (e: BpfError) => void,
+  ) {
+    super(0);
+  }
+
+  reply(reply: Uint8Array): void {
+    const { nfp_map, op } = this;
+    const bpf = nfp_map.bpf;
+    if (reply.length < CMSG_REPLY_MAP_OP_SZ) {
+      bpf.cmsg_warn(`cmsg drop - type ${hex2(op)} too short ${reply.length}!`);
+      return this.fail(new BpfError('EIO', `cmsg drop - type ${hex2(op)} too short ${reply.length}!`));
+    }
+    const count = be32(reply, 8);
+    let err = nfp_bpf_ctrl_rc_to_errno(bpf, reply);
+    // The firmware sizes its reply for the good entries, plus one extra entry if there was an error.
+    const reply_entries = count + (err !== null ? 1 : 0);
+    if (this.n_entries > 1 && count > 0) err = null;
+    if (err !== null) return this.fail(rcError(err));
+    const want = cmsg_map_reply_size(bpf.cmsg_key_sz, bpf.cmsg_val_sz, reply_entries);
+    if (reply.length !== want) {
+      bpf.cmsg_warn(`cmsg drop - type ${hex2(op)} too short ${reply.length} for ${reply_entries} entries!`);
+      return this.fail(new BpfError('EIO', `cmsg drop - type ${hex2(op)} too short ${reply.length} for ${reply_entries} entries!`));
+    }
+    const offmap = nfp_map.offmap;
+    if (this.out_key !== null) copyBytes(this.out_key, 0, reply, replyKeyOff(bpf, 0), offmap.key_size);
+    if (this.out_value !== null) copyBytes(this.out_value, 0, reply, replyKeyOff(bpf, 0) + bpf.cmsg_key_sz, offmap.value_size);
+    nfp_bpf_ctrl_op_cache_put(nfp_map, op, reply, this.cache_gen);
+    this.resolve();
+  }
+
+  fail(e: BpfError): void {
+    nfp_bpf_ctrl_op_cache_put(this.nfp_map, this.op, null, this.cache_gen);
+    this.reject(e);
+  }
+}
+
+/**
+ * nfp_bpf_ctrl_entry_op(): one LOOKUP / UPDATE / DELETE / GETFIRST / GETNEXT. Rejects with BpfError:
+ * the firmware's status as errno, EIO for a malformed reply, ETIMEDOUT, EAGAIN, EOPNOTSUPP for flags
+ * the message cannot carry.
+ */
+export function nfp_bpf_ctrl_entry_op(offmap: BpfOffloadedMap, op: number, key: Uint8Array | null, value: Uint8Array | null,
   flags: MapUpdateFlags, out_key: Uint8Array | null, out_value: Uint8Array | null): Promise<void> {
-  const nfp_map = offmap.dev_priv as NfpBpfMap;
-  const bpf = nfp_map.bpf;
-  // FW messages have no space for more than 32 bits of flags.
-  const flags32 = flagsLow32(flags);
-  if (flags32 < 0) throw new BpfError('EOPNOTSUPP', 'FW messages have no space for more than 32 bits of flags');
+  return new Promise<void>((resolve, reject) => {
+    const nfp_map = offmap.dev_priv as NfpBpfMap;
+    const bpf = nfp_map.bpf;
+    // FW messages have no space for more than 32 bits of flags.
+    const flags32 = flagsLow32(flags);
+    if (flags32 < 0) return reject(new BpfError('EOPNOTSUPP', 'FW messages have no space for more than 32 bits of flags'));
 
-  // The generation before this op: a fill is kept only if no blocker finished meanwhile.
-  const cache_gen = nfp_map.cache_gen;
-  const n_entries = nfp_bpf_ctrl_op_cache_get(nfp_map, op, key, out_key, out_value);
-  if (n_entries === 0) return;
+    // The generation before this op: a fill is kept only if no blocker finished meanwhile.
+    const cache_gen = nfp_map.cache_gen;
+    const n_entries = nfp_bpf_ctrl_op_cache_get(nfp_map, op, key, out_key, out_value);
+    if (n_entries === 0) return resolve();
 
-  let reply: Uint8Array;
-  try {
-    // One request buffer per device: communicate() has copied it out before its first await.
+    // One request buffer per device: the ctrl vNIC copies it before send() returns.
     const req = nfp_bpf_cmsg_map_req(bpf);
     put_be32(req, 4, nfp_map.tid);
     put_be32(req, 8, n_entries);
     put_be32(req, 12, flags32);
     if (key !== null) copyBytes(req, CMSG_REQ_MAP_OP_SZ, key, 0, offmap.key_size);
     if (value !== null) copyBytes(req, CMSG_REQ_MAP_OP_SZ + bpf.cmsg_key_sz, value, 0, offmap.value_size);
-    reply = await bpf.ccm.communicate(req, op, 0);
-  } catch (e) {
-    nfp_bpf_ctrl_op_cache_put(nfp_map, op, null, cache_gen);
-    throw e;
-  }
-  let err: ErrnoName | null;
-  try {
-    if (reply.length < CMSG_REPLY_MAP_OP_SZ) {
-      bpf.cmsg_warn(`cmsg drop - type ${hex2(op)} too short ${reply.length}!`);
-      throw new BpfError('EIO', `cmsg drop - type ${hex2(op)} too short ${reply.length}!`);
-    }
-    const count = be32(reply, 8);
-    err = nfp_bpf_ctrl_rc_to_errno(bpf, reply);
-    // The firmware sizes its reply for the good entries, plus one extra entry if there was an error.
-    const reply_entries = count + (err !== null ? 1 : 0);
-    if (n_entries > 1 && count > 0) err = null;
-    if (err !== null) throw rcError(err);
-    const want = cmsg_map_reply_size(bpf.cmsg_key_sz, bpf.cmsg_val_sz, reply_entries);
-    if (reply.length !== want) {
-      bpf.cmsg_warn(`cmsg drop - type ${hex2(op)} too short ${reply.length} for ${reply_entries} entries!`);
-      throw new BpfError('EIO', `cmsg drop - type ${hex2(op)} too short ${reply.length} for ${reply_entries} entries!`);
-    }
-  } catch (e) {
-    nfp_bpf_ctrl_op_cache_put(nfp_map, op, null, cache_gen);
-    throw e;
-  }
-  if (out_key !== null) copyBytes(out_key, 0, reply, replyKeyOff(bpf, 0), offmap.key_size);
-  if (out_value !== null) copyBytes(out_value, 0, reply, replyKeyOff(bpf, 0) + bpf.cmsg_key_sz, offmap.value_size);
-  nfp_bpf_ctrl_op_cache_put(nfp_map, op, reply, cache_gen);
+    bpf.ccm.send(req, op, new NfpBpfMapOpRequest(nfp_map, op, n_entries, cache_gen, out_key, out_value, resolve, reject));
+  });
 }
 
 export function nfp_bpf_ctrl_update_entry(offmap: BpfOffloadedMap, key: Uint8Array, value: Uint8Array, flags: MapUpdateFlags): Promise<void> {

@@ -6,6 +6,10 @@
 // reply ring's producer index, and each wake-up drains every message waiting, so one wake-up serves
 // many requests in flight. A pending waitAsync does not keep Node alive; whoever waits for a reply
 // holds a timer (the cmsg timeout) that does. poll() drains synchronously, for the busy-wait mode.
+//
+// Each message is copied out of the ring into one receive buffer and handed to rx() as a view of its
+// length (one view per length, made once): like an skb the driver consumes before the next one comes,
+// it is valid only during the call, and a consumer that keeps it copies it. No allocation per message.
 
 import { CtrlMailbox, MBOX, MBOX_STATE_DEAD } from '../../nic/mailbox.js';
 
@@ -13,7 +17,7 @@ export interface NfpCtrlVnicOptions {
   readonly mailbox: CtrlMailbox;
   /** Wake the firmware after queueing a request (the device's doorbell). */
   readonly doorbell: () => void;
-  /** nfp_app ctrl_msg_rx(): one received message. */
+  /** nfp_app ctrl_msg_rx(): one received message, valid only during the call. */
   readonly rx: (skb: Uint8Array) => void;
   /** The device vanished (the channel went dead). */
   readonly onDead: () => void;
@@ -25,9 +29,14 @@ export class NfpCtrlVnic {
   private armed = false;
   private stopped = false;
   private deadSeen = false;
+  /** The receive buffer, and the views of it handed to rx() (index: message length). */
+  private readonly rxBuf: Uint8Array;
+  private readonly rxViews: (Uint8Array | undefined)[];
 
   constructor(private readonly opts: NfpCtrlVnicOptions) {
     this.mailbox = opts.mailbox;
+    this.rxBuf = new Uint8Array(opts.mailbox.maxMessageBytes);
+    this.rxViews = new Array<Uint8Array | undefined>(opts.mailbox.maxMessageBytes + 1).fill(undefined);
   }
 
   /** The ctrl vNIC's MTU (what the firmware sizes replies to). */
@@ -68,9 +77,9 @@ export class NfpCtrlVnic {
   /** Drain the reply ring (and refill the request ring from the backlog). Returns messages received. */
   poll(): number {
     let n = 0;
-    for (let skb = this.mailbox.hostRecv(); skb !== null; skb = this.mailbox.hostRecv()) {
+    for (let len = this.mailbox.hostRecvInto(this.rxBuf); len >= 0; len = this.mailbox.hostRecvInto(this.rxBuf)) {
       n++;
-      this.opts.rx(skb);
+      this.opts.rx(this.rxViews[len] ??= this.rxBuf.subarray(0, len));
     }
     if (this.backlog.length > 0) {
       let sent = 0;
