@@ -491,6 +491,10 @@ export class BpfSyscall {
           ...(log.enabled && (attr.prog_btf_fd ?? 0) !== 0 && (attr.line_info?.length ?? 0) > 0
             ? { lineText: verboseLinfo((k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).btf, attr.line_info!) }
             : {}),
+          // Global functions are verified from their BTF prototype (func_info names each subprogram's FUNC).
+          ...((attr.prog_btf_fd ?? 0) !== 0 && (attr.func_info?.length ?? 0) > 0
+            ? { btf: (k.fileOf(attr.prog_btf_fd!, 'btf', 'BPF_PROG_LOAD').obj as BtfObject).btf, funcInfo: attr.func_info! }
+            : {}),
         });
         processed = env.insnProcessed;
         aux = env.aux;

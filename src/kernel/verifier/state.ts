@@ -19,7 +19,9 @@ export type RegType =
   | 'pkt'
   | 'pkt_meta'
   | 'pkt_end'
-  | 'func';
+  | 'func'
+  /** PTR_TO_MEM: memory of a known size (a global function's pointer argument); the size is in `range`. */
+  | 'mem';
 
 export const MAX_BPF_REG = 11;
 export const BPF_REG_FP = 10;
@@ -40,7 +42,10 @@ export interface RegState extends ScalarBounds {
    * Scalars linked by `rX = rY; rX += K` (id carries BPF_ADD_CONST): the constant K.
    */
   off: number;
-  /** Packet pointers: bytes known to be inside the packet from `off` on (learnt from data_end compares). */
+  /**
+   * Packet pointers: bytes known to be inside the packet from `off` on (learnt from data_end compares).
+   * PTR_TO_MEM: its mem_size (the kernel keeps both in one union of struct bpf_reg_state).
+   */
   range: number;
   /**
    * Identity shared by copies of one pointer (packet pointers from one base, a lookup result and

@@ -19,6 +19,7 @@
 // JITs - the pointer type an access uses, the map of a lookup, whether a register's upper half is zero -
 // and a device's hook (an offload driver) sees every instruction on every path.
 
+import { BTF_FUNC_GLOBAL, type Btf, type BpfFuncInfo } from '../../bpf/btf.js';
 import { BpfError, type ErrnoName } from '../../bpf/errno.js';
 import { formatInsn } from '../../bpf/disasm.js';
 import { BPF_FUNC_NAMES, helperName } from '../../bpf/helpers.js';
@@ -37,6 +38,7 @@ import {
   reg_bounds_sync, reg_set_min_max, scalar32_min_max_add, scalar_min_max_add, zext_32_to_64, ___mark_reg_known,
   __mark_reg_unknown, range_within,
 } from './bounds.js';
+import { prepareFuncArgs, subprogBtf, type SubprogArg, type SubprogBtf } from './btf-func.js';
 import { computeScc, findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
 import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
 import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn, verbose_snum, verbose_unum } from './format.js';
@@ -162,6 +164,26 @@ export interface VerifierOptions {
   offloaded?: boolean;
   /** Line info for the log: instruction -> "source text @ file:line". */
   lineText?: (insnIdx: number) => string | undefined;
+  /**
+   * The program's BTF and func_info (prog_btf_fd, func_info): a subprogram whose FUNC is global is
+   * verified on its own from its prototype, not at each call. Without them every subprogram is static.
+   */
+  btf?: Btf;
+  funcInfo?: readonly BpfFuncInfo[];
+}
+
+/** What the walk keeps per subprogram about its BTF prototype (bpf_subprog_info + bpf_func_info_aux). */
+interface SubprogState {
+  readonly btf: SubprogBtf;
+  /** A global function some verified path calls: it is verified after the main program (aux->called). */
+  called: boolean;
+  verified: boolean;
+  /** A call did not match the BTF (aux->unreliable): a static function's BTF is not trusted any more. */
+  unreliable: boolean;
+  /** btf_prepare_func_args' result, once it succeeded (args_cached). */
+  args: readonly SubprogArg[] | undefined;
+  /** Calls a helper that may move the packet, directly or through its callees (changes_pkt_data). */
+  changesPktData: boolean;
 }
 
 /** An entry of the branch stack (struct bpf_verifier_stack_elem). */
@@ -172,6 +194,8 @@ export class VerifierEnv implements BacktrackEnv {
   readonly ops: readonly (OpInfo | undefined)[];
   readonly aux: InsnAux[];
   readonly subprogs: readonly number[];
+  /** Per subprogram: linkage, prototype and whether a global one still has to be verified. */
+  readonly subprogInfo: SubprogState[];
   cur!: VerifierState;
   /** Instructions processed (the "processed N insns" of the stats line). */
   insnProcessed = 0;
@@ -242,6 +266,10 @@ export class VerifierEnv implements BacktrackEnv {
     }));
     this.subprogs = findSubprogs(opts.insns, this.ops, opts.log);
     this.stackDepth = this.subprogs.map(() => 0);
+    const hasFuncInfo = opts.btf !== undefined && (opts.funcInfo?.length ?? 0) > 0;
+    this.subprogInfo = subprogBtf(hasFuncInfo ? opts.btf : undefined, hasFuncInfo ? opts.funcInfo : undefined, this.subprogs.length)
+      .map((btf) => ({ btf, called: false, verified: false, unreliable: false, args: undefined, changesPktData: false }));
+    markChangesPktData(this, opts.progType);
     const helperArgs = (imm: number): number | undefined => {
       const p = func_proto(opts.progType, imm)?.proto;
       if (p === undefined) return undefined;
@@ -415,6 +443,7 @@ export function formatRegIn(r: RegState, frameno: number): string {
   }
   if (r.off !== 0) parts.push(`off=${verbose_snum(BigInt(r.off))}`);
   if (isPktPointer(r)) parts.push(`r=${verbose_unum(BigInt(r.range))}`);
+  if (r.type === 'mem') parts.push(`sz=${r.range >>> 0}`);
   if (isConst(r)) {
     if (r.var_off.value !== 0n) parts.push(`imm=${r.var_off.value.toString(16)}`);
   } else {
@@ -1066,6 +1095,10 @@ function checkMemAccess(env: VerifierEnv, insnIdx: number, regno: number, off: n
       checkPacketAccess(env, regno, off, size, false);
       if (dst !== undefined) markRegUnknown(dst);
       break;
+    case 'mem':
+      checkMemRegionAccess(env, regno, off, size, reg.range, false);
+      if (dst !== undefined) markRegUnknown(dst);
+      break;
     case 'map_ptr': {
       const name = mapStructName(reg.map!);
       if (off < 0) env.reject('EACCES', `R${regno} is ${name} invalid negative access: off=${off}`);
@@ -1283,7 +1316,7 @@ function adjustPtrMinMaxVals(env: VerifierEnv, op: Extract<OpInfo, { kind: 'alu'
   }
   if (ptrReg.maybeNull) env.reject('EACCES', `R${dst} pointer arithmetic on ${regTypeStr(ptrReg)} prohibited, null-check it first`);
   switch (ptrReg.type) {
-    case 'ctx': case 'map_value': case 'map_key': case 'fp': case 'pkt_meta': case 'pkt': case 'func':
+    case 'ctx': case 'map_value': case 'map_key': case 'fp': case 'pkt_meta': case 'pkt': case 'func': case 'mem':
       break;
     case 'map_ptr':
       if (known && smin === 0n && op.op === 'add') break;
@@ -1506,7 +1539,7 @@ function isPktPtrBranchTaken(dst: RegState, src: RegState, opcode: number): -1 |
 /** reg_not_null: pointers that are never NULL. */
 function regNotNull(r: RegState): boolean {
   if (r.maybeNull) return false;
-  return r.type === 'fp' || r.type === 'ctx' || r.type === 'map_value' || r.type === 'map_key' || r.type === 'map_ptr' || r.type === 'func';
+  return r.type === 'fp' || r.type === 'ctx' || r.type === 'map_value' || r.type === 'map_key' || r.type === 'map_ptr' || r.type === 'func' || r.type === 'mem';
 }
 
 /** is_branch_taken: 1 always, 0 never, -1 depends. */
@@ -1724,7 +1757,7 @@ function funcIdName(id: number): string {
 
 /** The register types an argument accepts (compatible_reg_types), as check_reg_type lists them. */
 const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
-const isMemType = (r: RegState): boolean => r.type === 'fp' || r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'map_key' || r.type === 'map_value';
+const isMemType = (r: RegState): boolean => r.type === 'fp' || r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'map_key' || r.type === 'map_value' || r.type === 'mem';
 
 /** check_helper_mem_access: `size` bytes at the pointer, read or written by the helper. */
 function checkHelperMemAccess(env: VerifierEnv, regno: number, size: number, write: boolean, zeroSizeAllowed: boolean, meta: RawMode | undefined): void {
@@ -1744,6 +1777,9 @@ function checkHelperMemAccess(env: VerifierEnv, regno: number, size: number, wri
       return;
     case 'fp':
       checkStackRangeInitialized(env, regno, reg.off, size, zeroSizeAllowed, write, meta);
+      return;
+    case 'mem':
+      checkMemRegionAccess(env, regno, reg.off, size, reg.range, zeroSizeAllowed);
       return;
     default:
       // A zero-byte access through NULL is fine whatever the pointer type.
@@ -1987,12 +2023,149 @@ function clearAllPktPointers(env: VerifierEnv): void {
   }
 }
 
+/** A subprogram func_info marks BTF_FUNC_GLOBAL (subprog_is_global). */
+const subprogIsGlobal = (env: VerifierEnv, subprog: number): boolean => env.subprogInfo[subprog]!.btf.linkage === BTF_FUNC_GLOBAL;
+
+/**
+ * changes_pkt_data of each subprogram: it calls a helper that may move the packet, or a subprogram that
+ * does. A global function's caller must forget its packet pointers, as after such a helper.
+ */
+function markChangesPktData(env: VerifierEnv, progType: number): void {
+  const info = env.subprogInfo;
+  const calls: [number, number][] = [];
+  for (let i = 0; i < env.insns.length; i++) {
+    const op = env.ops[i];
+    if (op?.kind !== 'call') continue;
+    const x = env.insns[i]!;
+    if (op.target === 'helper') {
+      if (func_proto(progType, x.imm)?.proto.changes_pkt_data === true) info[env.subprogOf(i)]!.changesPktData = true;
+    } else if (op.target === 'local') {
+      const callee = env.subprogs.indexOf(i + x.imm + 1);
+      if (callee >= 0) calls.push([env.subprogOf(i), callee]);
+    }
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [caller, callee] of calls) {
+      if (info[callee]!.changesPktData && !info[caller]!.changesPktData) {
+        info[caller]!.changesPktData = true;
+        changed = true;
+      }
+    }
+  }
+}
+
+/** btf_prepare_func_args, cached per subprogram (args_cached); an errno when the BTF does not fit. */
+function prepareArgs(env: VerifierEnv, subprog: number): ErrnoName | undefined {
+  const info = env.subprogInfo[subprog]!;
+  if (info.args !== undefined) return undefined;
+  if (info.unreliable) {
+    env.log.write(`verifier bug: unreliable BTF for function ${info.btf.name}()\n`);
+    return 'EFAULT';
+  }
+  const r = prepareFuncArgs(env.opts.btf!, info.btf, subprog, env.opts.progType, (line) => env.log.write(`${line}\n`));
+  if ('errno' in r) return r.errno;
+  info.args = r.args;
+  return undefined;
+}
+
+/**
+ * check_mem_reg: `size` bytes at a pointer argument are readable and writable (the callee may do
+ * either); a NULL constant passes, and a maybe-NULL pointer is checked as if it were not NULL.
+ */
+function checkMemReg(env: VerifierEnv, regno: number, size: number): void {
+  const reg = env.regs()[regno]!;
+  if (registerIsNull(reg)) return;
+  const wasNull = reg.maybeNull;
+  reg.maybeNull = false;
+  try {
+    checkHelperMemAccess(env, regno, size, false, true, undefined);
+    checkHelperMemAccess(env, regno, size, true, true, undefined);
+  } finally {
+    reg.maybeNull = wasNull;
+  }
+}
+
+/** btf_check_func_arg_match: the caller's r1-r5 against the callee's prototype; the errno if not. */
+function btfCheckFuncArgMatch(env: VerifierEnv, subprog: number, regs: readonly RegState[]): ErrnoName | undefined {
+  const bad = prepareArgs(env, subprog);
+  if (bad !== undefined) return bad;
+  const args = env.subprogInfo[subprog]!.args!;
+  for (let i = 0; i < args.length; i++) {
+    const regno = i + 1;
+    const reg = regs[regno]!;
+    const arg = args[i]!;
+    try {
+      if (arg.type === 'ARG_ANYTHING') {
+        if (reg.type !== 'scalar') {
+          env.log.write(`R${regno} is not a scalar\n`);
+          return 'EINVAL';
+        }
+      } else if (arg.type === 'ARG_PTR_TO_CTX') {
+        if (reg.type === 'ctx') checkPtrOffReg(env, reg, regno, false);
+        else {
+          env.log.write(`arg#${i} expects pointer to ctx\n`);
+          return 'EINVAL';
+        }
+      } else {
+        // check_func_arg_reg_off: memory pointers may carry offsets; other pointers may not.
+        if (!isMemType(reg) && reg.type !== 'scalar') checkPtrOffReg(env, reg, regno, false);
+        try {
+          checkMemReg(env, regno, arg.memSize);
+        } catch (e) {
+          if (e instanceof BpfError) return 'EINVAL';
+          throw e;
+        }
+        if (!arg.maybeNull && reg.maybeNull) {
+          env.log.write(`arg#${i} is expected to be non-NULL\n`);
+          return 'EINVAL';
+        }
+      }
+    } catch (e) {
+      if (e instanceof BpfError) return e.errno;
+      throw e;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * btf_check_subprog_call: without func_info nothing is known (EINVAL, which a static callee ignores);
+ * a mismatch marks the function unreliable.
+ */
+function btfCheckSubprogCall(env: VerifierEnv, subprog: number, regs: readonly RegState[]): ErrnoName | undefined {
+  const info = env.subprogInfo[subprog]!;
+  if (env.opts.btf === undefined || (env.opts.funcInfo?.length ?? 0) === 0) return 'EINVAL';
+  if (info.btf.typeId === 0) return 'EFAULT';
+  if (info.unreliable) return 'EINVAL';
+  const err = btfCheckFuncArgMatch(env, subprog, regs);
+  if (err !== undefined) info.unreliable = true;
+  return err;
+}
+
 function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
   const st = env.cur;
   const target = idx + x.imm + 1;
-  if (st.curframe + 1 >= MAX_CALL_FRAMES) env.reject('E2BIG', `the call stack of ${st.curframe + 2} frames is too deep`);
+  const subprog = env.subprogs.indexOf(target);
+  if (subprog < 0) env.reject('EFAULT', `verifier bug: target of func call at insn ${idx} is not a program`);
   const caller = curFrame(st);
-  const callee = newFuncState(st.curframe + 1, idx, env.subprogOf(target));
+  const err = btfCheckSubprogCall(env, subprog, caller.regs);
+  if (err === 'EFAULT') throw new BpfError('EFAULT', `BTF of func#${subprog}`);
+  if (subprogIsGlobal(env, subprog)) {
+    const info = env.subprogInfo[subprog]!;
+    if (err !== undefined) env.reject(err, `Caller passes invalid args into func#${subprog} ('${info.btf.name}')`);
+    if (env.log.traced) env.log.write(`Func#${subprog} ('${info.btf.name}') is global and assumed valid.\n`);
+    if (info.changesPktData) clearAllPktPointers(env);
+    // Verified after the main program, once, for any arguments its prototype allows.
+    info.called = true;
+    clearCallerSavedRegs(env, caller.regs);
+    // Whatever it returns is a 64-bit unknown scalar here.
+    markRegUnknown(caller.regs[0]!);
+    caller.regs[0]!.subreg_def = -1;
+    return;
+  }
+  if (st.curframe + 1 >= MAX_CALL_FRAMES) env.reject('E2BIG', `the call stack of ${st.curframe + 2} frames is too deep`);
+  const callee = newFuncState(st.curframe + 1, idx, subprog);
   markPtr(callee.regs[BPF_REG_FP]!, 'fp');
   callee.regs[BPF_REG_FP]!.frameno = callee.frameno;
   // r1-r5 pass as they are.
@@ -2098,7 +2271,11 @@ function checkAtomic(env: VerifierEnv, idx: number, op: Extract<OpInfo, { kind: 
 }
 
 function checkReturnCode(env: VerifierEnv): void {
-  checkRegArg(env, 0, 'SRC_OP');
+  const r0 = checkRegArg(env, 0, 'SRC_OP');
+  // A global function gives its caller a scalar (the caller assumes one).
+  if (curFrame(env.cur).subprogno !== 0 && r0.type !== 'scalar') {
+    env.reject('EINVAL', `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`);
+  }
   // Root may return a pointer; XDP and the skb program types may return any value.
 }
 
@@ -2171,6 +2348,8 @@ function regsafe(old: RegState, cur: RegState, exact: Exact, allPrecise: boolean
     case 'map_key':
     case 'map_value':
       return old.off === cur.off && old.map === cur.map && rangeIn(old, cur) && idmap.check(old.id, cur.id);
+    case 'mem':
+      return old.off === cur.off && old.range === cur.range && rangeIn(old, cur) && idmap.check(old.id, cur.id);
     case 'pkt':
     case 'pkt_meta':
       if (old.range < 0 || cur.range < 0) {
@@ -2395,16 +2574,45 @@ function popStack(env: VerifierEnv): boolean {
 // do_check
 
 
-export function doCheck(env: VerifierEnv): void {
+/**
+ * do_check_common: one walk from a subprogram's first instruction - the main program with the context
+ * in r1, or a global function with r1-r5 as its prototype describes them. Explored states are the
+ * walk's own.
+ */
+export function doCheck(env: VerifierEnv, subprog = 0): void {
+  const start = env.subprogs[subprog]!;
   const state: VerifierState = {
-    frames: [newFuncState(0, -1, 0)], curframe: 0, parent: undefined, insn_idx: 0, prev_insn_idx: -1,
-    first_insn_idx: 0, last_insn_idx: -1, jmp_history: [], logPos: 0,
+    frames: [newFuncState(0, -1, subprog)], curframe: 0, parent: undefined, insn_idx: start, prev_insn_idx: -1,
+    first_insn_idx: start, last_insn_idx: -1, jmp_history: [], logPos: 0,
   };
   const regs0 = state.frames[0]!.regs;
-  markPtr(regs0[1]!, 'ctx');
   markPtr(regs0[BPF_REG_FP]!, 'fp');
   env.cur = state;
-  env.opts.offload?.prepare?.(env);
+  env.prevLineText = undefined;
+  // free_states(): the last walk's explored states go, but peak_states keeps counting them.
+  env.explored.clear();
+  if (subprog === 0) {
+    markPtr(regs0[1]!, 'ctx');
+    env.opts.offload?.prepare?.(env);
+  } else {
+    const info = env.subprogInfo[subprog]!;
+    if (env.log.traced) env.log.write(`Validating ${info.btf.name}() func#${subprog}...\n`);
+    const bad = prepareArgs(env, subprog);
+    if (bad !== undefined) throw new BpfError(bad, `global function ${info.btf.name}(): its BTF prototype is not supported`);
+    const args = info.args!;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i]!;
+      const r = regs0[i + 1]!;
+      if (arg.type === 'ARG_PTR_TO_CTX') markPtr(r, 'ctx');
+      else if (arg.type === 'ARG_ANYTHING') markRegUnknown(r);
+      else {
+        markPtr(r, 'mem');
+        r.range = arg.memSize;
+        r.maybeNull = arg.maybeNull;
+        if (arg.maybeNull) r.id = env.newId();
+      }
+    }
+  }
   markStateScratched(env);
   const log = env.log;
   let prevInsnIdx = -1;
@@ -2698,6 +2906,7 @@ export function bpfCheck(opts: VerifierOptions): VerifierResult {
     env = new VerifierEnv(opts);
     if (opts.log.verbose) logLiveRegs(env);
     doCheck(env);
+    doCheckSubprogs(env);
     checkMaxStackDepth(env);
     jitFactTaint(env);
     computeZextDst(env.insns, env.ops, env.subprogs).forEach((z, i) => { env!.aux[i]!.zext_dst = z; });
@@ -2712,6 +2921,24 @@ export function bpfCheck(opts: VerifierOptions): VerifierResult {
   opts.log.write(`${statsLine}\n`);
   opts.log.finalize();
   return { env, statsLine };
+}
+
+/**
+ * do_check_subprogs: each global function a verified path called, once, after the main program; one
+ * may call others, so repeat until no new one is found.
+ */
+function doCheckSubprogs(env: VerifierEnv): void {
+  for (let again = true; again;) {
+    again = false;
+    for (let i = 1; i < env.subprogs.length; i++) {
+      const info = env.subprogInfo[i]!;
+      if (!subprogIsGlobal(env, i) || !info.called || info.verified) continue;
+      doCheck(env, i);
+      if (env.log.traced) env.log.write(`Func#${i} ('${info.btf.name}') is safe for any args that match its prototype\n`);
+      info.verified = true;
+      again = true;
+    }
+  }
 }
 
 /** compute_live_registers' level-2 table: the loop (SCC) of each instruction and its live registers. */
