@@ -120,6 +120,10 @@ export class FirmwareCtrl {
   /**
    * Handle every request waiting, then send the replies that are due. Returns when to be polled again
    * for a delayed reply (ms on `now`'s clock), or Infinity.
+   *
+   * Replies are posted as they are made but the host is woken once, after the batch: a wake-up is a
+   * futex call here and a trip through its event loop there, so the host takes the whole batch from
+   * one wake-up instead of waking for the first reply and then finding more.
    */
   poll(now: number): number {
     for (;;) {
@@ -130,13 +134,15 @@ export class FirmwareCtrl {
       const n = this.handle(len);
       if (n >= 0) this.send(n, now);
     }
-    return this.flush(now);
+    const next = this.outgoing.length === 0 ? Infinity : this.flush(now);
+    this.mbox.fwKick();
+    return next;
   }
 
   /** Send the reply in this.tx[0..len) to the host, applying the channel's armed fault. */
   private send(len: number, now: number): void {
     const f = this.mbox.takeFault();
-    if (f.kind === MBOX_FAULT.NONE && this.outgoing.length === 0 && this.mbox.fwSend(this.tx, len)) {
+    if (f.kind === MBOX_FAULT.NONE && this.outgoing.length === 0 && this.mbox.fwPost(this.tx, len)) {
       this.stats.replies++;
       return;
     }
@@ -169,7 +175,7 @@ export class FirmwareCtrl {
     this.outgoing.push({ due: now, bytes: msg });
   }
 
-  /** Send what is due, oldest first; a full ring keeps the rest for the next poll. */
+  /** Post what is due, oldest first; a full ring keeps the rest for the next poll. The caller wakes the host. */
   private flush(now: number): number {
     let next = Infinity;
     let i = 0;
@@ -180,7 +186,7 @@ export class FirmwareCtrl {
         i++;
         continue;
       }
-      if (!this.mbox.fwSend(o.bytes, o.bytes.length)) return now + 1;
+      if (!this.mbox.fwPost(o.bytes, o.bytes.length)) return now + 1;
       this.stats.replies++;
       this.outgoing.splice(i, 1);
     }
@@ -208,6 +214,7 @@ export class FirmwareCtrl {
     this.stats.events++;
     this.outgoing.push({ due: now, bytes: msg });
     this.flush(now);
+    this.mbox.fwKick();
   }
 
   // ---------------------------------------------------------------- requests

@@ -2,6 +2,11 @@
 // and mailbox from workerData, then answer requests until the device asks the firmware to stop. Between
 // batches it sleeps on the request ring's producer index, waking early for a reply it was told to
 // delay (a fault test).
+//
+// It does not spin on the ring before sleeping: the host sends a burst of requests and wakes the
+// firmware once for all of them (src/drivers/nfp/ctrl.ts), so nothing arrives within a short spin
+// after a batch is answered, and on a machine with few CPUs a spinning firmware only takes time from
+// the host it is waiting for.
 
 import { workerData } from 'node:worker_threads';
 import { FirmwareCtrl } from '../firmware/ctrl.js';
@@ -13,11 +18,6 @@ const fw = new FirmwareCtrl(dev);
 const hdr = fw.mbox.hdr;
 /** Sleep at most this long, so a stop request is seen even without a doorbell. */
 const IDLE_WAIT_MS = 50;
-/**
- * Before sleeping, poll the ring this long: the firmware has cores of its own, and a request that
- * arrives within it costs the host no futex wake-up (the host only wakes a firmware that sleeps).
- */
-const POLL_BEFORE_SLEEP_MS = 0.05;
 
 for (;;) {
   // Read the producer index before draining: a request that lands after the drain then makes the
@@ -27,7 +27,5 @@ for (;;) {
   if (fw.stopRequested) break;
   const wait = due === Infinity ? IDLE_WAIT_MS : Math.min(IDLE_WAIT_MS, due - performance.now());
   if (wait <= 0) continue;
-  const until = performance.now() + POLL_BEFORE_SLEEP_MS;
-  while (Atomics.load(hdr, MBOX.H2F_PROD) === seen && performance.now() < until && !fw.stopRequested);
-  if (Atomics.load(hdr, MBOX.H2F_PROD) === seen) fw.mbox.fwSleep(seen, wait);
+  fw.mbox.fwSleep(seen, wait);
 }

@@ -176,10 +176,20 @@ export class CtrlMailbox {
   // ---------------------------------------------------------------- host side
 
   /**
-   * Queue a request for the firmware; false when the ring is full (the caller keeps it in a backlog).
-   * Wakes a firmware that sleeps on the ring.
+   * Queue a request for the firmware and wake it; false when the ring is full (the caller keeps it in
+   * a backlog).
    */
   hostSend(msg: Uint8Array): boolean {
+    if (!this.hostPost(msg)) return false;
+    this.hostKick();
+    return true;
+  }
+
+  /**
+   * Queue a request without waking the firmware: a host sending a burst posts each request and wakes
+   * the firmware once, with hostKick(), when the burst is done.
+   */
+  hostPost(msg: Uint8Array): boolean {
     if (msg.length > this.maxMessageBytes) throw new RangeError(`ctrl mailbox: ${msg.length}-byte message exceeds ${this.maxMessageBytes}`);
     const prod = Atomics.load(this.hdr, MBOX.H2F_PROD);
     if (((prod - Atomics.load(this.hdr, MBOX.H2F_CONS)) | 0) >= this.nslots) {
@@ -188,14 +198,20 @@ export class CtrlMailbox {
     }
     this.write(this.h2fBase, prod, msg, msg.length);
     Atomics.store(this.hdr, MBOX.H2F_PROD, (prod + 1) | 0);
-    // A futex wake costs microseconds; a busy firmware will find the request anyway. fwSleep() stores
-    // its flag before it re-reads the index, so one of the two sides always sees the other.
-    // The flag is taken with the wake-up, so a burst of requests costs one wake-up, not one each.
+    return true;
+  }
+
+  /**
+   * Wake the firmware if it sleeps on the request ring. A futex wake costs microseconds; a busy
+   * firmware will find the requests anyway. fwSleep() stores its flag before it re-reads the index, so
+   * one of the two sides always sees the other, however late the kick comes after the post. The flag
+   * is taken with the wake-up, so a burst of requests costs one wake-up, not one each.
+   */
+  hostKick(): void {
     if (Atomics.compareExchange(this.hdr, MBOX.FW_SLEEPING, 1, 0) === 1) {
       Atomics.add(this.hdr, MBOX.STAT_FW_WAKEUPS, 1);
       Atomics.notify(this.hdr, MBOX.H2F_PROD);
     }
-    return true;
   }
 
   /** The next firmware->host message (a copy), or null when the ring is empty. */

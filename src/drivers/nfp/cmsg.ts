@@ -162,6 +162,8 @@ export class NfpCcm {
     req.type = type;
     if (this.waitMode === 'busy') {
       this.ctrl.tx(skb);
+      // No microtask runs before the spin ends: wake the firmware now.
+      this.ctrl.kick();
       const reply = this.wait_reply_busy(type, tag);
       if (reply instanceof BpfError) req.fail(reply);
       else this.complete(req, reply);

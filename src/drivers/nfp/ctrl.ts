@@ -29,6 +29,7 @@ export class NfpCtrlVnic {
   private armed = false;
   private stopped = false;
   private deadSeen = false;
+  private kickQueued = false;
   /** The receive buffer, and the views of it handed to rx() (index: message length). */
   private readonly rxBuf: Uint8Array;
   private readonly rxViews: (Uint8Array | undefined)[];
@@ -63,11 +64,26 @@ export class NfpCtrlVnic {
   /**
    * nfp_ctrl_tx(): queue a message for the firmware. The bytes are copied before this returns (into
    * the ring, or into the backlog), so the caller may reuse its buffer.
+   *
+   * The firmware is not woken here but once for the burst, in a microtask queued by the first message:
+   * callers woken by one batch of replies all send their next request in the same round of microtasks,
+   * and the firmware then takes them all from one wake-up. Whoever cannot let a microtask run first
+   * (a busy-waiting caller) calls kick() itself.
    */
   tx(skb: Uint8Array): void {
-    if (this.backlog.length > 0 || !this.mailbox.hostSend(skb)) this.backlog.push(skb.slice());
+    if (this.backlog.length > 0 || !this.mailbox.hostPost(skb)) this.backlog.push(skb.slice());
+    if (!this.kickQueued) {
+      this.kickQueued = true;
+      queueMicrotask(this.kick);
+    }
     this.opts.doorbell();
   }
+
+  /** Wake the firmware for the messages queued so far (if it sleeps). */
+  readonly kick = (): void => {
+    this.kickQueued = false;
+    this.mailbox.hostKick();
+  };
 
   /** Messages waiting for room in the ring. */
   get backlogLength(): number {
