@@ -6,7 +6,9 @@
 // place, deletes and re-inserts others (their elements reused in the counters' chains), and reads
 // everything. What must hold: every packet found its backend and was transmitted, the counters are
 // exact, no read is torn, every update the host saw acknowledged is there afterwards.
-// test/nic/cores.test.ts does the same with a hand-assembled counting image; nothing here times anything.
+// test/nic/cores.test.ts does the same with a hand-assembled counting image. Then the other thing that
+// happens under traffic: programs from test/progs replaced on the card live (the firmware advertises
+// NFP_NET_BPF_CAP_RELO), every frame getting one verdict. Nothing here times anything.
 
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
