@@ -23,7 +23,7 @@ import { MAX_BPF_STACK, findOp, type AluOp, type JmpCond, type OpInfo } from '..
 import { ALU64, RES, bswap32, mulhiu } from './alu.js';
 import { MAX_CALL_FRAMES, type ExecContext, type ExecEnv, type ExecProgram } from './context.js';
 import { REGION_HI_BASE, type Region } from './memory.js';
-import { layoutFunction } from './cfg.js';
+import { layoutFunction, type Block, type Loop } from './cfg.js';
 import type { InsnAux } from '../verifier/verifier.js';
 import * as runtime from './runtime.js';
 
@@ -162,6 +162,27 @@ const ENDIAN_JS = (op: 'le' | 'be' | 'bswap', bits: 16 | 32 | 64, dl: string, dh
 const ARGS = 'r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h';
 const SAVE_ARGS = 'R[2] = r1l; R[3] = r1h; R[4] = r2l; R[5] = r2h; R[6] = r3l; R[7] = r3h; R[8] = r4l; R[9] = r4h; R[10] = r5l; R[11] = r5h;';
 
+/** BPF instructions a loop may grow to by unrolling. */
+const UNROLL_INSNS = 128;
+const MAX_UNROLL = 8;
+
+/**
+ * How many copies of a loop's body to emit: more than one only for a loop that is a straight chain of
+ * blocks in layout order (each block goes on to the next or leaves the loop, and only the last one goes
+ * back to the header), with a short body.
+ */
+function unrollFactor(loop: Loop, chain: readonly number[], blocks: readonly Block[], ops: readonly (OpInfo | undefined)[]): number {
+  let size = 0;
+  for (let k = 0; k < chain.length; k++) {
+    const b = chain[k]!;
+    if (!loop.blocks.has(b)) return 1;
+    const next = k + 1 < chain.length ? chain[k + 1]! : loop.header;
+    for (const s of blocks[b]!.succs) if (loop.blocks.has(s) && s !== next) return 1;
+    for (let i = blocks[b]!.start; i < blocks[b]!.end; i++) if (ops[i] !== undefined) size++;
+  }
+  return Math.max(1, Math.min(MAX_UNROLL, Math.floor(UNROLL_INSNS / size)));
+}
+
 function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], img: ImageContext): string {
   const aux = img.aux;
   const cfg = layoutFunction(insns, ops, fn.start, fn.end);
@@ -205,20 +226,20 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
   }
   for (const list of lastOfLoop.values()) list.sort((a, b) => loops.get(a)!.blocks.size - loops.get(b)!.blocks.size);
 
-  for (const b of order) {
+  /** The statements of block b, with `edge` deciding how each way out of it is written. */
+  const emitBlock = (b: number, edge: (u: number, v: number) => string): void => {
     const blk = blocks[b]!;
-    body.push(`@close ${b}`);
-    if (loops.has(b)) body.push(`L${b}: while (true) {`, `@open ${b}`);
     for (let i = blk.start; i < blk.end; i++) {
       const op = ops[i];
       if (op === undefined) continue; // a lddw's second slot
       const x = insns[i]!;
       if (op.kind === 'ja') {
-        body.push(`/* ${i} */ ${jump(b, blk.jump!)}`);
+        const j = edge(b, blk.jump!);
+        if (j !== '') body.push(`/* ${i} */ ${j}`);
       } else if (op.kind === 'jcond') {
         // Ends the block: both ways out are decided here.
-        const taken = jump(b, blk.jump!);
-        const fall = blk.fallthrough === undefined ? fellOff(i) : jump(b, blk.fallthrough);
+        const taken = edge(b, blk.jump!);
+        const fall = blk.fallthrough === undefined ? fellOff(i) : edge(b, blk.fallthrough);
         if (taken !== '') body.push(`/* ${i} */ if (${condJs(op, x, aux?.[i])}) ${taken}`, fall);
         else if (fall !== '') body.push(`/* ${i} */ if (!(${condJs(op, x, aux?.[i])})) ${fall}`);
         continue;
@@ -228,14 +249,37 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
     }
     const last = ops[blk.end - 1] ?? ops[blk.end - 2]; // a block may end in a lddw's second slot
     if (last?.kind !== 'jcond') {
-      if (blk.fallthrough !== undefined) body.push(jump(b, blk.fallthrough));
+      if (blk.fallthrough !== undefined) body.push(edge(b, blk.fallthrough));
       else if (last?.kind !== 'exit' && last?.kind !== 'ja') body.push(fellOff(blk.end - 1));
     }
+  };
+
+  for (const b of order) {
+    body.push(`@close ${b}`);
+    const loop = loops.get(b);
+    if (loop !== undefined) {
+      body.push(`L${b}: while (true) {`, `@open ${b}`);
+      // Unrolled copies of a short straight loop: in each, the back edge falls into the next copy and
+      // what fell out of the loop leaves it explicitly; the copy emitted last is the ordinary body.
+      // Exits keep their own tests, so every iteration does exactly what the loop did (V8 does not
+      // unroll; the back edge's interrupt check and the loop overhead are what a short body pays most).
+      const chain = order.slice(pos.get(b)!, pos.get(b)! + loop.blocks.size);
+      const copies = aux === undefined ? 1 : unrollFactor(loop, chain, blocks, ops);
+      const inCopy = (u: number, v: number): string => {
+        if (v === b) return '';
+        const j = jump(u, v);
+        return j === '' && !loop.blocks.has(v) ? `break L${b};` : j;
+      };
+      for (let c = 1; c < copies; c++) for (const cb of chain) emitBlock(cb, inCopy);
+    }
+    emitBlock(b, jump);
     for (const h of lastOfLoop.get(b) ?? []) body.push(`break; } // L${h}`);
   }
 
   const out: string[] = [`function F${fn.index}(${ARGS}, fp) {`,
     'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0, u = 0, o = 0, budget = BUDGET;'];
+  const locals = img.takeLocals();
+  if (locals !== '') out.push(locals);
   const open = (key: number): void => {
     const targets = (opensAt.get(key) ?? []).sort((a, b) => pos.get(b)! - pos.get(a)!);
     for (const v of targets) out.push(`B${v}: {`);
@@ -326,8 +370,8 @@ function provenBase(img: ImageContext, i: number, x: Insn, op: OpInfo): ProvenBa
   const a = img.aux?.[i];
   if (a === undefined || a.ptrType === undefined || a.ptrTypeMixed) return undefined;
   switch (a.ptrType) {
-    case 'pkt': case 'pkt_meta': return { dv: 'PKT' };
-    case 'fp': return { dv: 'STK' };
+    case 'pkt': case 'pkt_meta': return { dv: img.local('PKT') };
+    case 'fp': return { dv: img.local('STK') };
     case 'map_value': {
       if (a.memMapMixed || a.memMap === undefined) return undefined;
       const v = img.mapView(a.memMap);
@@ -385,7 +429,7 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
     case 'ldx': {
       // Proven by the verifier: no tag or bound to check.
       if (proven !== undefined) {
-        if ('ctxField' in proven) return `${dl} = CTXLO[${proven.ctxField >> 2}]; ${dh} = CTXHI[${proven.ctxField >> 2}];`;
+        if ('ctxField' in proven) return `${dl} = ${img.local('CTXLO')}[${proven.ctxField >> 2}]; ${dh} = ${img.local('CTXHI')}[${proven.ctxField >> 2}];`;
         return `o = (${sl} >>> 0) + ${x.off}; ${DV_GET[op.signed ? -op.size : op.size]!(proven.dv, dl, dh)}`;
       }
       // A 4-byte load from the run's context reads its mirror (CTXT is the ctx tag, or a tag no
@@ -430,6 +474,31 @@ class ImageContext {
 
   constructor(readonly env: ExecEnv, readonly aux: readonly InsnAux[] | undefined) {}
 
+  /** Image-level names the function being emitted reads, by the local each is read through. */
+  private readonly locals = new Map<string, string>();
+
+  /**
+   * The local through which the function being emitted reads an image-level name (PKT, STK, CTXLO, a
+   * map's value view...). They are read once at the function's entry: every one is set before a run
+   * starts and stays the same through it, and a local is what V8 keeps in a register across a loop,
+   * where a variable of the enclosing scope is loaded and checked again on every use.
+   */
+  local(name: string): string {
+    let l = this.locals.get(name);
+    if (l === undefined) {
+      l = name.toLowerCase();
+      this.locals.set(name, l);
+    }
+    return l;
+  }
+
+  /** The declaration of the locals the function just emitted uses; starts the next function afresh. */
+  takeLocals(): string {
+    const decl = this.locals.size === 0 ? '' : `const ${[...this.locals].map(([g, l]) => `${l} = ${g}`).join(', ')};`;
+    this.locals.clear();
+    return decl;
+  }
+
   /** A name for a value in the image's constants. */
   bind(value: unknown, prefix: string): string {
     let name = this.names.get(value);
@@ -448,7 +517,7 @@ class ImageContext {
 
   mapView(map: object): string | undefined {
     const region = this.valuesRegion(map);
-    return region === undefined ? undefined : this.bind(region.dv, 'MV');
+    return region === undefined ? undefined : this.local(this.bind(region.dv, 'MV'));
   }
 
   /** `const NAME = KS[i];` for every bound value. */
@@ -468,15 +537,16 @@ function inlineMapLookup(x: Insn, i: number, img: ImageContext): string | undefi
   const map = a.map;
   const values = img.valuesRegion(map);
   if (values === undefined) return undefined;
-  const key = 'const kr = RG[(r2h - BASE) | 0];';
+  // The key is on the stack more often than not: no region lookup for it there.
+  const onStack = `r2h === ${img.local('SH')}`;
   if (map.map_type === BPF_MAP_TYPE_ARRAY || map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY) {
     const arr = map as unknown as { stride: number; elem_size: number };
-    const cpu = map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY ? ` + CPU * ${arr.elem_size}` : '';
-    return `{ ${key} t = kr.dv.getUint32(r2l >>> 0, true); `
+    const cpu = map.map_type === BPF_MAP_TYPE_PERCPU_ARRAY ? ` + ${img.local('CPU')} * ${arr.elem_size}` : '';
+    return `{ t = (${onStack} ? ${img.local('STK')} : RG[(r2h - BASE) | 0].dv).getUint32(r2l >>> 0, true); `
       + `if ((t >>> 0) < ${map.max_entries}) { r0l = (Math.imul(t, ${arr.stride})${cpu}) | 0; r0h = ${values.hi}; } else { r0l = 0; r0h = 0; } }`;
   }
   const m = img.bind(map, 'MAP');
-  return `{ ${key} t = ${m}.lookupOffset(kr.u8, r2l >>> 0, CPU); if (t < 0) { r0l = 0; r0h = 0; } else { r0l = t; r0h = ${values.hi}; } }`;
+  return `{ t = ${m}.lookupOffset(${onStack} ? ${img.local('STKU8')} : RG[(r2h - BASE) | 0].u8, r2l >>> 0, ${img.local('CPU')}); if (t < 0) { r0l = 0; r0h = 0; } else { r0l = t; r0h = ${values.hi}; } }`;
 }
 
 /** DataView reads by access size (negative: sign-extending), as statements setting (dl, dh). */
@@ -551,10 +621,10 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
 
   const source = [
     `'use strict';`,
-    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY, EMPTYDV, KS } = rt;`,
+    `const { ALU64, RES, mulhiu, bswap32, load, store, lastLoadedHi, atomic, callHelper, tailCallTarget, ldAbs, fault, enterOther, RG, BASE, MEM, NOTAG, EMPTY, EMPTYDV, EMPTYU8, KS } = rt;`,
     ...img.declarations(),
     `let x = null, R = null, SH = 0, RH = 0, LH = 0, DEPTH = 0, BUDGET = 0x7fffffff, T = undefined, EPOCH = -1;`,
-    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY, PKT = EMPTYDV, STK = EMPTYDV, CPU = 0;`,
+    `let CTXT = NOTAG, CTXN = 0, CTXLO = EMPTY, CTXHI = EMPTY, PKT = EMPTYDV, STK = EMPTYDV, STKU8 = EMPTYU8, CPU = 0;`,
     `const CH = new Int32Array(${insns.length}), CN = new Float64Array(${insns.length}).fill(-1), CDV = new Array(${insns.length}).fill(null);`,
     emitAccessors(),
     callx,
@@ -564,7 +634,7 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     `  if (MEM.epoch !== EPOCH) { CH.fill(0); CN.fill(-1); EPOCH = MEM.epoch; }`,
     `  const c = RG[(r1h - BASE) | 0];`,
     `  if (c !== undefined && c.kind === 'ctx' && c.object.mdLo !== undefined) { CTXT = r1h; CTXN = c.object.mirrorBytes; CTXLO = c.object.mdLo; CTXHI = c.object.mdHi; const p = RG[(CTXHI[0] - BASE) | 0]; PKT = p === undefined ? EMPTYDV : p.dv; } else { CTXT = NOTAG; CTXN = 0; }`,
-    `  STK = cpu.stack.dv; CPU = cpu.cpu; }`,
+    `  STK = cpu.stack.dv; STKU8 = cpu.stack.u8; CPU = cpu.cpu; }`,
     `function enter(cpu, r1l, r1h, fp, r2l = 0) { setup(cpu, r1h);`,
     `  const r0l = F0(r1l, r1h, r2l, 0, 0, 0, 0, 0, 0, 0, fp); cpu.R[0] = r0l; cpu.R[1] = RH; }`,
     `function run(cpu, ctxLo, ctxHi, r2 = 0) { BUDGET = Math.min(cpu.jitBudget, 0x7fffffff) | 0; cpu.tailCallCnt = 0; enter(cpu, ctxLo, ctxHi, cpu.stackTop, r2); }`,
@@ -588,7 +658,7 @@ export function jitCompile(prog: ExecProgram, env: ExecEnv): JitProgram {
     enterOther: (target: ExecProgram, x: ExecContext, r1l: number, r1h: number, fp: number) => runTarget(target, env, x, r1l, r1h, fp),
     RG: env.mem.regions, BASE: REGION_HI_BASE, MEM: env.mem,
     // A tag no region has: the high half of a pointer just below region 0's.
-    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0), EMPTYDV: new DataView(new ArrayBuffer(0)), KS: img.values,
+    NOTAG: (REGION_HI_BASE - 1) | 0, EMPTY: new Int32Array(0), EMPTYDV: new DataView(new ArrayBuffer(0)), EMPTYU8: new Uint8Array(0), KS: img.values,
   };
   const { run, enter, runN } = factory(rt);
   const image: JitProgram = { run, enter, runN, source };
