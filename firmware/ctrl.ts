@@ -126,6 +126,7 @@ export class FirmwareCtrl {
    * one wake-up instead of waking for the first reply and then finding more.
    */
   poll(now: number): number {
+    const replies = this.stats.replies;
     for (;;) {
       if (this.stopRequested) break;
       const len = this.mbox.fwRecvInto(this.rx);
@@ -135,7 +136,7 @@ export class FirmwareCtrl {
       if (n >= 0) this.send(n, now);
     }
     const next = this.outgoing.length === 0 ? Infinity : this.flush(now);
-    this.mbox.fwKick();
+    if (this.stats.replies !== replies) this.mbox.fwKick();
     return next;
   }
 

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrnoName } from '../../src/bpf/errno.js';
 import { NFP_CCM_TAG_ALLOC_SPAN } from '../../src/drivers/nfp/cmsg.js';
-import { MBOX_FAULT, type MboxFaultPlan } from '../../src/nic/mailbox.js';
+import { MBOX, MBOX_FAULT, type MboxFaultPlan } from '../../src/nic/mailbox.js';
 import { bootHost, expectErrno, offloadMap, sleep, u32, until, type TestHost } from './helpers.js';
 
 const hosts: TestHost[] = [];
@@ -255,6 +255,21 @@ describe('the firmware in its worker thread', () => {
       await h.sys.mapUpdateAsync({ map_fd: fd, key: u32(i & 63), value });
       expect((await h.sys.mapLookupAsync({ map_fd: fd, key: u32(i & 63) }))[0]).toBe(i & 0xff);
     }
+  });
+
+  it('a burst of requests in flight costs the firmware one wake-up, not one each', async () => {
+    const h = await boot({ firmwareMode: 'worker', cmsgTimeoutMs: 5000 });
+    const fd = await offloadMap(h, { max_entries: 256 });
+    const mb = h.device!.mailbox;
+    // Let the firmware go to sleep on the empty ring.
+    expect(await until(() => Atomics.load(mb.hdr, MBOX.FW_SLEEPING) === 1, 2000)).toBe(true);
+    const woken = mb.stat(MBOX.STAT_FW_WAKEUPS);
+    const r = await Promise.all(Array.from({ length: 200 }, (_, i) => h.sys.mapUpdateAsync({ map_fd: fd, key: u32(i), value: val(i) }).then(() => 'ok', (e: { errno: string }) => e.errno)));
+    expect(r.every((x) => x === 'ok')).toBe(true);
+    // All 200 were queued before the one wake-up (none, if the firmware's idle timer woke it first).
+    expect(mb.stat(MBOX.STAT_FW_WAKEUPS) - woken).toBeLessThanOrEqual(1);
+    expect(mb.stat(MBOX.STAT_REQUESTS)).toBeGreaterThanOrEqual(200);
+    expect((await h.sys.mapLookupAsync({ map_fd: fd, key: u32(199) }))[0]).toBe(199);
   });
 
   it('a surprise removal wakes the host and fails what was waiting', async () => {

@@ -252,6 +252,27 @@ describe('map commands on an offloaded map', () => {
     expect(requests(h)).toBe(at + 1);
   });
 
+  it('a cached reply is the driver\'s own copy: replies that pass through the receive path later do not change what it serves', async () => {
+    const h = await boot();
+    h.nfp!.bpf!.ktime_get_ns = () => 1e9;
+    const a = await offloadMap(h, { max_entries: 64 });
+    const b = await offloadMap(h, { max_entries: 64 });
+    for (let k = 0; k < 4; k++) {
+      await h.sys.mapUpdateAsync({ map_fd: a, key: u32(k), value: Uint8Array.of(10 + k, 0, 0, 0, 0, 0, 0, 0) });
+      await h.sys.mapUpdateAsync({ map_fd: b, key: u32(k), value: Uint8Array.of(200 + k, 0, 0, 0, 0, 0, 0, 0) });
+    }
+    // GETFIRST fills a's cache; b's replies then land in the same receive buffer.
+    const first = await h.sys.mapGetNextKeyAsync({ map_fd: a, key: null });
+    for (let k = 0; k < 4; k++) expect((await h.sys.mapLookupAsync({ map_fd: b, key: u32(k) }))[0]).toBe(200 + k);
+    const sent = requests(h);
+    let k = first;
+    for (let i = 0; i < 4; i++) {
+      expect((await h.sys.mapLookupAsync({ map_fd: a, key: k }))[0]).toBe(10 + k[0]!);
+      if (i < 3) k = await h.sys.mapGetNextKeyAsync({ map_fd: a, key: k });
+    }
+    expect(requests(h)).toBe(sent);
+  });
+
   it('offloaded map operations may sleep: inside an RCU read-side section lockdep says so', async () => {
     const h = await boot();
     const fd = await offloadMap(h);

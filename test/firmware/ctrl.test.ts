@@ -15,6 +15,7 @@ import {
   encodeReqMapAllocTbl, encodeReqMapFreeTbl, encodeReqMapOp,
 } from '../../src/nic/ccm.js';
 import { NfpDevice } from '../../src/nic/device.js';
+import { MBOX } from '../../src/nic/mailbox.js';
 import { listFirmwareImages, loadFirmwareImage } from '../../src/nic/fw-image.js';
 import { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, u32 } from '../drivers/helpers.js';
 
@@ -224,5 +225,34 @@ describe('restart', () => {
     expect([...r.op(NFP_CCM_TYPE_BPF_MAP_LOOKUP, a, u32(5), null).data.subarray(KS, KS + 8)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // Its accounting came back too: the next table gets another tid, not the live one.
     expect(r.alloc(BPF_MAP_TYPE_HASH, 4, 8, 10).tid).not.toBe(a);
+  });
+});
+
+describe('the loop', () => {
+  it('answers every request queued and wakes a waiting host once, after the batch', () => {
+    const r = rig();
+    const { tid } = r.alloc(BPF_MAP_TYPE_HASH, 4, 8, 16);
+    const mb = r.dev.mailbox;
+    const tags: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const hdr = r.hdr(NFP_CCM_TYPE_BPF_MAP_LOOKUP);
+      tags.push(hdr.tag);
+      expect(mb.hostSend(encodeReqMapOp({ hdr, tid, count: 1, flags: 0, data: new Uint8Array(ES) }))).toBe(true);
+    }
+    mb.hostWaiting(true);
+    const woken = mb.stat(MBOX.STAT_HOST_WAKEUPS);
+    r.fw.poll(performance.now());
+    expect(mb.stat(MBOX.STAT_HOST_WAKEUPS) - woken).toBe(1);
+    const got: number[] = [];
+    for (let m = mb.hostRecv(); m !== null; m = mb.hostRecv()) {
+      const d = decodeReplyMapOp(m);
+      expect(d.rc).toBe(CMSG_RC_ERR_MAP_NOENT);
+      got.push(d.hdr.tag);
+    }
+    expect(got).toEqual(tags);
+    // A poll with nothing to answer does not wake the host.
+    mb.hostWaiting(true);
+    r.fw.poll(performance.now());
+    expect(mb.stat(MBOX.STAT_HOST_WAKEUPS) - woken).toBe(1);
   });
 });

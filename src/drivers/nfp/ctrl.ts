@@ -23,6 +23,13 @@ export interface NfpCtrlVnicOptions {
   readonly onDead: () => void;
 }
 
+/**
+ * Messages the receive path hands to the app per turn of the event loop (NAPI_POLL_WEIGHT, the
+ * kernel's budget for one NAPI poll): with hundreds of replies waiting, one wake-up would otherwise
+ * keep the event loop for all of them and for everything their callers do next.
+ */
+export const NFP_CTRL_RX_BUDGET = 64;
+
 export class NfpCtrlVnic {
   readonly mailbox: CtrlMailbox;
   private readonly backlog: Uint8Array[] = [];
@@ -90,10 +97,15 @@ export class NfpCtrlVnic {
     return this.backlog.length;
   }
 
-  /** Drain the reply ring (and refill the request ring from the backlog). Returns messages received. */
-  poll(): number {
+  /**
+   * Drain the reply ring, up to `budget` messages (and refill the request ring from the backlog).
+   * Returns messages received.
+   */
+  poll(budget = Infinity): number {
     let n = 0;
-    for (let len = this.mailbox.hostRecvInto(this.rxBuf); len >= 0; len = this.mailbox.hostRecvInto(this.rxBuf)) {
+    while (n < budget) {
+      const len = this.mailbox.hostRecvInto(this.rxBuf);
+      if (len < 0) break;
       n++;
       this.opts.rx(this.rxViews[len] ??= this.rxBuf.subarray(0, len));
     }
@@ -124,9 +136,17 @@ export class NfpCtrlVnic {
     const hdr = this.mailbox.hdr;
     this.mailbox.hostWaiting(true);
     const seen = Atomics.load(hdr, MBOX.F2H_PROD);
-    this.poll();
+    const n = this.poll(NFP_CTRL_RX_BUDGET);
     if (this.stopped || this.deadSeen) {
       this.mailbox.hostWaiting(false);
+      return;
+    }
+    if (n === NFP_CTRL_RX_BUDGET) {
+      // The budget is spent and more may be waiting: poll again on the next turn, as NAPI does,
+      // instead of sleeping; timers and I/O run in between.
+      this.mailbox.hostWaiting(false);
+      this.armed = true;
+      setImmediate(this.rearm);
       return;
     }
     this.mailbox.hostWaiting(true);
