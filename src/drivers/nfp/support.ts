@@ -140,7 +140,7 @@ export const NFP_BPF_FW_HELPERS: readonly number[] = [BPF_FUNC_map_lookup_elem, 
 // Pointer types (enum bpf_reg_type numbers are what the driver prints)
 
 const REG_TYPE_NUM: Readonly<Record<RegType, number>> = {
-  not_init: 0, scalar: 1, ctx: 2, map_ptr: 3, map_value: 4, map_key: 5, fp: 6, pkt_meta: 7, pkt: 8, pkt_end: 9, func: 20,
+  not_init: 0, scalar: 1, ctx: 2, map_ptr: 3, map_value: 4, map_key: 5, fp: 6, pkt_meta: 7, pkt: 8, pkt_end: 9, mem: 17, func: 20,
 };
 /** PTR_MAYBE_NULL, a flag bit above the base types (BPF_BASE_TYPE_BITS = 8). */
 const PTR_MAYBE_NULL = 1 << 8;
