@@ -107,6 +107,8 @@ export class CtrlMailbox {
   private readonly dv: DataView;
   private readonly h2fBase: number;
   private readonly f2hBase: number;
+  /** hostRecvView()'s views, by reply-ring slot. */
+  private readonly f2hViews: (Uint8Array | undefined)[];
 
   private constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
@@ -119,6 +121,7 @@ export class CtrlMailbox {
     this.dv = new DataView(sab);
     this.h2fBase = HDR_BYTES;
     this.f2hBase = HDR_BYTES + this.nslots * this.slotBytes;
+    this.f2hViews = new Array<Uint8Array | undefined>(this.nslots).fill(undefined);
   }
 
   static create(cfg: CtrlMailboxConfig): CtrlMailbox {
@@ -233,6 +236,28 @@ export class CtrlMailbox {
     copyOut(buf, this.u8, off + 4, len);
     Atomics.store(this.hdr, MBOX.F2H_CONS, (cons + 1) | 0);
     return len;
+  }
+
+  /**
+   * The next firmware->host message in place: a view of its bytes in the ring slot, valid until
+   * hostRecvDone() gives the slot back, or null when the ring is empty. The receive path reads each
+   * message where the firmware wrote it; the views are made once per slot (again only when a slot's
+   * message length changes), so this allocates nothing in the steady state.
+   */
+  hostRecvView(): Uint8Array | null {
+    const cons = Atomics.load(this.hdr, MBOX.F2H_CONS);
+    if (cons === Atomics.load(this.hdr, MBOX.F2H_PROD)) return null;
+    const slot = (cons >>> 0) % this.nslots;
+    const off = this.f2hBase + slot * this.slotBytes;
+    const len = Math.min(this.dv.getUint32(off, true), this.maxMessageBytes);
+    let v = this.f2hViews[slot];
+    if (v === undefined || v.length !== len) v = this.f2hViews[slot] = new Uint8Array(this.sab, off + 4, len);
+    return v;
+  }
+
+  /** Give the slot of the message hostRecvView() returned back to the firmware. */
+  hostRecvDone(): void {
+    Atomics.store(this.hdr, MBOX.F2H_CONS, (Atomics.load(this.hdr, MBOX.F2H_CONS) + 1) | 0);
   }
 
   private scratch: Uint8Array | undefined;
@@ -372,7 +397,10 @@ export class CtrlMailbox {
   private write(base: number, index: number, msg: Uint8Array, len: number): void {
     const off = base + (((index >>> 0) % this.nslots) * this.slotBytes);
     this.dv.setUint32(off, len, true);
-    if (len <= SMALL) {
+    // set() of a whole array is a memcpy with nothing allocated: the fastest for any length.
+    if (len === msg.length) {
+      this.u8.set(msg, off + 4);
+    } else if (len <= SMALL) {
       const u8 = this.u8;
       for (let i = 0; i < len; i++) u8[off + 4 + i] = msg[i]!;
     } else {
@@ -381,7 +409,7 @@ export class CtrlMailbox {
   }
 }
 
-/** Messages up to this size are copied with a byte loop: cheaper than a subarray view and set(). */
+/** Parts of messages up to this size are copied with a byte loop: cheaper than a subarray view and set(). */
 const SMALL = 256;
 
 function copyOut(dst: Uint8Array, src: Uint8Array, off: number, len: number): void {

@@ -85,7 +85,7 @@ describe('ctrl vNIC receive path', () => {
     const got: number[] = [];
     const ctrl = new NfpCtrlVnic({
       mailbox: mb, doorbell: () => {}, onDead: () => {},
-      // Each message is a view of the receive buffer that holds only this message.
+      // Each message is a view of exactly its bytes.
       rx: (skb) => { expect(skb.length).toBe(4); got.push((skb[2]! << 8) | skb[3]!); },
     });
     for (let i = 0; i < n; i++) expect(mb.fwPost(Uint8Array.of(0x83, 1, i >> 8, i & 0xff), 4)).toBe(true);

@@ -261,7 +261,7 @@ describe('map commands on an offloaded map', () => {
       await h.sys.mapUpdateAsync({ map_fd: a, key: u32(k), value: Uint8Array.of(10 + k, 0, 0, 0, 0, 0, 0, 0) });
       await h.sys.mapUpdateAsync({ map_fd: b, key: u32(k), value: Uint8Array.of(200 + k, 0, 0, 0, 0, 0, 0, 0) });
     }
-    // GETFIRST fills a's cache; b's replies then land in the same receive buffer.
+    // GETFIRST fills a's cache; b's replies then come through the same ring slots.
     const first = await h.sys.mapGetNextKeyAsync({ map_fd: a, key: null });
     for (let k = 0; k < 4; k++) expect((await h.sys.mapLookupAsync({ map_fd: b, key: u32(k) }))[0]).toBe(200 + k);
     const sent = requests(h);

@@ -7,9 +7,9 @@
 // Waiting. The kernel busy-polls for 200 us and then sleeps up to 5 s. Here a request's caller gets a
 // Promise, and the request itself (an NfpCcmRequest: the part of the kernel's waiting stack frame
 // that looks at the reply) waits in a table by tag. The receive path matches each reply to its
-// request, checks type and size and hands it over while it is still in the ctrl vNIC's receive
-// buffer: a map op copies its key and value out and settles its caller's Promise there, so a reply
-// costs no allocation and no hop through further Promises. The host's event loop keeps running while
+// request, checks type and size and hands it over while it is still in its slot of the reply ring: a
+// map op copies its key and value out and settles its caller's Promise there, so a reply costs no
+// copy, no allocation and no hop through further Promises. The host's event loop keeps running while
 // the firmware works, and many requests can be in flight. One timer, armed for the oldest request,
 // turns requests unanswered after the timeout into ETIMEDOUT. The 'busy' mode spins on the ring
 // instead, blocking the event loop for the whole round trip: it exists only so that the benchmark can
@@ -44,7 +44,7 @@ export type NfpCcmWaitMode = 'async' | 'busy';
 /**
  * A request waiting for its reply: what the caller of nfp_ccm_communicate() does with the reply once
  * it is back. The receive path calls reply() with a reply of the right type (and size, if the request
- * fixed one) — valid only during the call, since the ctrl vNIC reuses its buffer — or fail() with the
+ * fixed one) — valid only during the call, since it is read in its ring slot — or fail() with the
  * error that ended the wait. Exactly one of the two is called, once.
  */
 export abstract class NfpCcmRequest {
@@ -432,7 +432,7 @@ function nfp_bpf_ctrl_op_cache_get(nfp_map: NfpBpfMap, op: number, key: Uint8Arr
 
 /**
  * nfp_bpf_ctrl_op_cache_put(): keep a filler's reply (if nothing changed meanwhile; `skb` is the
- * receive buffer, so the cache takes a copy); end a blocker.
+ * message in its ring slot, so the cache takes a copy); end a blocker.
  */
 function nfp_bpf_ctrl_op_cache_put(nfp_map: NfpBpfMap, op: number, skb: Uint8Array | null, cache_gen: number): void {
   const blocker = nfp_bpf_ctrl_op_cache_invalidate(op);

@@ -7,9 +7,10 @@
 // many requests in flight. A pending waitAsync does not keep Node alive; whoever waits for a reply
 // holds a timer (the cmsg timeout) that does. poll() drains synchronously, for the busy-wait mode.
 //
-// Each message is copied out of the ring into one receive buffer and handed to rx() as a view of its
-// length (one view per length, made once): like an skb the driver consumes before the next one comes,
-// it is valid only during the call, and a consumer that keeps it copies it. No allocation per message.
+// Each message is handed to rx() where the firmware wrote it, as a view of its ring slot (made once
+// per slot): like an skb the driver consumes before the next one comes, it is valid only during the
+// call — the slot goes back to the firmware right after — and a consumer that keeps it copies it. No
+// copy and no allocation per message.
 
 import { CtrlMailbox, MBOX, MBOX_STATE_DEAD } from '../../nic/mailbox.js';
 
@@ -37,14 +38,9 @@ export class NfpCtrlVnic {
   private stopped = false;
   private deadSeen = false;
   private kickQueued = false;
-  /** The receive buffer, and the views of it handed to rx() (index: message length). */
-  private readonly rxBuf: Uint8Array;
-  private readonly rxViews: (Uint8Array | undefined)[];
 
   constructor(private readonly opts: NfpCtrlVnicOptions) {
     this.mailbox = opts.mailbox;
-    this.rxBuf = new Uint8Array(opts.mailbox.maxMessageBytes);
-    this.rxViews = new Array<Uint8Array | undefined>(opts.mailbox.maxMessageBytes + 1).fill(undefined);
   }
 
   /** The ctrl vNIC's MTU (what the firmware sizes replies to). */
@@ -104,10 +100,14 @@ export class NfpCtrlVnic {
   poll(budget = Infinity): number {
     let n = 0;
     while (n < budget) {
-      const len = this.mailbox.hostRecvInto(this.rxBuf);
-      if (len < 0) break;
+      const skb = this.mailbox.hostRecvView();
+      if (skb === null) break;
       n++;
-      this.opts.rx(this.rxViews[len] ??= this.rxBuf.subarray(0, len));
+      try {
+        this.opts.rx(skb);
+      } finally {
+        this.mailbox.hostRecvDone();
+      }
     }
     if (this.backlog.length > 0) {
       let sent = 0;
