@@ -5,9 +5,10 @@
 // reference the JIT is checked against); memory goes through a plain-memory fast path or the shared
 // runtime.ts.
 //
-// A program is pre-decoded once into a flat Int32Array (4 words per instruction: the entry's index in
-// OPS with dst*2 and src*2 packed, off, imm, the lddw's upper imm), so the dispatch loop reads no objects
-// and a run allocates nothing. Control never leaves the decoded array: falling off the end, or a jump
+// A program is pre-decoded once into a flat Int32Array, 4 words per instruction: the entry's index in OPS
+// with dst, src and off packed in one word, imm, and the jump distance of a jump or call (or a lddw's
+// upper imm). The dispatch loop reads no objects, fetches one word per instruction and the others only in
+// the cases that use them, and a run allocates nothing. Control never leaves the decoded array: falling off the end, or a jump
 // (or bpf-to-bpf call) whose target is outside the program, lands on a sentinel slot past the last
 // instruction that raises the fault, so the loop needs no per-instruction range check.
 
@@ -74,25 +75,23 @@ function decode(insns: readonly Insn[]): Decoded {
   const code = new Int32Array((n + outside.size) * W);
   for (const [t, slot] of outside) {
     code[slot * W] = OUT_OF_RANGE;
-    code[slot * W + 2] = t;
+    code[slot * W + 1] = t;
   }
   for (let i = 0; i < n; i++) {
     const x = insns[i]!;
     const op = ops[i];
     const idx = op === undefined ? INVALID : OP_INDEX.get(op)!;
-    code[i * W] = idx | ((x.dst * 2) << 8) | ((x.src * 2) << 16);
-    code[i * W + 1] = x.off;
-    code[i * W + 2] = x.imm;
+    code[i * W] = idx | (x.dst << 8) | (x.src << 12) | ((x.off & 0xffff) << 16);
+    code[i * W + 1] = x.imm;
     if (op === undefined) continue;
     const t = staticTarget(op, x, i);
-    const slot = t === undefined ? undefined : outside.get(t);
-    if (slot !== undefined && slot !== t) {
-      // Aim the jump at its sentinel (the fault still names the target the program asked for).
-      if (op.kind === 'jcond' || (op.kind === 'ja' && !op.long)) code[i * W + 1] = slot - i - 1;
-      else code[i * W + 2] = slot - i - 1;
+    if (t !== undefined) {
+      // A target outside the program is its sentinel (the fault still names the target asked for).
+      const slot = outside.get(t) ?? t;
+      code[i * W + 2] = slot - i - 1;
     }
     if (op.kind === 'lddw') {
-      code[i * W + 3] = insns[i + 1]?.imm ?? 0;
+      code[i * W + 2] = insns[i + 1]?.imm ?? 0;
       if (i + 1 < n) code[++i * W] = INVALID;
     }
   }
@@ -101,7 +100,8 @@ function decode(insns: readonly Insn[]): Decoded {
 
 // ---------------------------------------------------------------------------------------------------
 // The case bodies, by kind of table entry. In scope: R (registers), di/si (dst/src register index * 2),
-// imm, off, pc, x (the CPU), and the functions bound in `scope` below.
+// off, imm (loaded by the cases that use it), p (the slot's first word), pc, x (the CPU), and the
+// functions bound in `scope` below. A taken jump adds its distance, word 2.
 
 /** `const` declarations of the template inputs that `src` uses, each from its expression in `from`. */
 function inputs(src: string, from: Record<string, string>): string {
@@ -155,17 +155,17 @@ function caseBody(op: OpInfo, checked: boolean): string {
       return `${inputs(src, DST64)} let rl = 0, rh = 0; ${src} R[di] = rl; R[di | 1] = rh;`;
     }
     case 'ja':
-      return `pc += ${op.long ? 'imm' : 'off'};`;
+      return 'pc += code[p | 2];';
     case 'jcond': {
       if (op.jmp32) {
         const src = JMP32_SRC[op.cond];
-        return `${inputs(src, { a: 'R[di]', b: op.srcReg ? 'R[si]' : 'imm' })} if (${src}) pc += off;`;
+        return `${inputs(src, { a: 'R[di]', b: op.srcReg ? 'R[si]' : 'imm' })} if (${src}) pc += code[p | 2];`;
       }
       const src = JMP64_SRC[op.cond];
-      return `${inputs(src, { ...DST64, ...SRC64(op.srcReg) })} if (${src}) pc += off;`;
+      return `${inputs(src, { ...DST64, ...SRC64(op.srcReg) })} if (${src}) pc += code[p | 2];`;
     }
     case 'call':
-      if (op.target === 'local') return enterCall('pc + imm', false);
+      if (op.target === 'local') return enterCall('pc + code[p | 2]', false);
       if (op.target === 'kfunc') return 'throw fault(pc, `kernel function calls are not supported (btf_id ${imm})`);';
       return [
         checked ? 'S.call(x, imm, pc, depth);' : '',
@@ -174,7 +174,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
         'if (target === undefined) break; /* a failed tail call falls through */',
         // The kernel's tail call jumps into the target and reuses the frame: the target's r0 is what this
         // function returns.
-        'execute(x, predecode(target.insns), limit - count);',
+        'execute(x, predecode(target.insns), limit - done - count);',
         EXIT,
       ].join(' ');
     case 'callx':
@@ -184,7 +184,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
     case 'exit':
       return EXIT;
     case 'lddw':
-      return 'R[di] = imm; R[di | 1] = code[p | 3]; pc++;';
+      return 'R[di] = imm; R[di | 1] = code[p | 2]; pc++;';
     case 'ldabs': {
       const off = op.indirect ? 'imm + R[si]' : 'imm';
       return `const v = ldAbs(x, ${off}, ${op.size}, pc); R[1] = 0; if (v === undefined) { R[0] = 0; return; } R[0] = v;`;
@@ -232,33 +232,39 @@ type Execute = (x: ExecContext, d: Decoded, limit: number) => void;
 
 /** The run loop: fetch, budget check, and the generated switch. */
 function buildExecute(checked: boolean): Execute {
-  const cases = OPS.map((op, i) => `case ${i}: { /* ${op.name} */ ${caseBody(op, checked)} break; }`).join('\n      ');
+  const cases = OPS.map((op, i) => {
+    const body = caseBody(op, checked);
+    return `case ${i}: { /* ${op.name} */ ${/\bimm\b/.test(body) ? 'const imm = code[p | 1]; ' : ''}${body} break; }`;
+  }).join('\n      ');
   const source = `
 const { ${Object.keys(scope).join(', ')} } = scope;
 function execute(x, d, limit) {
   const R = x.R, mem = x.env.mem, regions = mem.regions, code = d.code, n = d.n;${checked ? `
   const S = x.sanitizer;
   if (S === undefined) throw new Error('BUG: a checked run without a sanitizer');` : ''}
-  // The budget check compares two small integers; an unlimited run re-arms it every 2^30 instructions.
-  let pc = 0, count = 0, depth = 0, frames, stop = limit < ${STOP_STEP} ? limit : ${STOP_STEP};
+  // The budget check compares two small integers: count runs up to stop, then the instructions counted
+  // so far move to done and the check is re-armed (an unlimited run does that every 2^30 instructions).
+  let pc = 0, count = 0, done = 0, depth = 0, frames, stop = (limit < ${STOP_STEP} ? limit : ${STOP_STEP}) | 0;
   try {
     for (;;) {
       if (++count > stop) {
-        if (count > limit) throw fault(pc, 'instruction budget exhausted');
-        stop = Math.min(limit, count + ${STOP_STEP});
+        if (done + count > limit) throw fault(pc, 'instruction budget exhausted');
+        done += count;
+        count = 0;
+        stop = (limit - done < ${STOP_STEP} ? limit - done : ${STOP_STEP}) | 0;
       }
       // p is a multiple of W = 4: p | 1 is p + 1 without an overflow check.
-      const p = pc << 2, w = code[p], off = code[p | 1], imm = code[p | 2];
-      const di = (w >> 8) & 0xff, si = w >>> 16;
+      const p = pc << 2, w = code[p];
+      const di = (w >> 7) & 0x1e, si = (w >> 11) & 0x1e, off = w >> 16;
       switch (w & 0xff) {
       ${cases}
-      case ${OUT_OF_RANGE}: throw fault(imm, 'jump out of range');
+      case ${OUT_OF_RANGE}: throw fault(code[p | 1], 'jump out of range');
       default: throw fault(pc, 'invalid instruction');
       }
       pc++;
     }
   } finally {
-    x.insnCount += count;
+    x.insnCount += done + count;
   }
 }
 return execute;`;
