@@ -409,8 +409,8 @@ export class CtrlMailbox {
   }
 }
 
-/** Parts of messages up to this size are copied with a byte loop: cheaper than a subarray view and set(). */
-const SMALL = 256;
+/** Messages (or parts) up to this size are copied with a byte loop: cheaper than a subarray view and set(). */
+const SMALL = 32;
 
 function copyOut(dst: Uint8Array, src: Uint8Array, off: number, len: number): void {
   if (len <= SMALL) {

@@ -77,15 +77,20 @@ export class NfpCtrlVnic {
     if (this.backlog.length > 0 || !this.mailbox.hostPost(skb)) this.backlog.push(skb.slice());
     if (!this.kickQueued) {
       this.kickQueued = true;
-      queueMicrotask(this.kick);
+      queueMicrotask(this.queuedKick);
     }
     this.opts.doorbell();
   }
 
   /** Wake the firmware for the messages queued so far (if it sleeps). */
-  readonly kick = (): void => {
+  kick(): void {
     this.kickQueued = false;
     this.mailbox.hostKick();
+  }
+
+  /** The burst's kick, unless someone kicked since it was queued. */
+  private readonly queuedKick = (): void => {
+    if (this.kickQueued) this.kick();
   };
 
   /** Messages waiting for room in the ring. */
