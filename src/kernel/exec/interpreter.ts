@@ -111,7 +111,8 @@ function inputs(src: string, from: Record<string, string>): string {
 
 /**
  * A bpf-to-bpf call: push the return pc and the caller's r6-r9 on the frame stack (a flat Int32Array
- * made on the first call) and give the callee the frame below. Emitted inline, since pc, depth and
+ * made on the first call; before it, an empty one, so that the variable keeps one type) and give the
+ * callee the frame below. Emitted inline, since pc, depth and
  * frames must not be captured by a closure (a captured variable lives in a heap context).
  */
 const enterCall = (target: string, dynamic: boolean): string => [
@@ -119,7 +120,7 @@ const enterCall = (target: string, dynamic: boolean): string => [
   'if (depth + 1 >= MAX_CALL_FRAMES) throw fault(pc, `the call stack of ${MAX_CALL_FRAMES} frames is too deep`);',
   // A static target outside the program was aimed at a sentinel by decode(); a computed one is checked.
   dynamic ? 'if (((t + 1) >>> 0) >= n) throw fault(t + 1, \'jump out of range\');' : '',
-  'if (frames === undefined) frames = new Int32Array(MAX_CALL_FRAMES * 9);',
+  'if (frames.length === 0) frames = new Int32Array(MAX_CALL_FRAMES * 9);',
   'const f = depth * 9; frames[f] = pc; for (let r = 0; r < 8; r++) frames[f + 1 + r] = R[12 + r];',
   'depth++; R[20] = (R[20] - MAX_BPF_STACK) | 0; pc = t; }',
 ].join(' ');
@@ -155,14 +156,14 @@ function caseBody(op: OpInfo, checked: boolean): string {
       return `${inputs(src, DST64)} let rl = 0, rh = 0; ${src} R[di] = rl; R[di | 1] = rh;`;
     }
     case 'ja':
-      return 'pc += code[p | 2];';
+      return 'pc = (pc + code[p | 2]) | 0;';
     case 'jcond': {
       if (op.jmp32) {
         const src = JMP32_SRC[op.cond];
-        return `${inputs(src, { a: 'R[di]', b: op.srcReg ? 'R[si]' : 'imm' })} if (${src}) pc += code[p | 2];`;
+        return `${inputs(src, { a: 'R[di]', b: op.srcReg ? 'R[si]' : 'imm' })} if (${src}) pc = (pc + code[p | 2]) | 0;`;
       }
       const src = JMP64_SRC[op.cond];
-      return `${inputs(src, { ...DST64, ...SRC64(op.srcReg) })} if (${src}) pc += code[p | 2];`;
+      return `${inputs(src, { ...DST64, ...SRC64(op.srcReg) })} if (${src}) pc = (pc + code[p | 2]) | 0;`;
     }
     case 'call':
       if (op.target === 'local') return enterCall('pc + code[p | 2]', false);
@@ -174,7 +175,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
         'if (target === undefined) break; /* a failed tail call falls through */',
         // The kernel's tail call jumps into the target and reuses the frame: the target's r0 is what this
         // function returns.
-        'execute(x, predecode(target.insns), limit - done - count);',
+        'execute(x, predecode(target.insns), limit - (granted - left));',
         EXIT,
       ].join(' ');
     case 'callx':
@@ -184,7 +185,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
     case 'exit':
       return EXIT;
     case 'lddw':
-      return 'R[di] = imm; R[di | 1] = code[p | 2]; pc++;';
+      return 'R[di] = imm; R[di | 1] = code[p | 2]; pc = (pc + 1) | 0;';
     case 'ldabs': {
       const off = op.indirect ? 'imm + R[si]' : 'imm';
       return `const v = ldAbs(x, ${off}, ${op.size}, pc); R[1] = 0; if (v === undefined) { R[0] = 0; return; } R[0] = v;`;
@@ -223,7 +224,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
 
 /** The functions and constants the generated cases use, by the names they use. */
 const scope: Record<string, unknown> = {
-  ...ALU_SCOPE, MAX_BPF_STACK, MAX_CALL_FRAMES, BASE: REGION_HI_BASE,
+  ...ALU_SCOPE, MAX_BPF_STACK, MAX_CALL_FRAMES, BASE: REGION_HI_BASE, NO_FRAMES: new Int32Array(0),
   atomic, callHelper, fault, ldAbs, load, lastLoadedHi, store, tailCallTarget,
 };
 
@@ -242,18 +243,20 @@ function execute(x, d, limit) {
   const R = x.R, mem = x.env.mem, regions = mem.regions, code = d.code, n = d.n;${checked ? `
   const S = x.sanitizer;
   if (S === undefined) throw new Error('BUG: a checked run without a sanitizer');` : ''}
-  // The budget check compares two small integers: count runs up to stop, then the instructions counted
-  // so far move to done and the check is re-armed (an unlimited run does that every 2^30 instructions).
-  let pc = 0, count = 0, done = 0, depth = 0, frames, stop = (limit < ${STOP_STEP} ? limit : ${STOP_STEP}) | 0;
+  // The budget check counts an int32 down: \`left\` instructions remain of the \`granted\` so far, and it is
+  // re-armed every 2^30 instructions of an unlimited run. granted - left have been counted.
+  let pc = 0, depth = 0, frames = NO_FRAMES, left = (limit < ${STOP_STEP} ? limit : ${STOP_STEP}) | 0, granted = left;
   try {
     for (;;) {
-      if (++count > stop) {
-        if (done + count > limit) throw fault(pc, 'instruction budget exhausted');
-        done += count;
-        count = 0;
-        stop = (limit - done < ${STOP_STEP} ? limit - done : ${STOP_STEP}) | 0;
+      left = (left - 1) | 0;
+      if (left < 0) {
+        if (granted >= limit) throw fault(pc, 'instruction budget exhausted');
+        const more = (limit - granted < ${STOP_STEP} ? limit - granted : ${STOP_STEP}) | 0;
+        granted += more;
+        left += more;
       }
-      // p is a multiple of W = 4: p | 1 is p + 1 without an overflow check.
+      // pc and the counters are kept int32 with | 0 (V8 then needs no overflow checks), and p is a
+      // multiple of W = 4, so p | 1 is p + 1.
       const p = pc << 2, w = code[p];
       const di = (w >> 7) & 0x1e, si = (w >> 11) & 0x1e, off = w >> 16;
       switch (w & 0xff) {
@@ -261,10 +264,10 @@ function execute(x, d, limit) {
       case ${OUT_OF_RANGE}: throw fault(code[p | 1], 'jump out of range');
       default: throw fault(pc, 'invalid instruction');
       }
-      pc++;
+      pc = (pc + 1) | 0;
     }
   } finally {
-    x.insnCount += done + count;
+    x.insnCount += granted - left;
   }
 }
 return execute;`;
