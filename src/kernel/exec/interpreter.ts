@@ -13,7 +13,7 @@
 // instruction that raises the fault, so the loop needs no per-instruction range check.
 
 import type { Insn } from '../../bpf/insn.js';
-import { MAX_BPF_STACK, OPS, findOp, type OpInfo } from '../../bpf/opcodes.js';
+import { ATOMIC_OPS, MAX_BPF_STACK, OPS, findOp, type OpInfo } from '../../bpf/opcodes.js';
 import { BPF_FUNC_tail_call } from '../../bpf/helpers.js';
 import { ALU32_SRC, ALU64_SRC, ALU_SCOPE, JMP32_SRC, JMP64_SRC, endianSrc } from './alu.js';
 import { MAX_CALL_FRAMES, type ExecContext, type ExecProgram } from './context.js';
@@ -218,7 +218,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
     }
     case 'atomic':
       // A read-modify-write: shown to the sanitizer as the write it includes.
-      return `${checked ? `S.access(x, R[di | 1], R[di], off, ${op.size}, true, pc, depth); ` : ''}atomic(x, pc, '${op.op}', ${op.size}, di >> 1, si >> 1, off);`;
+      return `${checked ? `S.access(x, R[di | 1], R[di], off, ${op.size}, true, pc, depth); ` : ''}atomic(x, pc, ${ATOMIC_OPS[op.op]}, ${op.size}, di >> 1, si >> 1, off);`;
   }
 }
 

@@ -19,7 +19,7 @@ import { BPF_MAP_TYPE } from '../../bpf/prog-types.js';
 
 const BPF_MAP_TYPE_ARRAY = BPF_MAP_TYPE.ARRAY;
 const BPF_MAP_TYPE_PERCPU_ARRAY = BPF_MAP_TYPE.PERCPU_ARRAY;
-import { MAX_BPF_STACK, findOp, type AluOp, type JmpCond, type OpInfo } from '../../bpf/opcodes.js';
+import { ATOMIC_OPS, MAX_BPF_STACK, findOp, type AluOp, type JmpCond, type OpInfo } from '../../bpf/opcodes.js';
 import { ALU64, RES, bswap32, mulhiu } from './alu.js';
 import { MAX_CALL_FRAMES, type ExecContext, type ExecEnv, type ExecProgram } from './context.js';
 import { REGION_HI_BASE, type Region } from './memory.js';
@@ -458,7 +458,7 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
       // Through the shared runtime on x.R; r0 and src come back changed for fetch/xchg/cmpxchg.
       const sync = `R[${2 * x.dst}] = ${dl}; R[${2 * x.dst + 1}] = ${dh}; R[${2 * x.src}] = ${sl}; R[${2 * x.src + 1}] = ${sh};`;
       const back = op.op === 'cmpxchg' ? ' r0l = R[0]; r0h = R[1];' : op.op.startsWith('fetch_') || op.op === 'xchg' ? ` ${sl} = R[${2 * x.src}]; ${sh} = R[${2 * x.src + 1}];` : '';
-      return `R[0] = r0l; R[1] = r0h; ${sync} atomic(x, ${i}, '${op.op}', ${op.size}, ${x.dst}, ${x.src}, ${x.off});${back}`;
+      return `R[0] = r0l; R[1] = r0h; ${sync} atomic(x, ${i}, ${ATOMIC_OPS[op.op]}, ${op.size}, ${x.dst}, ${x.src}, ${x.off});${back}`;
     }
   }
 }

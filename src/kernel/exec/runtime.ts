@@ -3,14 +3,19 @@
 // legacy LD_ABS/LD_IND packet loads. One implementation, so the engines cannot drift apart here.
 
 import { BpfError } from '../../bpf/errno.js';
-import { ATOMIC_OPS, type AtomicOp } from '../../bpf/opcodes.js';
-import { ALU64, RES } from './alu.js';
+import { ATOMIC_OPS, BPF_ADD, BPF_AND, BPF_CMPXCHG, BPF_FETCH, BPF_OR, BPF_XCHG, BPF_XOR, type AtomicOp } from '../../bpf/opcodes.js';
 import { MAX_TAIL_CALL_CNT, type ExecContext, type ExecProgram } from './context.js';
 import { memoryFault, type CtxAccess } from './memory.js';
 
 export const ATOMIC_NAMES = Object.keys(ATOMIC_OPS) as AtomicOp[];
 
 export const fault = (pc: number, what: string): BpfError => new BpfError('EFAULT', `insn ${pc}: ${what}`);
+
+/** Upper half of the address (hi, lo) + off whose lower half is alo: the carry or borrow of the add. */
+function addrHi(lo: number, hi: number, off: number, alo: number): number {
+  return (hi + (off >> 31) + ((alo >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+}
+
 
 /** Upper half of the last value a load produced (the lower half is the return value). */
 export let loadedHi = 0;
@@ -20,8 +25,7 @@ export let loadedHi = 0;
  * sign-extended) and leaves the upper half in `loadedHi`.
  */
 export function load(x: ExecContext, hi: number, lo: number, off: number, size: number, signed: boolean, pc: number): number {
-  ALU64.add(lo, hi, off, off >> 31);
-  const alo = RES[0]!, ahi = RES[1]!;
+  const alo = (lo + off) | 0, ahi = addrHi(lo, hi, off, alo);
   const r = x.env.mem.access(ahi, alo, size, false, pc);
   const o = alo >>> 0;
   if (r.kind === 'ctx') {
@@ -44,8 +48,7 @@ export function load(x: ExecContext, hi: number, lo: number, off: number, size: 
 }
 
 export function store(x: ExecContext, hi: number, lo: number, off: number, size: number, vlo: number, vhi: number, pc: number): void {
-  ALU64.add(lo, hi, off, off >> 31);
-  const alo = RES[0]!, ahi = RES[1]!;
+  const alo = (lo + off) | 0, ahi = addrHi(lo, hi, off, alo);
   const r = x.env.mem.access(ahi, alo, size, true, pc);
   const o = alo >>> 0;
   if (r.kind === 'ctx') {
@@ -62,14 +65,14 @@ export function store(x: ExecContext, hi: number, lo: number, off: number, size:
 }
 
 /**
- * An atomic read-modify-write on memory at R[dst] + off with R[src] (and r0 for cmpxchg), on x.R.
+ * An atomic read-modify-write on memory at R[dst] + off with R[src] (and r0 for cmpxchg), on x.R; `code`
+ * is the instruction's imm (ATOMIC_OPS: the operation, BPF_FETCH), as ___bpf_prog_run switches on it.
  * The JS engines are single-threaded per CPU; maps shared with other threads use Atomics in their own
  * update paths, and this models a program's lock-prefixed instruction on its own CPU.
  */
-export function atomic(x: ExecContext, pc: number, op: AtomicOp, size: 4 | 8, dst: number, src: number, off: number): void {
+export function atomic(x: ExecContext, pc: number, code: number, size: 4 | 8, dst: number, src: number, off: number): void {
   const R = x.R;
-  ALU64.add(R[2 * dst]!, R[2 * dst + 1]!, off, off >> 31);
-  const alo = RES[0]!, ahi = RES[1]!;
+  const blo = R[2 * dst]!, alo = (blo + off) | 0, ahi = addrHi(blo, R[2 * dst + 1]!, off, alo);
   const r = x.env.mem.access(ahi, alo, size, true, pc);
   if (!r.plain) throw memoryFault(pc, true, size, ahi, alo);
   const dv = r.dv;
@@ -78,24 +81,26 @@ export function atomic(x: ExecContext, pc: number, op: AtomicOp, size: 4 | 8, ds
   const oldHi = size === 8 ? dv.getInt32(o + 4, true) : 0;
   const sLo = R[2 * src]!, sHi = size === 8 ? R[2 * src + 1]! : 0;
   let nLo: number, nHi: number;
-  switch (op) {
-    case 'add': case 'fetch_add':
-      ALU64.add(oldLo, oldHi, sLo, sHi); nLo = RES[0]!; nHi = RES[1]!; break;
-    case 'or': case 'fetch_or': nLo = oldLo | sLo; nHi = oldHi | sHi; break;
-    case 'and': case 'fetch_and': nLo = oldLo & sLo; nHi = oldHi & sHi; break;
-    case 'xor': case 'fetch_xor': nLo = oldLo ^ sLo; nHi = oldHi ^ sHi; break;
-    case 'xchg': nLo = sLo; nHi = sHi; break;
-    case 'cmpxchg': {
+  switch (code) {
+    case BPF_ADD: case BPF_ADD | BPF_FETCH:
+      nLo = (oldLo + sLo) | 0; nHi = (oldHi + sHi + ((nLo >>> 0) < (oldLo >>> 0) ? 1 : 0)) | 0; break;
+    case BPF_OR: case BPF_OR | BPF_FETCH: nLo = oldLo | sLo; nHi = oldHi | sHi; break;
+    case BPF_AND: case BPF_AND | BPF_FETCH: nLo = oldLo & sLo; nHi = oldHi & sHi; break;
+    case BPF_XOR: case BPF_XOR | BPF_FETCH: nLo = oldLo ^ sLo; nHi = oldHi ^ sHi; break;
+    case BPF_XCHG: nLo = sLo; nHi = sHi; break;
+    case BPF_CMPXCHG: {
       // Compares with r0 (all 64 bits, or the low 32), and always loads the old value into r0.
       const eq = oldLo === R[0] && (size === 4 || oldHi === R[1]);
       nLo = eq ? sLo : oldLo; nHi = eq ? sHi : oldHi;
       R[0] = oldLo; R[1] = oldHi;
       break;
     }
+    default: throw fault(pc, `invalid atomic operation 0x${code.toString(16)}`);
   }
   dv.setInt32(o, nLo, true);
   if (size === 8) dv.setInt32(o + 4, nHi, true);
-  if (op !== 'cmpxchg' && (op === 'xchg' || op.startsWith('fetch_'))) {
+  // The fetch forms and xchg return the old value in src (cmpxchg in r0, above).
+  if ((code & BPF_FETCH) !== 0 && code !== BPF_CMPXCHG) {
     R[2 * src] = oldLo;
     R[2 * src + 1] = oldHi;
   }
