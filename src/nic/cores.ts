@@ -13,6 +13,12 @@
 // the pool's completion counter. The host harvests the slots the consumer index has passed. A slot is
 // reused only after the host has harvested it, so nothing is lost or overwritten.
 //
+// The host works in bursts, as a driver does per NAPI poll and per ring refill (rxBurst): it posts
+// hundreds of frames before it publishes the producer indices and rings the doorbell once, sleeps
+// until the cores' completion counter says the burst is done (the cores wake it once, at H_WAKE_AT),
+// and reads every completed descriptor in one pass into typed arrays by frame index. No object,
+// Promise or message per frame.
+//
 // A ring can also run as a traffic generator (R_LOOP > 0, for the bench): its first R_LOOP slots are
 // templates that the core replays until it has taken R_PROD packets; outputs go to a per-core scratch
 // buffer (the wire) so the templates stay intact.
@@ -446,6 +452,106 @@ export interface NfpPacketResult {
   readonly tag: number;
 }
 
+/**
+ * Frames the host posts between two doorbells in a burst: the cores start on the first chunk while the
+ * host copies the next (a doorbell that wakes a sleeping thread costs a few microseconds).
+ */
+export const NFP_RX_POST_CHUNK = 1024;
+
+/** What the NIC does with a frame: the verdict byte's low nibble, as nfp_outro_xdp builds it. */
+export const NFP_ACT_PASS = 1;
+export const NFP_ACT_DROP = 2;
+export const NFP_ACT_TX = 4;
+
+/** Verdict byte -> NFP_ACT_* (0: no outro builds that byte) and -> statistic (-1 none, 0..3). */
+const VERDICT_ACTION = Uint8Array.from({ length: 256 }, (_, v) => {
+  const d = nfpDecodeVerdict(v);
+  return d === null ? 0 : d.action === 'pass' ? NFP_ACT_PASS : d.action === 'drop' ? NFP_ACT_DROP : NFP_ACT_TX;
+});
+const VERDICT_STAT = Int8Array.from({ length: 256 }, (_, v) => nfpDecodeVerdict(v)?.stat ?? -1);
+
+/**
+ * The completed RX descriptors of a burst, by frame index, in typed arrays that the caller keeps and
+ * the next burst reuses (they grow, never shrink): the driver reads verdicts and output frames from
+ * here without an object per frame. Output frames (pass, TX) are copied out of the rings into `data`,
+ * so the rings can take the next burst while the host still works on this one.
+ */
+export class NfpRxBurst {
+  /** Frames in the burst. */
+  n = 0;
+  /** NFP_ACT_*: pass to the host, drop, or transmit (a descriptor that is no verdict is a drop). */
+  action = new Uint8Array(0);
+  /** The verdict as XDP names it: an index into NFP_XDP_STAT_NAMES. */
+  verdict = new Uint8Array(0);
+  /** NFP_PKT_* status (an index into NFP_PKT_STATUS_NAMES). */
+  status = new Uint8Array(0);
+  /** The verdict byte (0 when the image did not run). */
+  raw = new Int32Array(0);
+  /** Partial offload (paper-only): the resume word, or 0. */
+  resume = new Uint32Array(0);
+  /** rx_queue_index the program selected, -1 for none. */
+  queue = new Int32Array(0);
+  core = new Int32Array(0);
+  ctx = new Int32Array(0);
+  busy = new Int32Array(0);
+  stall = new Int32Array(0);
+  gen = new Int32Array(0);
+  /**
+   * The output frame of a pass or TX: bytes outStart .. outStart + outLen of `data`. outStart -1: the
+   * input frame itself (no program ran, so nothing changed it).
+   */
+  outStart = new Int32Array(0);
+  outLen = new Int32Array(0);
+  data = new Uint8Array(0);
+  /** `data` as 32-bit words (copies move words where source and destination align alike). */
+  data32 = new Int32Array(0);
+  /** Bytes of `data` in use. */
+  dataUsed = 0;
+
+  constructor(capacity = 0) {
+    this.reset(capacity);
+    this.n = 0;
+  }
+
+  /** Make room for n frames and forget the last burst. */
+  reset(n: number): void {
+    if (n > this.action.length) {
+      const c = Math.max(n, this.action.length * 2, 64);
+      this.action = new Uint8Array(c);
+      this.verdict = new Uint8Array(c);
+      this.status = new Uint8Array(c);
+      this.raw = new Int32Array(c);
+      this.resume = new Uint32Array(c);
+      this.queue = new Int32Array(c);
+      this.core = new Int32Array(c);
+      this.ctx = new Int32Array(c);
+      this.busy = new Int32Array(c);
+      this.stall = new Int32Array(c);
+      this.gen = new Int32Array(c);
+      this.outStart = new Int32Array(c);
+      this.outLen = new Int32Array(c);
+    }
+    this.n = n;
+    this.dataUsed = 0;
+  }
+
+  /** Room for `bytes` bytes of output frames in all (the copies made so far kept). */
+  reserveData(bytes: number): void {
+    if (bytes <= this.data.length) return;
+    const d = new Uint8Array((Math.max(bytes, this.data.length * 2, 1 << 16) + 3) & ~3);
+    d.set(this.data.subarray(0, this.dataUsed));
+    this.data = d;
+    this.data32 = new Int32Array(d.buffer);
+  }
+
+  /** Frame i's output as a view of `data` (valid until the burst is reused); null when it was dropped. */
+  packet(i: number, input: Uint8Array): Uint8Array | null {
+    if (this.action[i] === NFP_ACT_DROP) return null;
+    const s = this.outStart[i]!;
+    return s < 0 ? input : this.data.subarray(s, s + this.outLen[i]!);
+  }
+}
+
 export interface NfpCoreStats {
   readonly core: number;
   readonly packets: number;
@@ -492,14 +598,33 @@ export interface NfpCorePoolOptions {
   readonly onEvent?: (msg: Uint8Array) => void;
 }
 
-/** Serialises the host's run() calls: one packet stream at a time owns the rings. */
+/**
+ * Serialises the host's users of the rings (run, rxBurst, generate): one packet stream at a time owns
+ * them. A caller that finds them free starts at once, synchronously (a burst is posted and the cores
+ * rung before lock() returns), so that the driver can hand the cores its next burst and then do its
+ * own work on the previous one while they run; the others wait their turn in order.
+ */
 class Mutex {
-  private tail: Promise<void> = Promise.resolve();
+  private held = false;
+  private readonly waiting: (() => void)[] = [];
 
   lock<T>(f: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(f);
-    this.tail = r.then(() => undefined, () => undefined);
-    return r;
+    if (!this.held) {
+      this.held = true;
+      return this.hold(f);
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() => this.hold(f));
+  }
+
+  private async hold<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } finally {
+      // Handed straight to the next waiter (held stays set), or released.
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.held = false;
+    }
   }
 }
 
@@ -514,6 +639,10 @@ export class NfpCorePool {
   /** Per core: slots the host has harvested (free-running, like R_PROD). */
   private readonly harvested: Int32Array;
   private nextCore = 0;
+  /** Per core: the host's producer index (it owns R_PROD), the ring header's Int32 index, slot 0's byte offset. */
+  private readonly prod: Int32Array;
+  private readonly ringHdr: Int32Array;
+  private readonly slot0: Int32Array;
   private readonly mutex = new Mutex();
   private readonly onEvent: ((msg: Uint8Array) => void) | undefined;
   private stopped = false;
@@ -527,6 +656,9 @@ export class NfpCorePool {
     this.f64 = new Float64Array(shared.sab);
     this.hdr = new Int32Array(shared.sab, 0, HDR_BYTES >> 2);
     this.harvested = new Int32Array(this.layout.cores);
+    this.prod = new Int32Array(this.layout.cores);
+    this.ringHdr = Int32Array.from({ length: this.layout.cores }, (_, c) => ringHdrOff(this.layout, c) >> 2);
+    this.slot0 = Int32Array.from({ length: this.layout.cores }, (_, c) => slotOff(this.layout, c, 0));
     this.onEvent = onEvent;
   }
 
@@ -642,66 +774,231 @@ export class NfpCorePool {
   }
 
   /**
-   * Wait until the completion counter moves past `seen` — by `want` packets (default 1) — or `ms`
-   * pass; in-process, pump instead.
+   * Wait until the completion counter reaches `seen + want` — or `ms` pass; in-process, pump instead.
+   * The cores notify only once H_DONE reaches H_WAKE_AT, so the host sleeps through the batches before
+   * (and a count that moved, but not far enough, is waited for again, not spun on).
    */
   private async progress(seen: number, ms: number, want = 1): Promise<void> {
     if (this.runner.pump !== undefined) {
       this.pump();
       return;
     }
-    Atomics.store(this.hdr, H_WAKE_AT, (seen + Math.max(1, want)) | 0);
-    const w = Atomics.waitAsync(this.hdr, H_DONE, seen, ms);
-    if (w.async) await w.value;
+    const target = (seen + Math.max(1, want)) | 0;
+    Atomics.store(this.hdr, H_WAKE_AT, target);
+    const until = performance.now() + ms;
+    for (;;) {
+      // H_WAKE_AT is stored before H_DONE is read: a core that adds after this read sees the target.
+      const cur = Atomics.load(this.hdr, H_DONE);
+      if (((cur - target) | 0) >= 0 || this.runner.failure !== undefined) break;
+      const left = until - performance.now();
+      if (left <= 0) break;
+      const w = Atomics.waitAsync(this.hdr, H_DONE, cur, left);
+      if (w.async && (await w.value) === 'timed-out') break;
+    }
     this.drainEvents();
   }
 
   /**
    * Run frames through the cores and return one result per frame, in order. `core` pins every frame
    * to one core; by default they go round-robin over all cores (the NIC's distribution is not
-   * modeled). Only one run() uses the rings at a time.
+   * modeled). Only one run() uses the rings at a time. The burst path (rxBurst) with an object and a
+   * copy per frame: for tests and BPF_PROG_TEST_RUN, not the receive path.
    */
   run(frames: readonly Uint8Array[], opts: { core?: number; timeoutMs?: number } = {}): Promise<NfpPacketResult[]> {
-    return this.mutex.lock(async () => {
-      this.check();
-      const l = this.layout;
-      if (opts.core !== undefined && (!Number.isInteger(opts.core) || opts.core < 0 || opts.core >= l.cores)) throw new BpfError('EINVAL', `nfp cores: no core ${opts.core}`);
+    const res = new NfpRxBurst(frames.length);
+    return this.rxBurst(frames, res, opts).then(() => {
       const out = new Array<NfpPacketResult>(frames.length);
-      // Which result index each core's posted slots belong to, in ring order.
-      const pending: number[][] = Array.from({ length: l.cores }, () => []);
-      const head = new Array<number>(l.cores).fill(0);
-      const deadline = performance.now() + (opts.timeoutMs ?? 60_000);
-      let next = 0;
-      let done = 0;
-      while (done < frames.length) {
-        this.check();
-        const seen = Atomics.load(this.hdr, H_DONE);
-        let posted = 0;
-        while (next < frames.length) {
-          const core = opts.core ?? this.nextCore;
-          if (!this.post(core, frames[next]!, next)) break;
-          pending[core]!.push(next++);
-          posted++;
-          if (opts.core === undefined) this.nextCore = (this.nextCore + 1) % l.cores;
-        }
-        if (posted > 0) this.kick();
-        let got = 0;
-        for (let c = 0; c < l.cores; c++) {
-          for (let k = this.completed(c); k > 0; k--) {
-            const r = this.harvest(c);
-            out[pending[c]![head[c]!++]!] = r;
-            got++;
-          }
-        }
-        done += got;
-        if (done >= frames.length) break;
-        if (performance.now() > deadline) throw new BpfError('ETIMEDOUT', `nfp cores: ${frames.length - done} of ${frames.length} packets not completed`);
-        if (got === 0 && posted === 0) await this.progress(seen, 100);
-        else if (this.runner.pump !== undefined) this.pump();
+      for (let i = 0; i < frames.length; i++) {
+        const act = res.action[i]!;
+        const q = res.queue[i]!;
+        const p = res.packet(i, frames[i]!);
+        out[i] = {
+          verdict: NFP_XDP_STAT_NAMES[res.verdict[i]!]!, action: act === NFP_ACT_PASS ? 'pass' : act === NFP_ACT_TX ? 'tx' : 'drop', raw: res.raw[i]!,
+          status: NFP_PKT_STATUS_NAMES[res.status[i]!] ?? 'fault', packet: p === null ? null : p.slice(), queue: q < 0 ? null : q, resume: res.resume[i]!,
+          core: res.core[i]!, ctx: res.ctx[i]!, busy: res.busy[i]!, stall: res.stall[i]!, gen: res.gen[i]!, tag: i,
+        };
       }
-      this.drainEvents();
       return out;
     });
+  }
+
+  /**
+   * The driver's receive path for a burst of frames (a NAPI poll's worth, or many): the frames go onto
+   * the cores' RX rings round-robin (or all onto `core`), the producer indices are published and the
+   * doorbell rung once per NFP_RX_POST_CHUNK frames posted (the cores start on the first chunk while
+   * the host copies the rest), and every pass over the rings reads all the completed descriptors into
+   * `res`, by frame index (each descriptor's tag), before the host sleeps until the rest are done — one
+   * wake-up, not one per frame. A burst larger than the rings is posted as they drain. Nothing is
+   * allocated per frame, and no message passes per frame.
+   *
+   * A caller that finds the rings free has its burst posted before this returns (the promise settles
+   * when every frame is done): a driver can start the next burst and then finish the last one's host
+   * work while the cores run.
+   */
+  rxBurst(frames: readonly Uint8Array[], res: NfpRxBurst, opts: { core?: number; timeoutMs?: number } = {}): Promise<void> {
+    const l = this.layout;
+    if (opts.core !== undefined && (!Number.isInteger(opts.core) || opts.core < 0 || opts.core >= l.cores)) {
+      return Promise.reject(new BpfError('EINVAL', `nfp cores: no core ${opts.core}`));
+    }
+    return this.mutex.lock(() => this.rxBurstHeld(frames, res, opts.core ?? -1, opts.timeoutMs ?? 60_000));
+  }
+
+  private async rxBurstHeld(frames: readonly Uint8Array[], res: NfpRxBurst, pin: number, timeoutMs: number): Promise<void> {
+    this.check();
+    const n = frames.length;
+    res.reset(n);
+    for (let c = 0; c < this.layout.cores; c++) {
+      const rh = this.ringHdr[c]!;
+      if (this.i32[rh + R_LOOP] !== 0) throw new BpfError('EBUSY', `nfp cores: core ${c} is generating traffic`);
+      this.prod[c] = this.i32[rh + R_PROD]!;
+    }
+    const deadline = performance.now() + timeoutMs;
+    let next = this.postBurst(frames, 0, pin);
+    let done = 0;
+    while (done < n) {
+      // Read H_DONE before the rings: a completion after this pass changes it, and the wait returns.
+      const seen = Atomics.load(this.hdr, H_DONE);
+      const got = this.harvestBurst(res, pin);
+      done += got;
+      if (next < n && got > 0) next = this.postBurst(frames, next, pin);
+      if (done >= n) break;
+      if (got === 0) {
+        this.check();
+        if (performance.now() > deadline) throw new BpfError('ETIMEDOUT', `nfp cores: ${n - done} of ${n} packets not completed`);
+        // Woken once the frames in flight are done (half of them, while more wait for ring room).
+        const inFlight = next - done;
+        await this.progress(seen, 100, next < n ? inFlight >> 1 : inFlight);
+      }
+    }
+    this.drainEvents();
+  }
+
+  /**
+   * Post frames[from..] until the burst is posted or the next frame's ring is full; publish the
+   * producer indices and ring the doorbell per chunk. Returns the index of the first frame not posted.
+   */
+  private postBurst(frames: readonly Uint8Array[], from: number, pin: number): number {
+    const l = this.layout;
+    const i32 = this.i32;
+    const u8 = this.u8;
+    const prod = this.prod;
+    const harvested = this.harvested;
+    const slot0 = this.slot0;
+    const cores = l.cores;
+    const slots = l.slots;
+    const mask = slots - 1;
+    const slotBytes = l.slotBytes;
+    const maxFrame = l.maxFrame;
+    const n = frames.length;
+    let core = pin >= 0 ? pin : this.nextCore;
+    let i = from;
+    while (i < n) {
+      const end = Math.min(n, i + NFP_RX_POST_CHUNK);
+      const first = i;
+      for (; i < end; i++) {
+        const p = prod[core]!;
+        if (((p - harvested[core]!) | 0) >= slots) break;
+        const so = slot0[core]! + (p & mask) * slotBytes;
+        const f = frames[i]!;
+        const len = f.length;
+        i32[(so >> 2) + D_LEN] = len;
+        i32[(so >> 2) + D_TAG] = i;
+        // A frame longer than a slot goes with its length only: the core counts and drops it (oversize).
+        if (len <= maxFrame) u8.set(f, so + SLOT_DATA);
+        prod[core] = (p + 1) | 0;
+        if (pin < 0) core = core + 1 === cores ? 0 : core + 1;
+      }
+      if (i === first) break;
+      this.publish(pin);
+      if (i < end) break;
+    }
+    if (pin < 0) this.nextCore = core;
+    return i;
+  }
+
+  /** Make the posted descriptors visible to the cores (their producer indices) and ring the doorbell. */
+  private publish(pin: number): void {
+    const i32 = this.i32;
+    const from = pin >= 0 ? pin : 0;
+    const to = pin >= 0 ? pin + 1 : this.layout.cores;
+    for (let c = from; c < to; c++) {
+      const rh = this.ringHdr[c]!;
+      const p = this.prod[c]!;
+      if (i32[rh + R_PROD] !== p) Atomics.store(i32, rh + R_PROD, p);
+    }
+    this.kick();
+  }
+
+  /** One pass over the rings: every completed descriptor into `res`. Returns how many. */
+  private harvestBurst(res: NfpRxBurst, pin: number): number {
+    const l = this.layout;
+    const i32 = this.i32;
+    const harvested = this.harvested;
+    const mask = l.slots - 1;
+    const slotBytes = l.slotBytes;
+    const from = pin >= 0 ? pin : 0;
+    const to = pin >= 0 ? pin + 1 : l.cores;
+    let got = 0;
+    for (let c = from; c < to; c++) {
+      const cons = Atomics.load(i32, this.ringHdr[c]! + R_CONS);
+      const h0 = harvested[c]!;
+      if (cons === h0) continue;
+      let h = h0;
+      const base = this.slot0[c]!;
+      for (; h !== cons; h = (h + 1) | 0) {
+        const so = base + (h & mask) * slotBytes;
+        const d = so >> 2;
+        const i = i32[d + D_TAG]!;
+        const raw = i32[d + D_VERDICT]!;
+        const status = i32[d + D_STATUS]!;
+        // As harvest() decides: no program passes; a failed packet or a byte no outro builds drops.
+        const ok = status === NFP_PKT_OK && raw >= 0 && raw <= 0xff;
+        const dec = ok ? VERDICT_ACTION[raw]! : 0;
+        const act = status === NFP_PKT_NO_PROG ? NFP_ACT_PASS : dec === 0 ? NFP_ACT_DROP : dec;
+        const stat = ok && dec !== 0 ? VERDICT_STAT[raw]! : -1;
+        res.action[i] = act;
+        res.verdict[i] = stat >= 0 ? stat : act === NFP_ACT_DROP ? 1 : act === NFP_ACT_TX ? 2 : 0;
+        res.status[i] = status;
+        res.raw[i] = raw;
+        res.resume[i] = i32[d + D_META]!;
+        const q = i32[d + D_QSEL]!;
+        res.queue[i] = (q & 0x10000) !== 0 ? q & 0xffff : -1;
+        res.core[i] = c;
+        res.ctx[i] = i32[d + D_CTX]!;
+        res.busy[i] = i32[d + D_BUSY]!;
+        res.stall[i] = i32[d + D_STALL]!;
+        res.gen[i] = i32[d + D_GEN]!;
+        if (act === NFP_ACT_DROP) continue;
+        const len = i32[d + D_OUT_LEN]!;
+        res.outLen[i] = len;
+        res.outStart[i] = status === NFP_PKT_NO_PROG ? -1 : this.copyOut(res, so + SLOT_DATA + i32[d + D_OUT_OFF]!, len);
+      }
+      harvested[c] = h;
+      got += (h - h0) | 0;
+    }
+    return got;
+  }
+
+  /** Copy an output frame out of its ring slot into the burst's data; returns where it starts there. */
+  private copyOut(res: NfpRxBurst, from: number, len: number): number {
+    // Placed to align with the source modulo 4, so the body moves as words.
+    let pos = res.dataUsed;
+    pos += (from - pos) & 3;
+    res.reserveData(pos + len);
+    const dst = res.data;
+    const src = this.u8;
+    let k = 0;
+    const head = Math.min(len, (4 - (from & 3)) & 3);
+    for (; k < head; k++) dst[pos + k] = src[from + k]!;
+    const words = (len - k) >> 2;
+    const s32 = (from + k) >> 2;
+    const d32 = (pos + k) >> 2;
+    const d = res.data32;
+    const i32 = this.i32;
+    for (let w = 0; w < words; w++) d[d32 + w] = i32[s32 + w]!;
+    for (k += words << 2; k < len; k++) dst[pos + k] = src[from + k]!;
+    res.dataUsed = pos + len;
+    return pos;
   }
 
   /**

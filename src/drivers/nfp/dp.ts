@@ -29,7 +29,7 @@ import type { NetDevice } from '../../kernel/net/netdev.js';
 import { XDP_MAX_FRAME, netdev_rx, rx_flow_hash, type NetdevHwRx, type NetdevHwStats } from '../../kernel/net/rx.js';
 import { PAGE_SIZE, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX } from '../../kernel/net/xdp.js';
 import { runProg, xdpBuffOf } from '../../kernel/test_run.js';
-import type { NfpCorePool, NfpPacketResult } from '../../nic/cores.js';
+import { NFP_ACT_PASS, NFP_ACT_TX, NFP_PKT_NO_PROG, NFP_PKT_OK, NfpRxBurst, type NfpCorePool, type NfpPacketResult } from '../../nic/cores.js';
 import { nfp_port_from_netdev } from './probe.js';
 import { nfp_bpf_resume_prog } from './tail_call.js';
 
@@ -73,27 +73,53 @@ function countHost(s: NfpPartialStats, act: number): void {
   else h.invalid++;
 }
 
+/** The XDP action of a burst's frame i: nfp_net_rx_action() on the descriptor as the burst keeps it. */
+export function nfp_net_rx_burst_action(b: NfpRxBurst, i: number): number {
+  const st = b.status[i]!;
+  if (st !== NFP_PKT_OK && st !== NFP_PKT_NO_PROG) return XDP_ABORTED;
+  const a = b.action[i]!;
+  if (a === NFP_ACT_PASS) return XDP_PASS;
+  if (a === NFP_ACT_TX) return XDP_TX;
+  return b.verdict[i] === 3 ? XDP_ABORTED : XDP_DROP;
+}
+
 /**
  * The port's receive path through the card's cores (what whoever wires the datapath registers as the
  * device's NetdevHwRx): the cores' verdicts, and the host half of partial-offload chains.
+ *
+ * A call is a burst (the kernel hands over thousands of frames at a time): they are posted to the RX
+ * rings and their descriptors read back in passes over the rings (pool.rxBurst), as a driver's NAPI
+ * poll reads its ring, with no object or message per frame. The descriptors are kept per `out` array,
+ * so a caller that alternates two of them can start the cores on one burst while it still works on the
+ * frames of the other (whose output frames stay where they are).
  */
 export function nfp_net_rx_hw(k: Kernel, pool: NfpCorePool): NetdevHwRx {
+  const bursts = new WeakMap<Uint8Array[], NfpRxBurst>();
   return {
     async xdp_hw_rx(dev, frames, acts, out) {
-      const res = await pool.run(frames);
+      let res = bursts.get(out);
+      if (res === undefined) {
+        res = new NfpRxBurst(frames.length);
+        bursts.set(out, res);
+      }
+      await pool.rxBurst(frames, res);
       const bpf = nfp_port_from_netdev(dev)?.pf.bpf ?? null;
       let locked = false;
       try {
-        for (let i = 0; i < res.length; i++) {
-          const r = res[i]!;
-          let act = nfp_net_rx_action(r);
-          out[i] = r.packet ?? frames[i]!;
-          if (r.resume !== 0 && act === XDP_PASS && bpf !== null) {
+        for (let i = 0; i < frames.length; i++) {
+          let act = nfp_net_rx_burst_action(res, i);
+          if (act !== XDP_PASS && act !== XDP_TX) {
+            acts[i] = act;
+            out[i] = frames[i]!;
+            continue;
+          }
+          out[i] = res.packet(i, frames[i]!)!;
+          if (res.resume[i] !== 0 && act === XDP_PASS && bpf !== null) {
             if (!locked) {
               k.rcu.rcu_read_lock();
               locked = true;
             }
-            act = nfp_net_rx_resume(k, dev, r.resume, out, i);
+            act = nfp_net_rx_resume(k, dev, res.resume[i]!, out, i);
           }
           acts[i] = act;
         }
