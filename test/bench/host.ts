@@ -1,7 +1,9 @@
 // `npm run bench` (host part): the PERFORMANCE.md yardsticks on the same objects and packets, on the
 // interpreter, on the host JIT and — where bpftool and bpf() work — on the machine's kernel, all through
 // BPF_PROG_TEST_RUN with `repeat`, so the same harness cost is in every column. Prints ns/run and ratios
-// measured side by side in one run; nothing here asserts a time.
+// measured side by side in one run; nothing here asserts a time. `npx tsx test/bench/host.ts` runs this
+// part alone.
+import { pathToFileURL } from 'node:url';
 import { KernelOracle, kernelSkipReason } from '../oracle/kernel.js';
 import * as pk from '../oracle/packets.js';
 import { loadEmu, runEmu, type EmuObject } from '../kernel/emu-harness.js';
@@ -104,4 +106,8 @@ export function benchHost(out: (line: string) => void): void {
   } finally {
     oracle?.cleanup();
   }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchHost((line) => process.stdout.write(`${line}\n`));
 }
