@@ -47,6 +47,11 @@ export const MBOX = {
   /** Futex wake-ups each side paid for: the host waking a sleeping firmware, the firmware a waiting host. */
   STAT_FW_WAKEUPS: 22,
   STAT_HOST_WAKEUPS: 23,
+  /**
+   * Requests the firmware found only when its idle wait ran out, nobody having woken it: each is a
+   * wake-up the host owed and did not pay (a protocol bug, or a kick held back for a moment).
+   */
+  STAT_FW_LATE: 24,
 } as const;
 
 const HDR_WORDS = 32;
@@ -332,7 +337,8 @@ export class CtrlMailbox {
   fwSleep(seen: number, ms: number): void {
     Atomics.store(this.hdr, MBOX.FW_SLEEPING, 1);
     if (Atomics.load(this.hdr, MBOX.H2F_PROD) === seen && Atomics.load(this.hdr, MBOX.FW_STOP) === 0) {
-      Atomics.wait(this.hdr, MBOX.H2F_PROD, seen, ms);
+      const r = Atomics.wait(this.hdr, MBOX.H2F_PROD, seen, ms);
+      if (r === 'timed-out' && Atomics.load(this.hdr, MBOX.H2F_PROD) !== seen) Atomics.add(this.hdr, MBOX.STAT_FW_LATE, 1);
     }
     Atomics.store(this.hdr, MBOX.FW_SLEEPING, 0);
   }

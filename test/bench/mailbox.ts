@@ -11,9 +11,9 @@
 // cores' atomic adds per second meanwhile. Two baselines show what the machine itself adds to the
 // stall figures: the event loop with nothing to do, and with the traffic running but no map ops. On a
 // busy machine those are the OS running other processes, so the async rows also time the receive
-// path's own turns: from the drain of the reply ring to the firmware's wake-up for the requests that
-// the callers sent next (the ctrl vNIC's poll() and the mailbox's hostKick(), wrapped here) — the
-// part of a stall that is this code's. Nothing here asserts a time.
+// path's own turns: from the drain of the reply ring to the last request the callers sent next (the
+// ctrl vNIC's poll() and tx(), wrapped here) — the part of a stall that is this code's. Nothing here
+// asserts a time.
 //
 // Only this part: `npx tsx test/bench/mailbox.ts`.
 
@@ -60,25 +60,24 @@ interface Measure {
 /** Time the receive path's turns (see the top of the file) until restore(). */
 function timeTurns(host: Host): { turns: number[]; restore: () => void } {
   const ctrl = host.nfp!.ctrl!;
-  const mb = host.device!.mailbox;
   const turns: number[] = [];
-  let start = -1;
+  let start = -1, last = -1;
   const poll = ctrl.poll.bind(ctrl);
-  const kick = mb.hostKick.bind(mb);
+  const tx = ctrl.tx.bind(ctrl);
   ctrl.poll = (budget?: number): number => {
+    if (last > start) turns.push(last - start);
     start = performance.now();
     return poll(budget);
   };
-  mb.hostKick = (): void => {
-    if (start >= 0) turns.push(performance.now() - start);
-    start = -1;
-    kick();
+  ctrl.tx = (skb: Uint8Array): void => {
+    tx(skb);
+    last = performance.now();
   };
   return {
     turns,
     restore: () => {
       delete (ctrl as { poll?: unknown }).poll;
-      delete (mb as { hostKick?: unknown }).hostKick;
+      delete (ctrl as { tx?: unknown }).tx;
     },
   };
 }

@@ -255,6 +255,8 @@ describe('the firmware in its worker thread', () => {
       await h.sys.mapUpdateAsync({ map_fd: fd, key: u32(i & 63), value });
       expect((await h.sys.mapLookupAsync({ map_fd: fd, key: u32(i & 63) }))[0]).toBe(i & 0xff);
     }
+    // Nor did the firmware find a request only when its idle wait ran out (a wake-up the host owed).
+    expect(h.device!.mailbox.stat(MBOX.STAT_FW_LATE)).toBe(0);
   });
 
   it('a burst of requests in flight costs the firmware one wake-up, not one each', async () => {

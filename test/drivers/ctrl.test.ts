@@ -99,4 +99,23 @@ describe('ctrl vNIC receive path', () => {
     expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
     ctrl.stop();
   });
+
+  it('while the budget is spent the kick waits: the firmware is woken once, after the last turn, for every request sent meanwhile', async () => {
+    const n = 3 * NFP_CTRL_RX_BUDGET + 5;
+    const mb = CtrlMailbox.create({ maxMessageBytes: 64, nslots: 256 });
+    // Each reply's caller sends its next request at once.
+    const ctrl: NfpCtrlVnic = new NfpCtrlVnic({ mailbox: mb, doorbell: () => {}, onDead: () => {}, rx: (skb) => ctrl.tx(Uint8Array.of(3, 1, skb[2]!, skb[3]!)) });
+    for (let i = 0; i < n; i++) expect(mb.fwPost(Uint8Array.of(0x83, 1, i >> 8, i & 0xff), 4)).toBe(true);
+    Atomics.store(mb.hdr, MBOX.FW_SLEEPING, 1);
+    ctrl.start();
+    await Promise.resolve();
+    // One turn's requests are in the ring; more turns follow, so nobody woke the firmware yet.
+    expect(mb.requestProd).toBe(NFP_CTRL_RX_BUDGET);
+    expect(mb.stat(MBOX.STAT_FW_WAKEUPS)).toBe(0);
+    expect(await until(() => mb.requestProd === n, 2000)).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(mb.stat(MBOX.STAT_FW_WAKEUPS)).toBe(1);
+    expect(Atomics.load(mb.hdr, MBOX.FW_SLEEPING)).toBe(0);
+    ctrl.stop();
+  });
 });

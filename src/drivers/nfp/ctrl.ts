@@ -38,6 +38,10 @@ export class NfpCtrlVnic {
   private stopped = false;
   private deadSeen = false;
   private kickQueued = false;
+  /** The receive path spent its budget: its next turn comes at once, with more requests to send. */
+  private xmit_more = false;
+  /** Requests were posted under xmit_more and nobody has woken the firmware for them yet. */
+  private kickOwed = false;
 
   constructor(private readonly opts: NfpCtrlVnicOptions) {
     this.mailbox = opts.mailbox;
@@ -70,8 +74,10 @@ export class NfpCtrlVnic {
    *
    * The firmware is not woken here but once for the burst, in a microtask queued by the first message:
    * callers woken by one batch of replies all send their next request in the same round of microtasks,
-   * and the firmware then takes them all from one wake-up. Whoever cannot let a microtask run first
-   * (a busy-waiting caller) calls kick() itself.
+   * and the firmware then takes them all from one wake-up. While the receive path knows that more
+   * replies are waiting for the next turn (it spent its budget), that kick waits for the last such
+   * turn, as the kernel's xmit_more holds a queue's doorbell while more packets follow. Whoever cannot
+   * let a microtask run first (a busy-waiting caller) calls kick() itself.
    */
   tx(skb: Uint8Array): void {
     if (this.backlog.length > 0 || !this.mailbox.hostPost(skb)) this.backlog.push(skb.slice());
@@ -85,12 +91,19 @@ export class NfpCtrlVnic {
   /** Wake the firmware for the messages queued so far (if it sleeps). */
   kick(): void {
     this.kickQueued = false;
+    this.kickOwed = false;
     this.mailbox.hostKick();
   }
 
-  /** The burst's kick, unless someone kicked since it was queued. */
+  /** The burst's kick, unless someone kicked since it was queued, or held while more turns follow. */
   private readonly queuedKick = (): void => {
-    if (this.kickQueued) this.kick();
+    if (!this.kickQueued) return;
+    if (this.xmit_more) {
+      this.kickQueued = false;
+      this.kickOwed = true;
+      return;
+    }
+    this.kick();
   };
 
   /** Messages waiting for room in the ring. */
@@ -142,6 +155,8 @@ export class NfpCtrlVnic {
     this.mailbox.hostWaiting(true);
     const seen = Atomics.load(hdr, MBOX.F2H_PROD);
     const n = this.poll(NFP_CTRL_RX_BUDGET);
+    this.xmit_more = n === NFP_CTRL_RX_BUDGET;
+    if (!this.xmit_more && this.kickOwed) this.kick();
     if (this.stopped || this.deadSeen) {
       this.mailbox.hostWaiting(false);
       return;
