@@ -29,13 +29,15 @@ export function nfpResultAction(r: NfpPacketResult): number {
  * Start the card's cores and route its first port's traffic through them. Resolves to undefined for a
  * host without the NIC (or a card without ports).
  */
-export async function startNicDatapath(host: Host, opts: { mode?: 'worker' | 'in-process'; threads?: number } = {}): Promise<NicDatapath | undefined> {
+export async function startNicDatapath(
+  host: Host, opts: { mode?: 'worker' | 'in-process'; threads?: number; /** RX slots per core (default 256). */ slots?: number } = {},
+): Promise<NicDatapath | undefined> {
   const nfp = host.nfp;
   const device = host.device;
   const port = nfp?.ports[0];
   if (nfp === undefined || device === undefined || port === undefined) return undefined;
   const starter = opts.mode === 'in-process' ? inProcessCores({ groups: 1 }) : piscinaCores(opts.threads !== undefined ? { threads: opts.threads } : {});
-  const pool = await NfpCorePool.start(device, starter, { port: 0 });
+  const pool = await NfpCorePool.start(device, starter, { port: 0, ...(opts.slots !== undefined ? { slots: opts.slots } : {}) });
   nfp_net_set_datapath(port.bar, {
     ...(pool.runner.pump !== undefined ? { pump: () => pool.pump() } : {}),
     testRunStarter: opts.mode === 'in-process' ? inProcessCores() : piscinaCores({ threads: 1 }),
