@@ -452,8 +452,11 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
       if (op.op === 'add' && proven !== undefined && 'dv' in proven) {
         const dv = proven.dv;
         if (op.size === 4) return `o = (${dl} >>> 0) + ${x.off}; ${dv}.setInt32(o, (${dv}.getInt32(o, true) + ${sl}) | 0, true);`;
+        // The upper word changes only with a carry or a non-zero upper half to add (never, when the
+        // verifier proved src below 2^32: a counter's usual increment).
+        const srcHi0 = facts !== undefined && (facts.hi0 & (1 << x.src)) !== 0;
         return `o = (${dl} >>> 0) + ${x.off}; t = ${dv}.getInt32(o, true); u = (t + ${sl}) | 0; ${dv}.setInt32(o, u, true); `
-          + `${dv}.setInt32(o + 4, (${dv}.getInt32(o + 4, true) + ${sh} + ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0, true);`;
+          + `if (${srcHi0 ? '' : `${sh} !== 0 || `}(u >>> 0) < (t >>> 0)) ${dv}.setInt32(o + 4, (${dv}.getInt32(o + 4, true) + ${sh} + ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0, true);`;
       }
       // Through the shared runtime on x.R; r0 and src come back changed for fetch/xchg/cmpxchg.
       const sync = `R[${2 * x.dst}] = ${dl}; R[${2 * x.dst + 1}] = ${dh}; R[${2 * x.src}] = ${sl}; R[${2 * x.src + 1}] = ${sh};`;
