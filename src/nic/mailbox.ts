@@ -224,23 +224,11 @@ export class CtrlMailbox {
 
   /** The next firmware->host message (a copy), or null when the ring is empty. */
   hostRecv(): Uint8Array | null {
-    const len = this.hostRecvInto(this.u8Scratch());
-    return len < 0 ? null : this.scratch!.slice(0, len);
-  }
-
-  /**
-   * Copy the next firmware->host message into `buf` (at least maxMessageBytes long, so nothing is cut);
-   * returns its length, or -1 when the ring is empty. The receive path reuses one buffer: no
-   * allocation per message.
-   */
-  hostRecvInto(buf: Uint8Array): number {
-    const cons = Atomics.load(this.hdr, MBOX.F2H_CONS);
-    if (cons === Atomics.load(this.hdr, MBOX.F2H_PROD)) return -1;
-    const off = this.f2hBase + (((cons >>> 0) % this.nslots) * this.slotBytes);
-    const len = Math.min(this.dv.getUint32(off, true), this.maxMessageBytes, buf.length);
-    copyOut(buf, this.u8, off + 4, len);
-    Atomics.store(this.hdr, MBOX.F2H_CONS, (cons + 1) | 0);
-    return len;
+    const v = this.hostRecvView();
+    if (v === null) return null;
+    const msg = v.slice();
+    this.hostRecvDone();
+    return msg;
   }
 
   /**
@@ -263,12 +251,6 @@ export class CtrlMailbox {
   /** Give the slot of the message hostRecvView() returned back to the firmware. */
   hostRecvDone(): void {
     Atomics.store(this.hdr, MBOX.F2H_CONS, (Atomics.load(this.hdr, MBOX.F2H_CONS) + 1) | 0);
-  }
-
-  private scratch: Uint8Array | undefined;
-
-  private u8Scratch(): Uint8Array {
-    return (this.scratch ??= new Uint8Array(this.maxMessageBytes));
   }
 
   /**

@@ -3,8 +3,9 @@
 // the app's ctrl_msg_rx()). The ring itself is src/nic/mailbox.ts.
 //
 // Receiving never blocks the host: the RX path waits for the firmware with Atomics.waitAsync on the
-// reply ring's producer index, and each wake-up drains every message waiting, so one wake-up serves
-// many requests in flight. A pending waitAsync does not keep Node alive; whoever waits for a reply
+// reply ring's producer index, and each wake-up drains the messages waiting — up to a budget per turn
+// of the event loop, as NAPI does, then again on the next turn — so one wake-up serves many requests
+// in flight. A pending waitAsync does not keep Node alive; whoever waits for a reply
 // holds a timer (the cmsg timeout) that does. poll() drains synchronously, for the busy-wait mode.
 //
 // Each message is handed to rx() where the firmware wrote it, as a view of its ring slot (made once
@@ -64,6 +65,9 @@ export class NfpCtrlVnic {
 
   stop(): void {
     this.stopped = true;
+    // No turn follows to pay a held kick: requests sent from now on wake the firmware themselves.
+    this.xmit_more = false;
+    if (this.kickOwed) this.kick();
     // Resolve the pending waitAsync so nothing is left waiting on a channel that is gone.
     Atomics.notify(this.mailbox.hdr, MBOX.F2H_PROD);
   }
