@@ -68,6 +68,8 @@ export class FirmwareCtrl {
   private extents: Extent[] = [];
   private readonly rx: Uint8Array;
   private readonly rxView: DataView;
+  /** rx and tx are two parts of this one buffer, so a key or value is echoed with one copyWithin(). */
+  private readonly io: Uint8Array;
   /** Replies are built here and copied into the ring (a copy is kept only for a delayed one). */
   private readonly tx: Uint8Array;
   private readonly txView: DataView;
@@ -81,11 +83,15 @@ export class FirmwareCtrl {
     const abi3 = this.params !== null && this.params.cmsgAbi >= 3;
     this.cmsgKeySz = abi3 ? this.params!.maxKeySz : CMSG_MAP_KEY_LW * 4;
     this.cmsgValSz = abi3 ? this.params!.maxValSz : CMSG_MAP_VALUE_LW * 4;
-    this.rx = new Uint8Array(this.mbox.maxMessageBytes);
-    this.rxView = new DataView(this.rx.buffer);
+    const rxBytes = this.mbox.maxMessageBytes;
     // Room for the largest reply even on a ring with a small MTU (an error reply's element slot).
-    this.tx = new Uint8Array(this.mbox.maxMessageBytes + CMSG_REPLY_MAP_OP_SZ + 2 * (this.cmsgKeySz + this.cmsgValSz));
-    this.txView = new DataView(this.tx.buffer);
+    const txBytes = this.mbox.maxMessageBytes + CMSG_REPLY_MAP_OP_SZ + 2 * (this.cmsgKeySz + this.cmsgValSz);
+    const io = new ArrayBuffer(rxBytes + txBytes);
+    this.io = new Uint8Array(io);
+    this.rx = new Uint8Array(io, 0, rxBytes);
+    this.rxView = new DataView(io, 0, rxBytes);
+    this.tx = new Uint8Array(io, rxBytes, txBytes);
+    this.txView = new DataView(io, rxBytes, txBytes);
     this.maxTid = this.params?.maxMaps ?? 0;
     if (MAP_DIR_IMEM_OFF + (this.maxTid + 1) * MAP_DIR_ENTRY_BYTES > this.mem.layout.imemBytes / 2) {
       throw new Error(`firmware: ${this.maxTid} map directory entries do not fit IMEM`);
@@ -245,6 +251,12 @@ export class FirmwareCtrl {
     }
   }
 
+  /** Copy `len` bytes of the request at `from` into the reply at `to` (a memmove within this.io). */
+  private echo(from: number, to: number, len: number): void {
+    const txBase = this.tx.byteOffset;
+    this.io.copyWithin(txBase + to, from, from + len);
+  }
+
   /** The reply header and status in this.tx, zeroing the `size` bytes of the reply first. */
   private replyHdr(type: number, tag: number, rc: number, size: number): void {
     this.tx.fill(0, 0, size);
@@ -377,7 +389,7 @@ export class FirmwareCtrl {
         rc = e < 0 ? CMSG_RC_ERR_MAP_NOENT : CMSG_RC_SUCCESS;
         this.replyHdr(type, tag, rc, size);
         if (e >= 0) {
-          for (let i = 0; i < ks; i++) tx[out + i] = this.rx[key + i]!;
+          this.echo(key, out, ks);
           t.readValue(e, this.txView, out + ks);
         }
         break;
@@ -385,12 +397,12 @@ export class FirmwareCtrl {
       case NFP_CCM_TYPE_BPF_MAP_UPDATE:
         rc = t.update(this.rx, key, this.rxView, val, flags);
         this.replyHdr(type, tag, rc, size);
-        if (rc === CMSG_RC_SUCCESS) for (let i = 0; i < es; i++) tx[out + i] = this.rx[key + i]!;
+        if (rc === CMSG_RC_SUCCESS) this.echo(key, out, es);
         break;
       default:
         rc = t.delete(this.rx, key);
         this.replyHdr(type, tag, rc, size);
-        if (rc === CMSG_RC_SUCCESS) for (let i = 0; i < ks; i++) tx[out + i] = this.rx[key + i]!;
+        if (rc === CMSG_RC_SUCCESS) this.echo(key, out, ks);
         break;
     }
     this.txView.setUint32(8, rc === CMSG_RC_SUCCESS ? 1 : 0);

@@ -112,8 +112,9 @@ export class CtrlMailbox {
   private readonly dv: DataView;
   private readonly h2fBase: number;
   private readonly f2hBase: number;
-  /** hostRecvView()'s views, by reply-ring slot. */
+  /** hostRecvView()'s views, by reply-ring slot; fwRecvInto()'s, by request-ring slot. */
   private readonly f2hViews: (Uint8Array | undefined)[];
+  private readonly h2fViews: (Uint8Array | undefined)[];
 
   private constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
@@ -127,6 +128,7 @@ export class CtrlMailbox {
     this.h2fBase = HDR_BYTES;
     this.f2hBase = HDR_BYTES + this.nslots * this.slotBytes;
     this.f2hViews = new Array<Uint8Array | undefined>(this.nslots).fill(undefined);
+    this.h2fViews = new Array<Uint8Array | undefined>(this.nslots).fill(undefined);
   }
 
   static create(cfg: CtrlMailboxConfig): CtrlMailbox {
@@ -276,9 +278,17 @@ export class CtrlMailbox {
   fwRecvInto(buf: Uint8Array): number {
     const cons = Atomics.load(this.hdr, MBOX.H2F_CONS);
     if (cons === Atomics.load(this.hdr, MBOX.H2F_PROD)) return -1;
-    const off = this.h2fBase + (((cons >>> 0) % this.nslots) * this.slotBytes);
+    const slot = (cons >>> 0) % this.nslots;
+    const off = this.h2fBase + slot * this.slotBytes;
     const len = Math.min(this.dv.getUint32(off, true), this.maxMessageBytes, buf.length);
-    copyOut(buf, this.u8, off + 4, len);
+    if (len <= SMALL) {
+      copyOut(buf, this.u8, off + 4, len);
+    } else {
+      // set() from a view of the slot (kept per slot, like the reply ring's) is a memcpy, allocation-free.
+      let v = this.h2fViews[slot];
+      if (v === undefined || v.length !== len) v = this.h2fViews[slot] = new Uint8Array(this.sab, off + 4, len);
+      buf.set(v);
+    }
     Atomics.store(this.hdr, MBOX.H2F_CONS, (cons + 1) | 0);
     Atomics.add(this.hdr, MBOX.STAT_REQUESTS, 1);
     return len;
@@ -401,11 +411,7 @@ export class CtrlMailbox {
 const SMALL = 32;
 
 function copyOut(dst: Uint8Array, src: Uint8Array, off: number, len: number): void {
-  if (len <= SMALL) {
-    for (let i = 0; i < len; i++) dst[i] = src[off + i]!;
-  } else {
-    dst.set(src.subarray(off, off + len));
-  }
+  for (let i = 0; i < len; i++) dst[i] = src[off + i]!;
 }
 
 const NO_FAULT = Object.freeze({ kind: MBOX_FAULT.NONE as MboxFaultKind, arg: 0 });
