@@ -8,11 +8,21 @@
 //   the emulator: packets/s through the whole path with the cores in 1 and N worker threads (the
 //     ring's traffic generator feeds them; no host work per packet), per thread and in total, the
 //     speed-up, the host-fed path (the host posts every frame and harvests every verdict), and the
-//     process's memory before and after tens of millions of packets.
+//     process's memory before and after tens of millions of packets;
+//   the driver's receive path: xdp_drop_udp9.o loaded for nfp0 through libbpf, JIT-compiled, attached
+//     in HW mode, and frames sent as a scenario's `send` does (netif_receive -> nfp_net_rx_hw -> the
+//     rings in bursts -> the host's side), beside the generator feeding the same cores in the same run.
 // Targets (the issue): >= 10 Mpps for parse-and-drop on a 2-CPU machine, >= 1.8x from 1 to 2 threads,
 // memory flat. Nothing here asserts a time; figures depend on the machine's load (printed).
 
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { loadObject } from '../../src/bpf/object.js';
+import { XDP_FLAGS_HW_MODE, rtnl_setlink_xdp } from '../../src/kernel/net/dev-xdp.js';
+import { netdev_rx, netif_receive } from '../../src/kernel/net/rx.js';
+import { loadObjectIntoKernelAsync } from '../../src/libbpf/object.js';
+import { startNicDatapath } from '../../src/scenario/nic.js';
+import { progObject } from '../oracle/kernel.js';
 import { inProcessCores } from '../../firmware/datapath.js';
 import { nfp_net_bpf_offload, nfp_prog_load, type NfpNet, type NfpProgLoad } from '../../src/drivers/nfp/xdp.js';
 import { NetlinkExtAck } from '../../src/kernel/net/extack.js';
@@ -108,6 +118,61 @@ async function hostFedOf(pool: NfpCorePool, p: Prog, packets: number): Promise<n
   return (packets / (performance.now() - t0)) * 1000;
 }
 
+/**
+ * Parse-and-drop fed by the host through the driver's receive path: xdp_drop_udp9.o through libbpf and
+ * BPF_PROG_LOAD for nfp0 (the verifier with the nfp hook, the NFP JIT), attached in HW mode, the card's
+ * cores in `threads` worker threads; UDP to port 9 sent with netif_receive (a scenario's `send`:
+ * batches of HW_BATCH frames, each a burst on the RX rings) and, in turns with it on the same cores,
+ * the rings' generator replaying the same frames (no host work per packet). Best of three turns each.
+ */
+async function hostFedDriver(h: TestHost, threads: number, packets: number): Promise<{ host: Speed; gen: Speed } | string> {
+  const nic = await startNicDatapath(h, { mode: 'worker', threads });
+  if (nic === undefined) return 'no NIC';
+  const dev = h.kernel.netdevs.dev_get_by_name('nfp0')!;
+  try {
+    const path = progObject('xdp_drop_udp9');
+    const lo = await loadObjectIntoKernelAsync(h.sys, loadObject(readFileSync(path), path), { ifindex: h.ifindex });
+    await rtnl_setlink_xdp(h.kernel, dev, { fd: lo.programs[0]!.fd, flags: XDP_FLAGS_HW_MODE });
+    netdev_rx(dev).up = true;
+    const frames = [pk.udp4Frame({ dstPort: 9 }), pk.udp4Frame({ dstPort: 9, src: '10.0.0.9', srcPort: 999 })];
+    const measure = async (f: () => Promise<number>): Promise<Speed> => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const n = await f();
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      const cpuMs = (c.user + c.system) / 1000;
+      return { pps: (n / ms) * 1000, packets: n, ms, ppsCpu: (n / cpuMs) * 1000, cpus: cpuMs / ms };
+    };
+    const send = async (n: number): Promise<number> => {
+      const r = await netif_receive(h.kernel, dev, frames, { repeat: Math.ceil(n / frames.length) });
+      if (r.fates.drop !== r.frames) throw new Error(`host-fed: ${r.frames - r.fates.drop} of ${r.frames} frames not dropped`);
+      return r.frames;
+    };
+    const perCore = Math.ceil(packets / nic.pool.cores);
+    const generate = async (): Promise<number> => {
+      const p0 = nic.pool.stats().packets;
+      await nic.pool.generate(frames, perCore);
+      return nic.pool.stats().packets - p0;
+    };
+    await send(200_000);
+    await nic.pool.generate(frames, 2000);
+    let host: Speed | undefined, gen: Speed | undefined;
+    for (let turn = 0; turn < 3; turn++) {
+      const s = await measure(() => send(packets));
+      const g = await measure(generate);
+      if (host === undefined || s.pps > host.pps) host = s;
+      if (gen === undefined || g.pps > gen.pps) gen = g;
+    }
+    await rtnl_setlink_xdp(h.kernel, dev, { fd: -1, flags: XDP_FLAGS_HW_MODE });
+    return { host: host!, gen: gen! };
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    await nic.stop();
+  }
+}
+
 function l4lbFrames(): Uint8Array[] {
   // The README's traffic: TCP, 124-byte frames, many flows (every hash slot populated), each flow on
   // one core: the cores' atomic adds spread over the backends, and no two threads fight over one
@@ -191,6 +256,20 @@ export async function benchNic(out: Out): Promise<void> {
       if (p === progs[0]) {
         const free = (threads * many.ppsCpu) / 1e6;
         out(`  ${''.padEnd(28)}   with ${threads} free CPUs: ~${fmt(free, 1)} Mpps, speed-up ~${fmt((threads * many.ppsCpu) / one.ppsCpu, 2)}x (from the per-CPU-second figures)`);
+      }
+    }
+    {
+      const r = await hostFedDriver(h, threads, 4_000_000);
+      const [m1] = loadavg();
+      out('');
+      out(`the driver's receive path: xdp_drop_udp9.o (JIT) attached in HW mode, UDP to port 9, ${threads} core threads, load average ${fmt(m1!, 2)}`);
+      if (typeof r === 'string') {
+        out(`  not run: ${r}`);
+      } else {
+        const cpu = (s: Speed): string => `${fmt(s.pps / 1e6, 2)} Mpps [${fmt(s.ppsCpu / 1e6, 2)} /CPU-s, ${fmt(s.cpus, 2)} CPUs]`;
+        out(`  host-fed (netif_receive -> nfp_net_rx_hw -> RX rings, bursts): ${cpu(r.host)}; with ${threads} free CPUs ~${fmt((threads * r.host.ppsCpu) / 1e6, 1)} Mpps`);
+        out(`  generator-fed (same cores, same run):                         ${cpu(r.gen)}; with ${threads} free CPUs ~${fmt((threads * r.gen.ppsCpu) / 1e6, 1)} Mpps`);
+        total += r.host.packets + r.gen.packets;
       }
     }
     // Memory over tens of millions of packets: the datapath allocates nothing per packet.
