@@ -191,7 +191,7 @@ function caseBody(op: OpInfo, checked: boolean): string {
       return `const v = ldAbs(x, ${off}, ${op.size}, pc); R[1] = 0; if (v === undefined) { R[0] = 0; return; } R[0] = v;`;
     }
     case 'ldx': {
-      // Plain memory directly; ctx fields and faults through runtime.load.
+      // Plain memory directly; other ctx accesses and faults through runtime.load.
       const get = op.signed
         ? { 1: 'r.dv.getInt8(o)', 2: 'r.dv.getInt16(o, true)', 4: 'r.dv.getInt32(o, true)', 8: '' }[op.size]
         : { 1: 'r.u8[o]', 2: 'r.dv.getUint16(o, true)', 4: 'r.dv.getInt32(o, true)', 8: 'r.dv.getInt32(o, true)' }[op.size];
@@ -200,8 +200,12 @@ function caseBody(op: OpInfo, checked: boolean): string {
         return `S.access(x, R[si | 1], R[si], off, ${op.size}, false, pc, depth);`
           + ` R[di] = load(x, R[si | 1], R[si], off, ${op.size}, ${op.signed}, pc); R[di | 1] = lastLoadedHi();`;
       }
+      // A ctx field in bounds goes to the ctx's accessor here, as runtime.load would take it there.
       return `const r = regions[(R[si | 1] - BASE) | 0]; const o = (R[si] >>> 0) + off;`
-        + ` if (r !== undefined && r.plain && o >= 0 && o + ${op.size} <= r.size) { R[di] = ${get}; R[di | 1] = ${hi}; break; }`
+        + ` if (r !== undefined && o >= 0 && o + ${op.size} <= r.size) {`
+        + ` if (r.plain) { R[di] = ${get}; R[di | 1] = ${hi}; break; }`
+        + ` if (r.kind === 'ctx') { if (!r.object.load(o, ${op.size}, pair)) throw fault(pc, \`invalid bpf_context access off=\${o} size=${op.size}\`);`
+        + ` R[di] = pair[0]; R[di | 1] = pair[1]; break; } }`
         + ` R[di] = load(x, R[si | 1], R[si], off, ${op.size}, ${op.signed}, pc); R[di | 1] = lastLoadedHi();`;
     }
     case 'st':
@@ -240,7 +244,7 @@ function buildExecute(checked: boolean): Execute {
   const source = `
 const { ${Object.keys(scope).join(', ')} } = scope;
 function execute(x, d, limit) {
-  const R = x.R, mem = x.env.mem, regions = mem.regions, code = d.code, n = d.n;${checked ? `
+  const R = x.R, pair = x.pair, mem = x.env.mem, regions = mem.regions, code = d.code, n = d.n;${checked ? `
   const S = x.sanitizer;
   if (S === undefined) throw new Error('BUG: a checked run without a sanitizer');` : ''}
   // The budget check counts an int32 down: \`left\` instructions remain of the \`granted\` so far, and it is

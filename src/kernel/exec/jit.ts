@@ -4,7 +4,8 @@
 //   splitFunctions   bpf-to-bpf subprograms become separate JS functions (r1-r5 arguments, r6-r9 locals)
 //   layoutFunction   (cfg.ts) loops become `while (true)` and forward jumps `break` out of labelled
 //                    blocks, so V8 sees real structured control flow, not a dispatcher (PERFORMANCE.md)
-//   emitFunction     one JS statement group per instruction; a 64-bit register is two int32 locals
+//   emitFunction     one JS statement group per instruction; a 64-bit register is two int32 locals;
+//                    a short straight loop of a verified program is unrolled (unrollFactor)
 //   link             new Function() over the runtime shared with the interpreter
 //
 // Semantics are the interpreter's: the same alu.ts for the rare operations (64-bit division), the same
