@@ -8,9 +8,9 @@
 // A program is pre-decoded once into a flat Int32Array, 4 words per instruction: the entry's index in OPS
 // with dst, src and off packed in one word, imm, and the jump distance of a jump or call (or a lddw's
 // upper imm). The dispatch loop reads no objects, fetches one word per instruction and the others only in
-// the cases that use them, and a run allocates nothing. Control never leaves the decoded array: falling off the end, or a jump
-// (or bpf-to-bpf call) whose target is outside the program, lands on a sentinel slot past the last
-// instruction that raises the fault, so the loop needs no per-instruction range check.
+// the cases that use them, and a run allocates nothing. Control never leaves the decoded array: falling
+// off the end, or a jump (or bpf-to-bpf call) whose target is outside the program, lands on a sentinel
+// slot past the last instruction that raises the fault, so the loop needs no per-instruction range check.
 
 import type { Insn } from '../../bpf/insn.js';
 import { ATOMIC_OPS, MAX_BPF_STACK, OPS, findOp, type OpInfo } from '../../bpf/opcodes.js';
@@ -26,8 +26,8 @@ const W = 4;
 const INVALID = 0xff;
 /** Entry index of a sentinel slot: reaching it is a jump out of range to the insn in its imm word. */
 const OUT_OF_RANGE = 0xfe;
-/** How far the run loop's integer budget check runs before it is re-armed. */
-const STOP_STEP = 0x40000000;
+/** How many instructions the run loop's int32 budget counter is armed with at a time. */
+const BUDGET_STEP = 0x40000000;
 
 interface Decoded {
   readonly n: number;
@@ -38,7 +38,7 @@ const OP_INDEX = new Map<OpInfo, number>(OPS.map((op, i) => [op, i]));
 if (OPS.length >= OUT_OF_RANGE) throw new Error('BUG: the interpreter packs an OPS index into 8 bits');
 
 const decodedCache = new WeakMap<readonly Insn[], Decoded>();
-/** The last program decoded: a run of the same program skips even the WeakMap. */
+/** The last program decoded (kept alive until another runs): a run of the same program skips the WeakMap. */
 let lastInsns: readonly Insn[] | undefined;
 let lastDecoded: Decoded | undefined;
 
@@ -249,13 +249,13 @@ function execute(x, d, limit) {
   if (S === undefined) throw new Error('BUG: a checked run without a sanitizer');` : ''}
   // The budget check counts an int32 down: \`left\` instructions remain of the \`granted\` so far, and it is
   // re-armed every 2^30 instructions of an unlimited run. granted - left have been counted.
-  let pc = 0, depth = 0, frames = NO_FRAMES, left = (limit < ${STOP_STEP} ? limit : ${STOP_STEP}) | 0, granted = left;
+  let pc = 0, depth = 0, frames = NO_FRAMES, left = (limit < ${BUDGET_STEP} ? limit : ${BUDGET_STEP}) | 0, granted = left;
   try {
     for (;;) {
       left = (left - 1) | 0;
       if (left < 0) {
         if (granted >= limit) throw fault(pc, 'instruction budget exhausted');
-        const more = (limit - granted < ${STOP_STEP} ? limit - granted : ${STOP_STEP}) | 0;
+        const more = (limit - granted < ${BUDGET_STEP} ? limit - granted : ${BUDGET_STEP}) | 0;
         granted += more;
         left += more;
       }
