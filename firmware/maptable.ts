@@ -246,17 +246,20 @@ export class MapTable {
 
   // ---------------------------------------------------------------- lock
 
+  // The lock word is 0 (free), 1 (held) or 2 (held, and someone may sleep on it): Drepper's futex
+  // mutex ("Futexes Are Tricky"), so that an unlock nobody waits for costs no wake-up call.
+
   private lock(): void {
     const w = this.hw + T_LOCK;
     for (let i = 0; i < SPIN; i++) if (Atomics.compareExchange(this.i32, w, 0, 1) === 0) return;
-    // Holders never block while holding it, so this wait is short; Atomics.wait is allowed on
-    // Node's main thread too (the in-process firmware).
-    while (Atomics.compareExchange(this.i32, w, 0, 1) !== 0) Atomics.wait(this.i32, w, 1, 1);
+    // Contended: mark it so that the holder wakes us, and sleep until it is free (taking it marked,
+    // as other sleepers may remain). Holders never block while holding it, so the wait is short;
+    // Atomics.wait is allowed on Node's main thread too (the in-process firmware).
+    while (Atomics.exchange(this.i32, w, 2) !== 0) Atomics.wait(this.i32, w, 2, 1);
   }
 
   private unlock(): void {
-    Atomics.store(this.i32, this.hw + T_LOCK, 0);
-    Atomics.notify(this.i32, this.hw + T_LOCK, 1);
+    if (Atomics.exchange(this.i32, this.hw + T_LOCK, 0) === 2) Atomics.notify(this.i32, this.hw + T_LOCK, 1);
   }
 
   // ---------------------------------------------------------------- elements
