@@ -65,7 +65,7 @@ function timeTurns(host: Host): { turns: number[]; restore: () => void } {
   const poll = ctrl.poll.bind(ctrl);
   const tx = ctrl.tx.bind(ctrl);
   ctrl.poll = (budget?: number): number => {
-    if (last > start) turns.push(last - start);
+    if (start >= 0 && last > start) turns.push(last - start);
     start = performance.now();
     return poll(budget);
   };
