@@ -7,7 +7,7 @@
 //     33-50 Mpps);
 //   the emulator: packets/s through the whole path with the cores in 1 and N worker threads (the
 //     ring's traffic generator feeds them; no host work per packet), per thread and in total, the
-//     speed-up, the host-fed path (the host posts every frame and harvests every verdict), and the
+//     speed-up, pool.run (the host posts every frame and gets a result object back for each), and the
 //     process's memory before and after tens of millions of packets;
 //   the driver's receive path: xdp_drop_udp9.o loaded for nfp0 through libbpf, JIT-compiled, attached
 //     in HW mode, and frames sent as a scenario's `send` does (netif_receive -> nfp_net_rx_hw -> the
@@ -109,7 +109,7 @@ async function speedOf(pool: NfpCorePool, p: Prog, packets: number): Promise<Spe
   return { pps: (n / ms) * 1000, packets: n, ms, ppsCpu: (n / cpuMs) * 1000, cpus: cpuMs / ms };
 }
 
-/** Packets/s when the host posts every frame and harvests every verdict (pool.run). */
+/** Packets/s when the host posts every frame and gets a result object back for each (pool.run). */
 async function hostFedOf(pool: NfpCorePool, p: Prog, packets: number): Promise<number> {
   const frames = Array.from({ length: packets }, (_, i) => p.frames[i % p.frames.length]!);
   await pool.run(frames.slice(0, 20_000));
@@ -241,7 +241,7 @@ export async function benchNic(out: Out): Promise<void> {
     out(`emulator: packets/s through the whole offload path (generator-fed rings), ${threads} CPU(s), load average ${fmt(l1!, 2)} / ${fmt(l5!, 2)}`);
     out('  (wall clock; in brackets Mpps per CPU-second the process got, and the CPUs it had: on a machine other work loads,');
     out('   N x the per-CPU-second figure of N threads is what N free CPUs would give)');
-    out(`  program                      | 1 thread: Mpps [/CPU-s, CPUs]  | ${threads} threads: Mpps [/CPU-s, CPUs] | per thread | speed-up | host-fed Mpps`);
+    out(`  program                      | 1 thread: Mpps [/CPU-s, CPUs]  | ${threads} threads: Mpps [/CPU-s, CPUs] | per thread | speed-up | pool.run Mpps`);
     const memBefore = process.memoryUsage();
     let total = 0;
     for (const p of progs) {

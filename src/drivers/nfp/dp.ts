@@ -108,9 +108,9 @@ export function nfp_net_rx_hw(k: Kernel, pool: NfpCorePool): NetdevHwRx {
       try {
         for (let i = 0; i < frames.length; i++) {
           let act = nfp_net_rx_burst_action(res, i);
+          // A dropped frame has no output (the kernel reads out[i] only for XDP_PASS and XDP_TX).
           if (act !== XDP_PASS && act !== XDP_TX) {
             acts[i] = act;
-            out[i] = frames[i]!;
             continue;
           }
           out[i] = res.packet(i, frames[i]!)!;
