@@ -70,6 +70,8 @@ export class FirmwareCtrl {
   private readonly rxView: DataView;
   /** rx and tx are two parts of this one buffer, so a key or value is echoed with one copyWithin(). */
   private readonly io: Uint8Array;
+  /** txOf()'s views, by length. */
+  private readonly txViews: (Uint8Array | undefined)[];
   /** Replies are built here and copied into the ring (a copy is kept only for a delayed one). */
   private readonly tx: Uint8Array;
   private readonly txView: DataView;
@@ -92,6 +94,7 @@ export class FirmwareCtrl {
     this.rxView = new DataView(io, 0, rxBytes);
     this.tx = new Uint8Array(io, rxBytes, txBytes);
     this.txView = new DataView(io, rxBytes, txBytes);
+    this.txViews = new Array<Uint8Array | undefined>(txBytes + 1).fill(undefined);
     this.maxTid = this.params?.maxMaps ?? 0;
     if (MAP_DIR_IMEM_OFF + (this.maxTid + 1) * MAP_DIR_ENTRY_BYTES > this.mem.layout.imemBytes / 2) {
       throw new Error(`firmware: ${this.maxTid} map directory entries do not fit IMEM`);
@@ -149,7 +152,7 @@ export class FirmwareCtrl {
   /** Send the reply in this.tx[0..len) to the host, applying the channel's armed fault. */
   private send(len: number, now: number): void {
     const f = this.mbox.takeFault();
-    if (f.kind === MBOX_FAULT.NONE && this.outgoing.length === 0 && this.mbox.fwPost(this.tx, len)) {
+    if (f.kind === MBOX_FAULT.NONE && this.outgoing.length === 0 && this.mbox.fwPost(this.txOf(len), len)) {
       this.stats.replies++;
       return;
     }
@@ -249,6 +252,13 @@ export class FirmwareCtrl {
       default:
         return this.errorReply(type, tag, CMSG_RC_ERR_MAP_PARSE);
     }
+  }
+
+  /** The first `len` bytes of this.tx as an array of its own (kept per length): the ring copies it with one set(). */
+  private txOf(len: number): Uint8Array {
+    let v = this.txViews[len];
+    if (v === undefined) v = this.txViews[len] = this.tx.subarray(0, len);
+    return v;
   }
 
   /** Copy `len` bytes of the request at `from` into the reply at `to` (a memmove within this.io). */
