@@ -646,6 +646,11 @@ export class NfpCorePool {
   private readonly mutex = new Mutex();
   private readonly onEvent: ((msg: Uint8Array) => void) | undefined;
   private stopped = false;
+  /**
+   * Why a burst was given up (its ETIMEDOUT): its frames may still complete into the rings later, where
+   * the next burst would take their descriptors for its own, so nothing more is posted.
+   */
+  private hung: string | undefined;
 
   private constructor(shared: NfpCoresShared, clockMhz: number, readonly runner: NfpCoreRunner, onEvent: ((msg: Uint8Array) => void) | undefined) {
     this.shared = shared;
@@ -708,6 +713,7 @@ export class NfpCorePool {
 
   private check(): void {
     if (this.stopped) throw new BpfError('ENODEV', 'nfp cores: the pool is stopped');
+    if (this.hung !== undefined) throw new BpfError('EIO', `nfp cores: ${this.hung}; the datapath must be restarted`);
     if (this.runner.failure !== undefined) throw new BpfError('EIO', `nfp cores: a core thread died: ${this.runner.failure.message}`, { cause: this.runner.failure });
   }
 
@@ -864,7 +870,10 @@ export class NfpCorePool {
       if (done >= n) break;
       if (got === 0) {
         this.check();
-        if (performance.now() > deadline) throw new BpfError('ETIMEDOUT', `nfp cores: ${n - done} of ${n} packets not completed`);
+        if (performance.now() > deadline) {
+          this.hung = `a burst timed out with ${n - done} of ${n} packets not completed`;
+          throw new BpfError('ETIMEDOUT', `nfp cores: ${n - done} of ${n} packets not completed`);
+        }
         // Woken once the frames in flight are done (half of them, while more wait for ring room).
         const inFlight = next - done;
         await this.progress(seen, 100, next < n ? inFlight >> 1 : inFlight);

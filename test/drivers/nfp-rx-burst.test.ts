@@ -18,6 +18,8 @@ import { NFP_ACT_DROP, NfpCorePool, NfpRxBurst, piscinaCores, type NfpPoolStats 
 import { startNicDatapath, type NicDatapath } from '../../src/scenario/nic.js';
 import { progObject } from '../oracle/kernel.js';
 import * as pk from '../oracle/packets.js';
+import { inProcessCores } from '../../firmware/datapath.js';
+import { DROP_UDP9, placed } from '../firmware/datapath-images.js';
 import { bootHost, u32, type TestHost } from './helpers.js';
 import { nfpLoadObject } from './nfp-run.js';
 
@@ -198,4 +200,22 @@ describe("the driver's receive path (netif_receive -> nfp_net_rx_hw -> the cores
     expect(cardCounters(a.nic.pool.stats())).toEqual(cardCounters(b.nic.pool.stats()));
     expect(await backends(a.h, a.fd)).toEqual(await backends(b.h, b.fd));
   }, 180_000);
+});
+
+describe('NfpCorePool.rxBurst: a burst given up', () => {
+  it('ETIMEDOUT leaves the pool refusing bursts (EIO): its frames could still complete into the rings', async () => {
+    const h = await bootHost();
+    hosts.push(h);
+    // In process: the cores run only when the pool pumps them, so nothing completes before the deadline.
+    const pool = await NfpCorePool.start(h.device!, inProcessCores(), { slots: SLOTS });
+    pools.push(pool);
+    const nn: NfpNet = { bar: h.device!.bars[0]!, ustore: h.device!.memory.ustore, mtu: 1500, pump: () => pool.pump() };
+    await nfp_net_bpf_offload(nn, placed(DROP_UDP9), false, new NetlinkExtAck());
+    const frames = Array.from({ length: 8 }, () => pk.udp4Frame({ dstPort: 9 }));
+    const burst = new NfpRxBurst();
+    await pool.rxBurst(frames, burst);
+    expect(burst.n).toBe(8);
+    await expect(pool.rxBurst(frames, burst, { timeoutMs: -1 })).rejects.toMatchObject({ errno: 'ETIMEDOUT' });
+    await expect(pool.rxBurst(frames, burst)).rejects.toMatchObject({ errno: 'EIO', message: expect.stringContaining('the datapath must be restarted') });
+  });
 });
