@@ -27,6 +27,7 @@ import { REGION_HI_BASE, type Region } from './memory.js';
 import { layoutFunction, type Block, type Loop } from './cfg.js';
 import type { InsnAux } from '../verifier/verifier.js';
 import * as runtime from './runtime.js';
+import { HashTab } from '../maps/hashtab.js';
 
 export interface JitProgram {
   /** Run on CPU x with r1 = ctx (and r2, for uBPF-style callers); r0 is left in x.R[0..1]. */
@@ -278,7 +279,7 @@ function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], 
   }
 
   const out: string[] = [`function F${fn.index}(${ARGS}, fp) {`,
-    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0, u = 0, o = 0, budget = BUDGET;'];
+    'let r0l = 0, r0h = 0, r6l = 0, r6h = 0, r7l = 0, r7h = 0, r8l = 0, r8h = 0, r9l = 0, r9h = 0, r10l = fp, r10h = SH, t = 0, u = 0, o = 0, kh = 0, ke = 0, kw = 0, budget = BUDGET;'];
   const locals = img.takeLocals();
   if (locals !== '') out.push(locals);
   const open = (key: number): void => {
@@ -532,8 +533,9 @@ class ImageContext {
 
 /**
  * bpf_map_lookup_elem on the one map the verifier saw at this call, without the helper call: an array
- * lookup is index arithmetic (the kernel inlines it too, array_map_gen_lookup); other maps are asked
- * directly (map->ops->map_lookup_elem). The key pointer was checked by the verifier.
+ * lookup is index arithmetic (the kernel inlines it too, array_map_gen_lookup); a hash map's read side
+ * is emitted inline for a key of 4, 8 or 16 bytes on the stack (HashTab.gen_lookup); other maps are
+ * asked directly (map->ops->map_lookup_elem). The key pointer was checked by the verifier.
  */
 function inlineMapLookup(x: Insn, i: number, img: ImageContext): string | undefined {
   const a = img.aux?.[i];
@@ -550,7 +552,18 @@ function inlineMapLookup(x: Insn, i: number, img: ImageContext): string | undefi
       + `if ((t >>> 0) < ${map.max_entries}) { r0l = (Math.imul(t, ${arr.stride})${cpu}) | 0; r0h = ${values.hi}; } else { r0l = 0; r0h = 0; } }`;
   }
   const m = img.bind(map, 'MAP');
-  return `{ t = ${m}.lookupOffset(${onStack} ? ${img.local('STKU8')} : RG[(r2h - BASE) | 0].u8, r2l >>> 0, ${img.local('CPU')}); if (t < 0) { r0l = 0; r0h = 0; } else { r0l = t; r0h = ${values.hi}; } }`;
+  const cpu = img.local('CPU');
+  const general = `${m}.lookupOffset(${onStack} ? ${img.local('STKU8')} : RG[(r2h - BASE) | 0].u8, r2l >>> 0, ${cpu})`;
+  const result = `if (t < 0) { r0l = 0; r0h = 0; } else { r0l = t; r0h = ${values.hi}; }`;
+  // A hash key of 4, 8 or 16 bytes on the stack is read as int32 words straight from the stack's
+  // DataView, and the map's read side is emitted inline (HashTab.gen_lookup, the kernel's map_gen_lookup).
+  const stk = img.local('STK');
+  const keyWords = map instanceof HashTab && (map.key_size === 4 || map.key_size === 8 || map.key_size === 16)
+    ? Array.from({ length: map.key_size / 4 }, (_, j) => `${stk}.getInt32(o${j === 0 ? '' : ` + ${4 * j}`}, true)`) : undefined;
+  const inline = keyWords === undefined ? undefined
+    : (map as HashTab).gen_lookup(keyWords, cpu, ['kh', 'ke', 'kw'], 't', (v, prefix) => img.local(img.bind(v, prefix)));
+  if (inline === undefined) return `{ t = ${general}; ${result} }`;
+  return `{ if (${onStack}) { o = r2l >>> 0; ${inline} } else t = ${m}.lookupOffset(RG[(r2h - BASE) | 0].u8, r2l >>> 0, ${cpu}); ${result} }`;
 }
 
 /** DataView reads by access size (negative: sign-extending), as statements setting (dl, dh). */

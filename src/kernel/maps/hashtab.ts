@@ -43,7 +43,7 @@ import {
   retire_ring_words,
 } from './freelist.js';
 import { BpfLru, ELEM_LRU_REF } from './bpf_lru_list.js';
-import { jhash, jhash_1word } from './jhash.js';
+import { jhash2_1word, jhash2_2words, jhash2_4words, jhash_i32, jhash_init } from './jhash.js';
 
 const HTAB_CREATE_FLAG_MASK = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED;
 
@@ -64,6 +64,8 @@ const HTAB_SYSCALL_WAIT_MS = 200;
 /** Bytes of element header before the key. */
 const ELEM_HDR_BYTES = 16;
 const ELEM_HASH = 1;
+/** Word offset of the key in an element. */
+const ELEM_KEY = ELEM_HDR_BYTES >> 2;
 
 function is_percpu(type: number): boolean {
   return type === BPF_MAP_TYPE_PERCPU_HASH || type === BPF_MAP_TYPE_LRU_PERCPU_HASH;
@@ -145,12 +147,18 @@ export class HashTab extends BpfMap {
   private readonly mask: number;
   private readonly bkt: number;
   private readonly elem0: number;
+  /** Word index of element 0. */
+  private readonly elem0W: number;
   private readonly strideW: number;
+  /** Byte offset of element 0's value: an element's value is at value0 + idx * elem_size. */
+  private readonly value0: number;
   /** Byte offset of the value inside an element. */
   private readonly value_off: number;
   /** round_up(value_size, 8): the distance between per-CPU copies. */
   private readonly vslot: number;
   private readonly hashrnd: number;
+  /** jhash's start value for this key size and seed (jhash_init). */
+  private readonly hinit: number;
   private readonly fl: RcuFreelist;
   private readonly lruList: BpfLru | null;
 
@@ -165,12 +173,15 @@ export class HashTab extends BpfMap {
     this.elem_size = g.elem_size;
     this.bkt = g.bkt;
     this.elem0 = g.elem0;
+    this.elem0W = g.elem0 >> 2;
     this.strideW = g.elem_size >> 2;
     this.value_off = ELEM_HDR_BYTES + round_up(desc.key_size, 8);
+    this.value0 = g.elem0 + this.value_off;
     this.vslot = round_up(desc.value_size, 8);
     this.percpu = is_percpu(desc.map_type);
     this.lru = is_lru(desc.map_type);
-    this.hashrnd = this.i32[H_HASHRND]! >>> 0;
+    this.hashrnd = this.i32[H_HASHRND]!;
+    this.hinit = jhash_init(desc.key_size, this.hashrnd);
     this.fl = new RcuFreelist(this.i32, H_FREELIST, g.ring, g.pool, g.elem0 >> 2, this.strideW, rcu);
     this.lruList = this.lru ? new BpfLru(this.i32, H_LRU_HAND, g.pool, g.elem0 >> 2, this.strideW) : null;
   }
@@ -229,17 +240,28 @@ export class HashTab extends BpfMap {
     return this.elem0 + idx * this.elem_size;
   }
 
+  /**
+   * htab_map_hash(), as an int32 (how elements store it and how every path compares it): jhash2()
+   * over words for the key sizes programs use most, jhash() over bytes otherwise (the same value).
+   */
   private htab_map_hash(buf: Uint8Array, off: number): number {
-    if (this.key_size === 4) return jhash_1word(load_u32_le(buf, off), this.hashrnd);
-    return jhash(buf, off, this.key_size, this.hashrnd);
+    switch (this.key_size) {
+      case 4: return jhash2_1word(load_u32_le(buf, off), this.hinit);
+      case 8: return jhash2_2words(load_u32_le(buf, off), load_u32_le(buf, off + 4), this.hinit);
+      case 16: return jhash2_4words(load_u32_le(buf, off), load_u32_le(buf, off + 4), load_u32_le(buf, off + 8), load_u32_le(buf, off + 12), this.hinit);
+      default: return jhash_i32(buf, off, this.key_size, this.hashrnd);
+    }
   }
 
+  /** memcmp() of an element's key with buf[off, off + key_size): a word at a time, the tail by bytes. */
   private key_eq(idx: number, buf: Uint8Array, off: number): boolean {
-    const k = this.elemOff(idx) + ELEM_HDR_BYTES;
-    // A one-word key (the common case) compares as one word: the element's key is 8-byte aligned.
-    if (this.key_size === 4) return this.i32[k >> 2] === load_u32_le(buf, off);
+    const i32 = this.i32;
+    // The element's key is 8-byte aligned, so its words are i32 words.
+    const kw = this.elem0W + idx * this.strideW + ELEM_KEY;
+    const n = this.key_size >> 2;
+    for (let j = 0; j < n; j++) if (i32[kw + j] !== load_u32_le(buf, off + 4 * j)) return false;
     const mem = this.mem;
-    for (let i = 0; i < this.key_size; i++) if (mem[k + i] !== buf[off + i]) return false;
+    for (let i = n << 2; i < this.key_size; i++) if (mem[(kw << 2) + i] !== buf[off + i]) return false;
     return true;
   }
 
@@ -252,15 +274,15 @@ export class HashTab extends BpfMap {
     const i32 = this.i32;
     let idx = i32[this.bkt + (hash & this.mask)]!;
     while (idx >= 0) {
-      const w = (this.elem0 >> 2) + idx * this.strideW;
-      if (i32[w + ELEM_HASH] === (hash | 0) && this.key_eq(idx, buf, off)) return idx;
+      const w = this.elem0W + idx * this.strideW;
+      if (i32[w + ELEM_HASH] === hash && this.key_eq(idx, buf, off)) return idx;
       idx = i32[w + ELEM_NEXT]!;
     }
     return -1;
   }
 
   private elemWord(idx: number): number {
-    return (this.elem0 >> 2) + idx * this.strideW;
+    return this.elem0W + idx * this.strideW;
   }
 
   /** hlist_nulls_add_head_rcu(): the element is complete before the bucket publishes it. */
@@ -299,7 +321,7 @@ export class HashTab extends BpfMap {
     const mem = this.mem;
     const base = this.elemOff(idx);
     const w = base >> 2;
-    this.i32[w + ELEM_HASH] = hash | 0;
+    this.i32[w + ELEM_HASH] = hash;
     this.i32[w + ELEM_LRU_REF] = 0;
     memcpy(mem, base + ELEM_HDR_BYTES, keyBuf, keyOff, this.key_size);
     const v = base + this.value_off;
@@ -467,11 +489,104 @@ export class HashTab extends BpfMap {
   // ---------------------------------------------------------------- datapath
 
   lookupOffset(keyBuf: Uint8Array, keyOff: number, cpu: number): number {
+    const o = keyOff;
+    switch (this.key_size) {
+      case 4: return this.lookup_w1(load_u32_le(keyBuf, o), cpu);
+      case 8: return this.lookup_w2(load_u32_le(keyBuf, o), load_u32_le(keyBuf, o + 4), cpu);
+      case 16: return this.lookup_w4(load_u32_le(keyBuf, o), load_u32_le(keyBuf, o + 4), load_u32_le(keyBuf, o + 8), load_u32_le(keyBuf, o + 12), cpu);
+      default: {
+        this.check_rcu('kernel/bpf/hashtab.c: __htab_map_lookup_elem() without rcu_read_lock()');
+        const idx = this.lookup_elem_raw(this.htab_map_hash(keyBuf, keyOff), keyBuf, keyOff);
+        return idx < 0 ? -1 : this.lookup_found(idx, cpu);
+      }
+    }
+  }
+
+  // Lookups of a key already loaded as little-endian int32 words, one per key size (4, 8 or 16
+  // bytes): hash, chain walk and key compare on words, no call that returns a heap number. The same
+  // lock-free read side as lookup_elem_raw(); gen_lookup() emits the same code inline for the JIT.
+
+  /** __htab_map_lookup_elem() of a 4-byte key: value offset, or -1. */
+  lookup_w1(k0: number, cpu: number): number {
     this.check_rcu('kernel/bpf/hashtab.c: __htab_map_lookup_elem() without rcu_read_lock()');
-    const idx = this.lookup_elem_raw(this.htab_map_hash(keyBuf, keyOff), keyBuf, keyOff);
-    if (idx < 0) return -1;
-    if (this.lru) BpfLru.set_ref(this.i32, this.elemWord(idx));
-    const v = this.elemOff(idx) + this.value_off;
+    const hash = jhash2_1word(k0, this.hinit);
+    const i32 = this.i32;
+    let idx = i32[this.bkt + (hash & this.mask)]!;
+    while (idx >= 0) {
+      const w = this.elem0W + idx * this.strideW;
+      if (i32[w + ELEM_HASH] === hash && i32[w + ELEM_KEY] === k0) return this.lookup_found(idx, cpu);
+      idx = i32[w + ELEM_NEXT]!;
+    }
+    return -1;
+  }
+
+  /** __htab_map_lookup_elem() of an 8-byte key. */
+  lookup_w2(k0: number, k1: number, cpu: number): number {
+    this.check_rcu('kernel/bpf/hashtab.c: __htab_map_lookup_elem() without rcu_read_lock()');
+    const hash = jhash2_2words(k0, k1, this.hinit);
+    const i32 = this.i32;
+    let idx = i32[this.bkt + (hash & this.mask)]!;
+    while (idx >= 0) {
+      const w = this.elem0W + idx * this.strideW;
+      if (i32[w + ELEM_HASH] === hash && i32[w + ELEM_KEY] === k0 && i32[w + ELEM_KEY + 1] === k1) return this.lookup_found(idx, cpu);
+      idx = i32[w + ELEM_NEXT]!;
+    }
+    return -1;
+  }
+
+  /** __htab_map_lookup_elem() of a 16-byte key. */
+  lookup_w4(k0: number, k1: number, k2: number, k3: number, cpu: number): number {
+    this.check_rcu('kernel/bpf/hashtab.c: __htab_map_lookup_elem() without rcu_read_lock()');
+    const hash = jhash2_4words(k0, k1, k2, k3, this.hinit);
+    const i32 = this.i32;
+    let idx = i32[this.bkt + (hash & this.mask)]!;
+    while (idx >= 0) {
+      const w = this.elem0W + idx * this.strideW;
+      if (i32[w + ELEM_HASH] === hash && i32[w + ELEM_KEY] === k0 && i32[w + ELEM_KEY + 1] === k1
+        && i32[w + ELEM_KEY + 2] === k2 && i32[w + ELEM_KEY + 3] === k3) return this.lookup_found(idx, cpu);
+      idx = i32[w + ELEM_NEXT]!;
+    }
+    return -1;
+  }
+
+  /** The rcu_read_lock check of __htab_map_lookup_elem(), for lookups the JIT emits inline. */
+  lookup_check_rcu(): void {
+    this.check_rcu('kernel/bpf/hashtab.c: __htab_map_lookup_elem() without rcu_read_lock()');
+  }
+
+  /**
+   * htab_map_gen_lookup()'s role for the host JIT: JavaScript statements doing lookup_w1/w2/w4 inline,
+   * with this map's geometry as literals. The kernel's JIT inlines the call to
+   * __htab_map_lookup_elem() and the step from element to value; here the hash and the chain walk are
+   * emitted too, because a call out of a large generated function is not inlined by V8 and costs as
+   * much as the walk. The read side is the same as lookup_elem_raw()'s (plain loads, see there).
+   *
+   * keys: 1, 2 or 4 int32 expressions for the key's words (key_size 4, 8, 16), which the code may
+   * evaluate more than once; cpu: the CPU's expression; scratch: three int32 locals the code may use;
+   * out: the local that gets the value's offset, or -1; constant: names a value the generated code
+   * reads (a local of the generated function). Undefined for other key sizes.
+   */
+  gen_lookup(keys: readonly string[], cpu: string, scratch: readonly [string, string, string], out: string,
+    constant: (value: unknown, prefix: string) => string): string | undefined {
+    const words = this.key_size === 4 ? 1 : this.key_size === 8 ? 2 : this.key_size === 16 ? 4 : 0;
+    if (words === 0 || keys.length !== words) return undefined;
+    const [h, e, w] = scratch;
+    const i32 = constant(this.i32, 'HT');
+    const hashFn = constant(words === 1 ? jhash2_1word : words === 2 ? jhash2_2words : jhash2_4words, 'JH');
+    const eq = keys.map((k, j) => `${i32}[${w} + ${ELEM_KEY + j}] === ${k}`).join(' && ');
+    const lru = this.lru ? ` ${constant(BpfLru.set_ref, 'LRU')}(${i32}, ${w});` : '';
+    const pcpu = this.percpu ? ` + ${cpu} * ${this.vslot}` : '';
+    return `${constant(this, 'HM')}.lookup_check_rcu(); ${h} = ${hashFn}(${keys.join(', ')}, ${this.hinit}); `
+      + `${e} = ${i32}[${this.bkt} + (${h} & ${this.mask})]; ${out} = -1; `
+      + `while (${e} >= 0) { ${w} = ${this.elem0W} + ${e} * ${this.strideW}; `
+      + `if (${i32}[${w} + ${ELEM_HASH}] === ${h} && ${eq}) { ${out} = ${this.value0} + ${e} * ${this.elem_size}${pcpu};${lru} break; } `
+      + `${e} = ${i32}[${w} + ${ELEM_NEXT}]; }`;
+  }
+
+  /** A program found element idx: mark it referenced (htab_lru_map_lookup_elem) and give its value. */
+  private lookup_found(idx: number, cpu: number): number {
+    if (this.lru) BpfLru.set_ref(this.i32, this.elem0W + idx * this.strideW);
+    const v = this.value0 + idx * this.elem_size;
     return this.percpu ? v + cpu * this.vslot : v;
   }
 
