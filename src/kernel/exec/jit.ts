@@ -338,6 +338,9 @@ function narrowAlu64(op: Extract<OpInfo, { kind: 'alu' }>, x: Insn, a: InsnAux):
   if ((op.op === 'add' || op.op === 'sub') && (a.ptr & bit(x.dst)) !== 0 && a.dstAfter === 'ptr' && (op.srcReg ? srcHi0 : true)) {
     return `${dl} = (${dl} ${op.op === 'add' ? '+' : '-'} ${b}) | 0;`;
   }
+  // x & y is below 2^32 whenever y is, whatever x holds (clang's 32-bit rotates on 64-bit registers
+  // mask before they shift); V8 then folds the zero upper half into what follows.
+  if (op.op === 'and' && srcHi0) return `${dl} = ${dl} & ${b}; ${dh} = 0;`;
   if (a.dstAfter !== 'hi0' || !srcHi0) return undefined;
   const dstHi0 = (a.hi0 & bit(x.dst)) !== 0;
   switch (op.op) {

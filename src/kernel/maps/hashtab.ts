@@ -43,7 +43,7 @@ import {
   retire_ring_words,
 } from './freelist.js';
 import { BpfLru, ELEM_LRU_REF } from './bpf_lru_list.js';
-import { jhash2_1word, jhash2_2words, jhash2_4words, jhash_i32, jhash_init } from './jhash.js';
+import { jhash2_1word, jhash2_2words, jhash2_4words, jhash2_source, jhash_i32, jhash_init } from './jhash.js';
 
 const HTAB_CREATE_FLAG_MASK = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED;
 
@@ -559,7 +559,7 @@ export class HashTab extends BpfMap {
    * with this map's geometry as literals. The kernel's JIT inlines the call to
    * __htab_map_lookup_elem() and the step from element to value; here the hash and the chain walk are
    * emitted too, because a call out of a large generated function is not inlined by V8 and costs as
-   * much as the walk. The read side is the same as lookup_elem_raw()'s (plain loads, see there).
+   * much as the walk (for the same reason the hash is emitted as statements, not called). The read side is the same as lookup_elem_raw()'s (plain loads, see there).
    *
    * keys: 1, 2 or 4 int32 expressions for the key's words (key_size 4, 8, 16), which the code may
    * evaluate more than once; cpu: the CPU's expression; scratch: three int32 locals the code may use;
@@ -572,11 +572,11 @@ export class HashTab extends BpfMap {
     if (words === 0 || keys.length !== words) return undefined;
     const [h, e, w] = scratch;
     const i32 = constant(this.i32, 'HT');
-    const hashFn = constant(words === 1 ? jhash2_1word : words === 2 ? jhash2_2words : jhash2_4words, 'JH');
     const eq = keys.map((k, j) => `${i32}[${w} + ${ELEM_KEY + j}] === ${k}`).join(' && ');
     const lru = this.lru ? ` ${constant(BpfLru.set_ref, 'LRU')}(${i32}, ${w});` : '';
     const pcpu = this.percpu ? ` + ${cpu} * ${this.vslot}` : '';
-    return `${constant(this, 'HM')}.lookup_check_rcu(); ${h} = ${hashFn}(${keys.join(', ')}, ${this.hinit}); `
+    // The hash is computed in the three scratch locals (it ends in h), then e and w walk the chain.
+    return `${constant(this, 'HM')}.lookup_check_rcu(); ${jhash2_source(keys, this.hinit, [e, w, h])} `
       + `${e} = ${i32}[${this.bkt} + (${h} & ${this.mask})]; ${out} = -1; `
       + `while (${e} >= 0) { ${w} = ${this.elem0W} + ${e} * ${this.strideW}; `
       + `if (${i32}[${w} + ${ELEM_HASH}] === ${h} && ${eq}) { ${out} = ${this.value0} + ${e} * ${this.elem_size}${pcpu};${lru} break; } `

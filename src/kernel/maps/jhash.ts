@@ -108,3 +108,32 @@ export function jhash2_4words(k0: number, k1: number, k2: number, k3: number, in
   c = (c - b) | 0; c ^= rol32(b, 4); b = (b + a) | 0;
   return jhash_final((a + k3) | 0, b, c);
 }
+
+/**
+ * jhash2() over 1, 2 or 4 key words as JavaScript statements, for code generators that cannot count
+ * on V8 inlining a call (HashTab.gen_lookup): the same steps as jhash2_1word/2words/4words, leaving
+ * the int32 hash in abc[2]. keys: int32 expressions; init: jhash_init(4 * keys.length, seed);
+ * abc: three int32 locals.
+ */
+export function jhash2_source(keys: readonly string[], init: number, abc: readonly [string, string, string]): string {
+  const [a, b, c] = abc;
+  const rol = (x: string, k: number): string => `((${x} << ${k}) | (${x} >>> ${32 - k}))`;
+  const out: string[] = [];
+  if (keys.length === 4) {
+    out.push(`${a} = (${init} + ${keys[0]}) | 0; ${b} = (${init} + ${keys[1]}) | 0; ${c} = (${init} + ${keys[2]}) | 0;`);
+    // __jhash_mix
+    const mix: [string, string, string, number][] = [[a, c, b, 4], [b, a, c, 6], [c, b, a, 8], [a, c, b, 16], [b, a, c, 19], [c, b, a, 4]];
+    for (const [x, y, z, k] of mix) out.push(`${x} = (${x} - ${y}) | 0; ${x} ^= ${rol(y, k)}; ${y} = (${y} + ${z}) | 0;`);
+    out.push(`${a} = (${a} + ${keys[3]}) | 0;`);
+  } else if (keys.length === 2) {
+    out.push(`${a} = (${init} + ${keys[0]}) | 0; ${b} = (${init} + ${keys[1]}) | 0; ${c} = ${init};`);
+  } else if (keys.length === 1) {
+    out.push(`${a} = (${init} + ${keys[0]}) | 0; ${b} = ${init}; ${c} = ${init};`);
+  } else {
+    throw new Error(`BUG: jhash2_source for ${keys.length} words`);
+  }
+  // __jhash_final
+  const fin: [string, string, number][] = [[c, b, 14], [a, c, 11], [b, a, 25], [c, b, 16], [a, c, 4], [b, a, 14], [c, b, 24]];
+  for (const [x, y, k] of fin) out.push(`${x} ^= ${y}; ${x} = (${x} - ${rol(y, k)}) | 0;`);
+  return out.join(' ');
+}
