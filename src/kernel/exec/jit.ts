@@ -4,6 +4,7 @@
 //   splitFunctions   bpf-to-bpf subprograms become separate JS functions (r1-r5 arguments, r6-r9 locals)
 //   layoutFunction   (cfg.ts) loops become `while (true)` and forward jumps `break` out of labelled
 //                    blocks, so V8 sees real structured control flow, not a dispatcher (PERFORMANCE.md)
+//   hiDead           demanded bits, backwards: which 64-bit results nobody needs the upper half of
 //   emitFunction     one JS statement group per instruction; a 64-bit register is two int32 locals;
 //                    a short straight loop of a verified program is unrolled (unrollFactor)
 //   link             new Function() over the runtime shared with the interpreter
@@ -132,6 +133,32 @@ function alu64Js(op: AluOp, dl: string, dh: string, bl: string, bh: string, imm:
   }
 }
 
+/**
+ * 64-bit ALU on the lower half alone, for a result whose upper half nothing demands (hiDead): the
+ * upper half is left as it was. Undefined for the operations that need the general code.
+ */
+function alu64LoJs(op: AluOp, dl: string, dh: string, bl: string, imm: number | undefined): string | undefined {
+  switch (op) {
+    case 'add': return `${dl} = (${dl} + ${bl}) | 0;`;
+    case 'sub': return `${dl} = (${dl} - ${bl}) | 0;`;
+    case 'mul': return `${dl} = Math.imul(${dl}, ${bl});`;
+    case 'and': return `${dl} = ${dl} & ${bl};`;
+    case 'or': return `${dl} = ${dl} | ${bl};`;
+    case 'xor': return `${dl} = ${dl} ^ ${bl};`;
+    case 'mov': return `${dl} = ${bl};`;
+    case 'neg': return `${dl} = -${dl} | 0;`;
+    case 'lsh': case 'rsh': case 'arsh': {
+      if (imm === undefined) return undefined;
+      const n = imm & 63;
+      if (n === 0) return '';
+      if (op === 'lsh') return n < 32 ? `${dl} = ${dl} << ${n};` : `${dl} = 0;`;
+      if (n < 32) return `${dl} = (${dl} >>> ${n}) | (${dh} << ${32 - n});`;
+      return op === 'rsh' ? `${dl} = (${dh} >>> ${n - 32}) | 0;` : `${dl} = ${dh} >> ${n - 32};`;
+    }
+    default: return undefined;
+  }
+}
+
 const UNSIGNED: Partial<Record<JmpCond, string>> = { jgt: '>', jge: '>=', jlt: '<', jle: '<=' };
 const SIGNED: Partial<Record<JmpCond, string>> = { jsgt: '>', jsge: '>=', jslt: '<', jsle: '<=' };
 
@@ -185,11 +212,164 @@ function unrollFactor(loop: Loop, chain: readonly number[], blocks: readonly Blo
   return Math.max(1, Math.min(MAX_UNROLL, Math.floor(UNROLL_INSNS / size)));
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Pass 2b: which upper halves matter
+
+/** Every bit from 0 up to the highest set bit of x (x as uint32). */
+function smear(x: number): number {
+  x |= x >>> 1; x |= x >>> 2; x |= x >>> 4; x |= x >>> 8; x |= x >>> 16;
+  return x | 0;
+}
+
+/**
+ * Bits of each register's 64-bit value that some later instruction's result depends on ("demanded
+ * bits", as LLVM's DemandedBits), computed backwards over the function's blocks to a fixpoint: per
+ * instruction, whether the upper half of the value it writes to dst is demanded at all. Where it is
+ * not, the emitter leaves the upper half stale instead of computing it (a 64-bit add without its carry,
+ * a shift without its upper word): clang keeps 32-bit hashes and checksums in 64-bit registers, and
+ * V8 cannot drop those computations itself because every deopt point keeps every local alive.
+ * Anything the analysis does not model demands all 64 bits of what it reads; only upper halves are
+ * ever skipped, and an instruction whose upper half is skipped still computes its lower half.
+ */
+function hiDead(fn: Func, blocks: readonly Block[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], aux: readonly InsnAux[] | undefined): Uint8Array {
+  const NREG = 11;
+  const dead = new Uint8Array(fn.end - fn.start);
+  const liveIn = blocks.map(() => new Int32Array(2 * NREG));
+  const D = new Int32Array(2 * NREG); // working demand: D[2r] low bits, D[2r + 1] high bits
+  const full = (r: number): void => { D[2 * r] = -1; D[2 * r + 1] = -1; };
+  const lowHalf = (r: number): void => { D[2 * r] = -1; };
+  const add = (r: number, lo: number, hi: number): void => { D[2 * r] = D[2 * r]! | lo; D[2 * r + 1] = D[2 * r + 1]! | hi; };
+  const all = (): void => { for (let r = 0; r < NREG; r++) full(r); };
+
+  /** D before instruction i, from D after it; records whether dst's upper half is demanded after i. */
+  const transfer = (i: number): void => {
+    const op = ops[i];
+    if (op === undefined) return;
+    const x = insns[i]!;
+    const dLo = D[2 * x.dst]!, dHi = D[2 * x.dst + 1]!;
+    dead[i - fn.start] = dHi === 0 ? 1 : 0;
+    switch (op.kind) {
+      case 'alu': {
+        D[2 * x.dst] = 0; D[2 * x.dst + 1] = 0;
+        const src = op.srcReg ? x.src : -1;
+        if (!op.alu64) {
+          // The result's upper half is 0; its lower half reads the lower halves.
+          if ((dLo | dHi) !== 0) {
+            if (op.op !== 'mov' && op.op !== 'movsx8' && op.op !== 'movsx16' && op.op !== 'movsx32') lowHalf(x.dst);
+            if (src >= 0) lowHalf(src);
+          }
+          return;
+        }
+        if ((dLo | dHi) === 0) return;
+        // Carries and products move information upwards only.
+        const upLo = dHi !== 0 ? -1 : smear(dLo), upHi = smear(dHi);
+        switch (op.op) {
+          case 'mov':
+            if (src >= 0) add(src, dLo, dHi);
+            return;
+          case 'and': case 'or': case 'xor': {
+            // AND with a constant reads only the bits it keeps; with a register below 2^32 (the
+            // verifier's fact, as narrowAlu64 uses it), no upper half at all.
+            const srcHi0 = src >= 0 && aux !== undefined && (aux[i]!.hi0 & (1 << src)) !== 0;
+            const [mLo, mHi] = op.op !== 'and' ? [-1, -1] : src < 0 ? [x.imm, x.imm >> 31] : srcHi0 ? [-1, 0] : [-1, -1];
+            add(x.dst, dLo & mLo, dHi & mHi);
+            if (src >= 0) add(src, dLo & mLo, dHi & mHi);
+            return;
+          }
+          case 'add': case 'sub': case 'mul': case 'neg':
+            add(x.dst, upLo, upHi);
+            if (src >= 0) add(src, upLo, upHi);
+            return;
+          case 'lsh': case 'rsh': case 'arsh': {
+            if (src >= 0) { full(x.dst); full(src); return; }
+            const n = x.imm & 63;
+            if (op.op === 'lsh') {
+              // Result bit k is input bit k - n.
+              if (n === 0) add(x.dst, dLo, dHi);
+              else if (n < 32) add(x.dst, (dLo >>> n) | (dHi << (32 - n)), dHi >>> n);
+              else add(x.dst, dHi >>> (n - 32), 0);
+              return;
+            }
+            // rsh/arsh: result bit k is input bit k + n (arsh: or the sign bit, for the top n bits).
+            let lo: number, hi: number;
+            if (n === 0) { lo = dLo; hi = dHi; } else if (n < 32) { lo = dLo << n; hi = (dHi << n) | (dLo >>> (32 - n)); } else { lo = 0; hi = dLo << (n - 32); }
+            if (op.op === 'arsh' && n !== 0) hi |= 1 << 31;
+            add(x.dst, lo, hi);
+            return;
+          }
+          default:
+            full(x.dst);
+            if (src >= 0) full(src);
+            return;
+        }
+      }
+      case 'end':
+        // le16/le32/be16/be32 read and write the lower half; 64-bit forms swap the halves.
+        if (op.bits === 64) full(x.dst);
+        else if ((dLo | dHi) !== 0) { D[2 * x.dst + 1] = 0; lowHalf(x.dst); } else { D[2 * x.dst + 1] = 0; }
+        if (op.bits !== 64) dead[i - fn.start] = 0; // the emitter's own code sets the upper half
+        return;
+      case 'lddw':
+        D[2 * x.dst] = 0; D[2 * x.dst + 1] = 0;
+        return;
+      case 'ldx':
+        D[2 * x.dst] = 0; D[2 * x.dst + 1] = 0;
+        full(x.src);
+        return;
+      case 'st': full(x.dst); return;
+      case 'stx':
+        full(x.dst);
+        if (op.size === 8) full(x.src); else lowHalf(x.src);
+        return;
+      case 'jcond': {
+        const a = aux?.[i];
+        const narrow = op.jmp32 || (a !== undefined && narrowCompare(op, x, a));
+        if (narrow) { lowHalf(x.dst); if (op.srcReg) lowHalf(x.src); } else { full(x.dst); if (op.srcReg) full(x.src); }
+        return;
+      }
+      case 'ja': return;
+      case 'exit':
+        D.fill(0);
+        full(0);
+        return;
+      case 'call':
+        // r0 is the call's; the arguments go out whole (helpers, subprograms, tail calls). A map
+        // lookup reads only r1 and r2 (inline or not); the other registers keep their values in
+        // this image, so what is demanded of them after the call is demanded before it.
+        D[0] = 0; D[1] = 0;
+        if (op.target === 'helper' && x.imm === BPF_FUNC_map_lookup_elem) { full(1); full(2); return; }
+        for (let r = 1; r <= 5; r++) full(r);
+        return;
+      default:
+        // callx, ldabs, atomics: everything they might read, whole.
+        all();
+        return;
+    }
+  };
+
+  const inFunc = (b: number): boolean => blocks[b] !== undefined && blocks[b]!.start >= fn.start && blocks[b]!.end <= fn.end;
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let b = blocks.length - 1; b >= 0; b--) {
+      const blk = blocks[b]!;
+      if (!inFunc(b)) continue;
+      D.fill(0);
+      for (const s of blk.succs) { const li = liveIn[s]!; for (let k = 0; k < D.length; k++) D[k] = D[k]! | li[k]!; }
+      for (let i = blk.end - 1; i >= blk.start; i--) transfer(i);
+      const li = liveIn[b]!;
+      for (let k = 0; k < D.length; k++) if (li[k] !== D[k]) { li[k] = D[k]!; changed = true; }
+    }
+  }
+  return dead;
+}
+
 function emitFunction(fn: Func, funcs: readonly Func[], insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], img: ImageContext): string {
   const aux = img.aux;
   const cfg = layoutFunction(insns, ops, fn.start, fn.end);
   if (!cfg.ok) throw cannot(cfg.why);
   const { blocks, order, loops, loopOf } = cfg.layout;
+  const dead = hiDead(fn, blocks, insns, ops, aux);
+  img.hiDeadAt = (i) => dead[i - fn.start] === 1;
   const pos = new Map<number, number>(order.map((b, i) => [b, i]));
   const funcAt = (start: number): Func => funcs.find((f) => f.start === start)!;
   const ret = (): string => 'RH = r0h; return r0l;';
@@ -397,6 +577,8 @@ function emitInsn(op: OpInfo, x: Insn, i: number, insns: readonly Insn[], funcAt
       const [bl, bh] = op.srcReg ? [sl, sh] : [String(x.imm), String(x.imm >> 31)];
       const narrow = op.alu64 && facts !== undefined ? narrowAlu64(op, x, facts) : undefined;
       if (narrow !== undefined) return narrow;
+      const loOnly = op.alu64 && img.hiDeadAt(i) ? alu64LoJs(op.op, dl, dh, bl, op.srcReg ? undefined : x.imm) : undefined;
+      if (loOnly !== undefined) return loOnly;
       if (op.alu64) return alu64Js(op.op, dl, dh, bl, bh, op.srcReg ? undefined : x.imm);
       return `${dl} = ${ALU32_JS[op.op](dl, op.srcReg ? sl : String(x.imm))}; ${dh} = 0;`;
     }
@@ -481,6 +663,9 @@ class ImageContext {
   readonly values: unknown[] = [];
 
   constructor(readonly env: ExecEnv, readonly aux: readonly InsnAux[] | undefined) {}
+
+  /** Whether the upper half instruction i writes is demanded by nothing (hiDead), for the function being emitted. */
+  hiDeadAt: (i: number) => boolean = () => false;
 
   /** Image-level names the function being emitted reads, by the local each is read through. */
   private readonly locals = new Map<string, string>();
