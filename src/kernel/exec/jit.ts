@@ -29,6 +29,7 @@ import { layoutFunction, type Block, type Loop } from './cfg.js';
 import type { InsnAux } from '../verifier/verifier.js';
 import * as runtime from './runtime.js';
 import { HashTab } from '../maps/hashtab.js';
+import { xdp_func_proto } from '../helpers/index.js';
 
 export interface JitProgram {
   /** Run on CPU x with r1 = ctx (and r2, for uBPF-style callers); r0 is left in x.R[0..1]. */
@@ -215,6 +216,11 @@ function unrollFactor(loop: Loop, chain: readonly number[], blocks: readonly Blo
 // ---------------------------------------------------------------------------------------------------
 // Pass 2b: which upper halves matter
 
+/** How many of r1-r5 helper `id` reads: its prototype's arguments (5 for a helper without one). */
+function helperArgs(id: number): number {
+  return xdp_func_proto(id)?.proto.arg_type.length ?? 5;
+}
+
 /** Every bit from 0 up to the highest set bit of x (x as uint32). */
 function smear(x: number): number {
   x |= x >>> 1; x |= x >>> 2; x |= x >>> 4; x |= x >>> 8; x |= x >>> 16;
@@ -332,14 +338,15 @@ function hiDead(fn: Func, blocks: readonly Block[], insns: readonly Insn[], ops:
         D.fill(0);
         full(0);
         return;
-      case 'call':
-        // r0 is the call's; the arguments go out whole (helpers, subprograms, tail calls). A map
-        // lookup reads only r1 and r2 (inline or not); the other registers keep their values in
-        // this image, so what is demanded of them after the call is demanded before it.
+      case 'call': {
+        // r0 is the call's; the arguments go out whole. A helper reads only the arguments of its
+        // prototype (a map lookup, inline or not, r1 and r2); the other registers keep their values
+        // in this image, so what is demanded of them after the call is demanded before it.
         D[0] = 0; D[1] = 0;
-        if (op.target === 'helper' && x.imm === BPF_FUNC_map_lookup_elem) { full(1); full(2); return; }
-        for (let r = 1; r <= 5; r++) full(r);
+        const nargs = op.target === 'helper' && x.imm !== BPF_FUNC_tail_call ? helperArgs(x.imm) : 5;
+        for (let r = 1; r <= nargs; r++) full(r);
         return;
+      }
       default:
         // callx, ldabs, atomics: everything they might read, whole.
         all();
