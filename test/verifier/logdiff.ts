@@ -1,6 +1,7 @@
 // Developer tool: every assembly case of the corpus on the machine's kernel and on nfp-emu at one log
 // level, and how many logs are identical line for line (map addresses aside), with the first
-// difference of each that is not. `npx tsx test/verifier/logdiff.ts [--level 2] [id-prefix...]`
+// difference of each that is not. `npx tsx test/verifier/logdiff.ts [--level 2] [--only REGEX] [id-prefix...]`
+// --only compares just the lines matching REGEX (e.g. the stack liveness lines: ' insn \d+ [+-]|live stack').
 
 import { spawnSync } from 'node:child_process';
 import { errnoName } from '../../src/bpf/errno.js';
@@ -9,12 +10,14 @@ import { describeVerdict, kernelLoader, kernelLoadInput, listCases, loadOnEmu } 
 const args = process.argv.slice(2);
 const li = args.indexOf('--level');
 const level = li >= 0 ? Number(args.splice(li, 2)[1]) : 1;
+const oi = args.indexOf('--only');
+const only = oi >= 0 ? new RegExp(args.splice(oi, 2)[1] ?? '') : undefined;
 const prefixes = args;
 const loader = kernelLoader();
 if ('reason' in loader) throw new Error(loader.reason);
 
 /** Map pointers print as kernel addresses there and as small numbers here. */
-const norm = (log: string): string[] => log.split('\n').map((l) =>
+const norm = (log: string): string[] => log.split('\n').filter((l) => only === undefined || only.test(l)).map((l) =>
   l.replace(/^(\d+: \(18\) r\d+ = )0x[0-9a-f]+\s*;/, '$1MAP ;').replace(/^(\s+\d+: [.\d]{10} \(18\) r\d+ = )0x[0-9a-f]+$/, '$1MAP')
     .replace(/(before \d+: \(18\) r\d+ = )0x[0-9a-f]+$/, '$1MAP'));
 

@@ -43,6 +43,7 @@ import { computeScc, findSubprogs, markPrunePoints, opsOf, verifyStructure } fro
 import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
 import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn, verbose_snum, verbose_unum } from './format.js';
 import { computeLiveness, computeStackLiveness, computeZextDst, successors } from './liveness.js';
+import { LiveStack } from './live-stack.js';
 import type { VerifierLog } from './log.js';
 import {
   insnStackAccessFlags, markAllScalarsImprecise, markChainPrecision, markStackSlotPrecision, propagatePrecision,
@@ -255,6 +256,11 @@ export class VerifierEnv implements BacktrackEnv {
   readonly stackLive: [Int32Array, Int32Array];
   stackLiveDirty = false;
   crossFrameStack = false;
+  /**
+   * liveness.c's own bookkeeping, call chain by call chain, kept only for the lines it prints at log
+   * level 2 (the pruning above answers the same questions).
+   */
+  readonly liveStack: LiveStack | undefined;
 
   constructor(readonly opts: VerifierOptions) {
     this.insns = opts.insns;
@@ -291,6 +297,7 @@ export class VerifierEnv implements BacktrackEnv {
     this.stackRead = [new Int32Array(n), new Int32Array(n)];
     this.stackWrite = [new Int32Array(n), new Int32Array(n)];
     this.stackLive = [new Int32Array(n), new Int32Array(n)];
+    this.liveStack = opts.log.verbose ? new LiveStack(this.insns, this.ops, this.subprogs, this.prunePoint, opts.log) : undefined;
   }
 
   get log(): VerifierLog {
@@ -593,6 +600,10 @@ function checkStackAccessWithinBounds(env: VerifierEnv, regno: number, off: numb
  * spi of frame f. Accesses to another frame's stack turn slot liveness off.
  */
 function markStackAccess(env: VerifierEnv, f: FuncState, spi: number, write: boolean): void {
+  if (env.liveStack !== undefined) {
+    if (write) env.liveStack.markWrite(f.frameno, spi);
+    else env.liveStack.markRead(env.cur, f.frameno, env.cur.insn_idx, spi);
+  }
   if (f !== curFrame(env.cur)) {
     env.crossFrameStack = true;
     return;
@@ -2174,6 +2185,7 @@ function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
   st.curframe++;
   clearCallerSavedRegs(env, caller.regs);
   st.insn_idx = target - 1;
+  env.liveStack?.resetCallchain();
   if (env.log.traced) {
     env.log.write('caller:\n');
     printFullState(env, caller);
@@ -2186,6 +2198,7 @@ function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
 
 function prepareFuncExit(env: VerifierEnv): void {
   const st = env.cur;
+  env.liveStack?.update(st);
   const callee = curFrame(st);
   const r0 = callee.regs[0]!;
   // Only the callee's own stack dies, but the kernel is conservative about all of them.
@@ -2660,6 +2673,7 @@ export function doCheck(env: VerifierEnv, subprog = 0): void {
       const op = env.ops[idx];
       const x = env.insns[idx]!;
       if (op === undefined) env.reject('EINVAL', `invalid BPF instruction at ${idx}`);
+      env.liveStack?.resetWriteMarks(st, idx);
       switch (op.kind) {
         case 'alu':
           checkAlu(env, idx, op, x);
@@ -2742,6 +2756,7 @@ export function doCheck(env: VerifierEnv, subprog = 0): void {
           pathDone = true;
           break;
       }
+      env.liveStack?.commitWriteMarks();
       if (op.kind === 'alu' || op.kind === 'end') {
         const c = regClass(env.regs()[x.dst]!);
         const after = c === 'pkt' ? 'ptr' : c;
@@ -2751,6 +2766,7 @@ export function doCheck(env: VerifierEnv, subprog = 0): void {
     if (pathDone) {
       markStateScratched(env);
       updateBranchCounts(env, env.cur.parent);
+      env.liveStack?.update(env.cur);
       if (!popStack(env)) {
         // do_check_common: an accepted program's level-1 log keeps none of the walk.
         if (!log.verbose) log.truncate(0);
