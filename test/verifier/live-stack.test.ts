@@ -2,15 +2,19 @@
 // instruction's live_before / must_write_acc changed, per call chain and frame, and how many passes each
 // update took. The expected lines were recorded from this machine's 6.18 kernel (a raw BPF_PROG_LOAD
 // of the same instructions through corpus/kernel-load.c); where that kernel can be asked, the programs
-// (and a few more) are compared with it live as well.
+// (and a few more) are compared with it live as well, and so are the programs of xdp-tools' compiled
+// objects (loaded with `bpftool -d prog loadall`, whose libbpf debug output carries the level-2 log).
 
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/bpf/asm.js';
 import { encode } from '../../src/bpf/insn.js';
+import { loadObject } from '../../src/bpf/object.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { BpfSyscall, type ProgLoadAttr } from '../../src/kernel/syscall.js';
+import { loadObjectIntoKernel } from '../../src/libbpf/object.js';
 import { kernelLoader } from './corpus.js';
 
 const BPF_PROG_TYPE_XDP = 6;
@@ -248,6 +252,63 @@ describe.skipIf(skip !== '')(`the same programs on this machine's kernel${skip !
       const kernel = livenessLines(r.stdout);
       expect(kernel.length).toBeGreaterThan(0);
       expect(livenessLines(emuLog(c.text, 2))).toEqual(kernel);
+    });
+  }
+});
+
+const XDP_TOOLS = '/usr/lib/x86_64-linux-gnu/bpf';
+const OBJECTS = ['xdpfilt_alw_eth.o', 'xdpfilt_alw_ip.o', 'xdpfilt_dny_tcp.o', 'xdpdump_xdp.o'].map((f) => `${XDP_TOOLS}/${f}`);
+
+function objectSkip(): string {
+  if (skip !== '') return skip;
+  if (!OBJECTS.every((f) => fs.existsSync(f))) return `xdp-tools' objects are not in ${XDP_TOOLS}`;
+  const v = spawnSync('bpftool', ['version'], { encoding: 'utf8' });
+  if (v.error !== undefined || v.status !== 0) return 'bpftool is not installed';
+  if (!fs.existsSync('/sys/fs/bpf')) return '/sys/fs/bpf is not mounted';
+  return '';
+}
+
+/** Each program's liveness lines as the kernel logs them, in the object's order. */
+function kernelObjectLines(file: string): string[][] {
+  const pinDir = `/sys/fs/bpf/nfp-emu-live-stack-${process.pid}`;
+  try {
+    const r = spawnSync('bpftool', ['-d', 'prog', 'loadall', file, pinDir], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 28 });
+    expect(r.status, r.stderr.slice(-500)).toBe(0);
+    const out = `${r.stdout}${r.stderr}`;
+    const logs: string[][] = [];
+    for (let at = out.indexOf('-- BEGIN PROG LOAD LOG --'); at >= 0; at = out.indexOf('-- BEGIN PROG LOAD LOG --', at + 1)) {
+      logs.push(livenessLines(out.slice(at, out.indexOf('-- END PROG LOAD LOG --', at))));
+    }
+    return logs;
+  } finally {
+    fs.rmSync(pinDir, { recursive: true, force: true });
+  }
+}
+
+/** The same through nfp-emu's libbpf, each program's level-2 log taken from its load attributes. */
+function emuObjectLines(file: string): string[][] {
+  const sys = new BpfSyscall(new Kernel({ cpus: 2, prandomSeed: 1 }));
+  const logs: string[][] = [];
+  const progLoad = sys.progLoad.bind(sys);
+  sys.progLoad = (attr: ProgLoadAttr): number => {
+    try {
+      return progLoad(attr);
+    } finally {
+      logs.push(livenessLines(attr.log_buf ?? ''));
+    }
+  };
+  loadObjectIntoKernel(sys, loadObject(fs.readFileSync(file), file), { logLevel: 2 });
+  return logs;
+}
+
+const objSkip = objectSkip();
+
+describe.skipIf(objSkip !== '')(`xdp-tools' programs on this machine's kernel${objSkip !== '' ? ` (skipped: ${objSkip})` : ''}`, () => {
+  for (const file of OBJECTS) {
+    it(file.slice(XDP_TOOLS.length + 1), () => {
+      const kernel = kernelObjectLines(file);
+      expect(kernel.flat().length).toBeGreaterThan(0);
+      expect(emuObjectLines(file)).toEqual(kernel);
     });
   }
 });
