@@ -14,9 +14,9 @@ import { describeLog, describeVerdict, listCases, runOnEmu, type CorpusCase, typ
 /** The scoreboard's floor. Raise it to the printed numbers when the verifier improves. */
 const FLOOR = {
   /** Cases where nfp-emu accepts what the kernel accepts and rejects with the kernel's errno what it rejects. */
-  sameVerdict: 335,
+  sameVerdict: 336,
   /** Cases whose log holds every expected line (an accepted C case has none and counts). */
-  logMatched: 335,
+  logMatched: 336,
 } as const;
 
 /**

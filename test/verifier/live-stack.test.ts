@@ -4,6 +4,8 @@
 // of the same instructions through corpus/kernel-load.c); where that kernel can be asked, the programs
 // (and a few more) are compared with it live as well, and so are the programs of xdp-tools' compiled
 // objects (loaded with `bpftool -d prog loadall`, whose libbpf debug output carries the level-2 log).
+// State pruning asks the same analysis at every log level: a program whose verdict depends on it gets
+// the same verdict and instruction count at levels 1, 2 and 4, and the kernel's.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +17,8 @@ import { loadObject } from '../../src/bpf/object.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { BpfSyscall, type ProgLoadAttr } from '../../src/kernel/syscall.js';
 import { loadObjectIntoKernel } from '../../src/libbpf/object.js';
-import { kernelLoader } from './corpus.js';
+import { isBpfError } from '../../src/bpf/errno.js';
+import { CORPUS_DIR, kernelLoader, parseCase } from './corpus.js';
 
 const BPF_PROG_TYPE_XDP = 6;
 const LIVENESS_LINE = / insn \d+ [+-]|live stack update done/;
@@ -206,6 +209,23 @@ function emuLog(text: string, level: number): string {
   return attr.log_buf ?? '';
 }
 
+/** Verdict and `processed N insns` of a load at `level` (4: statistics only). */
+function emuOutcome(text: string, level: number): { verdict: string; processed: string | undefined } {
+  const sys = new BpfSyscall(new Kernel({ cpus: 2, prandomSeed: 1 }));
+  const attr: ProgLoadAttr = {
+    prog_type: BPF_PROG_TYPE_XDP, expected_attach_type: 0, prog_flags: 0, insns: assemble(text), license: 'GPL',
+    log_level: level, log_size: 1 << 20, prog_name: 'live_stack',
+  };
+  let verdict = 'accept';
+  try {
+    sys.close(sys.progLoad(attr));
+  } catch (e) {
+    if (!isBpfError(e)) throw e;
+    verdict = `reject ${e.errno}`;
+  }
+  return { verdict, processed: /processed (\d+) insns/.exec(attr.log_buf ?? '')?.[1] };
+}
+
 const livenessLines = (log: string): string[] => log.split('\n').filter((l) => LIVENESS_LINE.test(l));
 
 describe('stack liveness lines at log level 2 (recorded from Linux 6.18)', () => {
@@ -226,6 +246,27 @@ describe('stack liveness lines at log level 2 (recorded from Linux 6.18)', () =>
 
   it('are not printed at log level 1', () => {
     for (const c of CASES) expect(livenessLines(emuLog(c.text, 1))).toEqual([]);
+  });
+});
+
+/**
+ * The store at 19 writes fp-16 on the first path and fp-8 on the second; the third path brings fp-8 =
+ * 100 to it with the first path's registers. Only a slot every visit wrote is dead before the store, so
+ * fp-8 is live, the third path is not pruned, and its out-of-bounds stack read is found.
+ */
+const MUST_WRITE_MEET = parseCase(`${CORPUS_DIR}stack/must_write_meet.s`);
+
+describe('state pruning asks the live-stack analysis at every log level', () => {
+  const text = fs.readFileSync(MUST_WRITE_MEET.file, 'utf8');
+
+  it('a slot only some visits of a store write stays live: the unsafe path is walked and refused', () => {
+    for (const level of [1, 2, 4]) expect(emuOutcome(text, level).verdict, `log level ${level}`).toBe('reject EACCES');
+  });
+
+  it('the same instructions are processed at log levels 1, 2 and 4', () => {
+    const counts = [1, 2, 4].map((level) => emuOutcome(text, level).processed);
+    expect(counts[0]).toMatch(/^\d+$/);
+    expect(counts).toEqual([counts[0], counts[0], counts[0]]);
   });
 });
 
@@ -254,6 +295,20 @@ describe.skipIf(skip !== '')(`the same programs on this machine's kernel${skip !
       expect(livenessLines(emuLog(c.text, 2))).toEqual(kernel);
     });
   }
+});
+
+describe.skipIf(skip !== '')(`pruning on this machine's kernel${skip !== '' ? ` (skipped: ${skip})` : ''}`, () => {
+  it('the must_write meet case: the same verdict and processed count as the kernel', () => {
+    const loader = kernelLoader();
+    if ('reason' in loader) throw new Error(loader.reason);
+    const text = fs.readFileSync(MUST_WRITE_MEET.file, 'utf8');
+    const input = `prog ${BPF_PROG_TYPE_XDP} 0 0 1 ${1 << 20}\nlicense GPL\ninsns ${Buffer.from(encode(assemble(text))).toString('hex')}\n`;
+    const r = spawnSync(loader.bin, [], { input, encoding: 'utf8', timeout: 60_000 });
+    const processed = /processed (\d+) insns/.exec(r.stdout)?.[1];
+    expect(processed).toBeDefined();
+    expect(r.stdout.startsWith('errno 13\n'), r.stdout.slice(0, 300)).toBe(true);
+    expect(emuOutcome(text, 1)).toEqual({ verdict: 'reject EACCES', processed });
+  });
 });
 
 const XDP_TOOLS = '/usr/lib/x86_64-linux-gnu/bpf';

@@ -1,12 +1,14 @@
-// Stack slot liveness as 6.18's kernel/bpf/liveness.c keeps it, for what it prints at log level 2.
-// The walk records, per call chain ("function instance") and per instruction, the stack slots of each
+// Stack slot liveness as 6.18's kernel/bpf/liveness.c keeps it: state pruning asks it which stack
+// slots of an explored state may still be read (bpf_stack_slot_alive), and at log level 2 it prints
+// how its marks change. The walk records, per call chain ("function instance") and per instruction, the stack slots of each
 // frame the instruction may read (a union over the paths that reached it) and must write (an
 // intersection); whenever a path ends (an exit, a pruned state, a return from a subprogram) the
 // instances the current state's frames belong to are brought to a fixed point, backwards over each
 // function's instructions in postorder, and every change of an instruction's live_before or
 // must_write_acc set is logged ("(0) frame 0 insn 2 +written -8"), as is the number of passes that took.
 // The masks are u64s kept as two 32-bit halves (lo: slots 0-31, hi: 32-63) so nothing is allocated
-// per instruction.
+// per instruction. Only what a fixed point has propagated is answered: marks of a path still being
+// walked count once that path ends, as in the kernel.
 
 import type { Insn } from '../../bpf/insn.js';
 import type { OpInfo } from '../../bpf/opcodes.js';
@@ -91,6 +93,10 @@ export class LiveStack {
   private readonly writeAccLo = new Int32Array(MAX_CALL_FRAMES);
   private readonly writeAccHi = new Int32Array(MAX_CALL_FRAMES);
   private writeInsnIdx = 0;
+  /** struct live_stack_query: the instances of the queried state's frames, innermost last. */
+  private readonly queryInstances: (FuncInstance | undefined)[] = new Array<FuncInstance | undefined>(MAX_CALL_FRAMES).fill(undefined);
+  private queryCurframe = 0;
+  private queryInsnIdx = 0;
 
   constructor(
     insns: readonly Insn[],
@@ -369,5 +375,36 @@ export class LiveStack {
       inst.updated = false;
       inst.mustWriteDropped = false;
     }
+  }
+
+  /** is_live_before: may slot spi of frame `frameno` be read at or after insnIdx in this instance? */
+  private isLiveBefore(inst: FuncInstance, insnIdx: number, frameno: number, spi: number): boolean {
+    const m = inst.frames[frameno];
+    if (m === undefined) return false;
+    const i = this.rel(inst, insnIdx);
+    return spi < 32 ? (m.liveLo[i]! & (1 << spi)) !== 0 : (m.liveHi[i]! & (1 << (spi - 32))) !== 0;
+  }
+
+  /** bpf_live_stack_query_init: the following slotAlive() questions are about state st. */
+  queryInit(st: VerifierState): void {
+    for (let frame = 0; frame <= st.curframe; frame++) this.queryInstances[frame] = this.lookupState(st, frame);
+    this.queryCurframe = st.curframe;
+    this.queryInsnIdx = st.insn_idx;
+  }
+
+  /**
+   * bpf_stack_slot_alive: may slot spi of frame `frameno` of the queried state still be read - before
+   * its instruction in the innermost frame's instance, or after the call site in some caller's (a slot
+   * of a caller's frame lives on once the callee returns).
+   */
+  slotAlive(frameno: number, spi: number): boolean {
+    if (spi >= 64) return true;
+    const inner = this.queryInstances[this.queryCurframe]!;
+    if (this.isLiveBefore(inner, this.queryInsnIdx, frameno, spi)) return true;
+    // nfp-emu has no callback-calling helpers, so a call site is always left for the next instruction.
+    for (let i = frameno; i < this.queryCurframe; i++) {
+      if (this.isLiveBefore(this.queryInstances[i]!, inner.callsites[i]! + 1, frameno, spi)) return true;
+    }
+    return false;
   }
 }

@@ -53,7 +53,7 @@ function useDef(op: OpInfo, x: Insn, helperArgs?: HelperArgCount): UseDef {
  * target; -1 when absent). `funcs` are the subprogram start indexes; jumps stay inside their function
  * (the structural checks have made sure).
  */
-export function successors(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Int32Array {
+function successors(insns: readonly Insn[], ops: readonly (OpInfo | undefined)[], funcs: readonly number[]): Int32Array {
   const n = insns.length;
   const succ = new Int32Array(2 * n).fill(-1);
   let f = 0;
@@ -111,33 +111,6 @@ export function computeLiveness(insns: readonly Insn[], ops: readonly (OpInfo | 
     }
   }
   return live;
-}
-
-/**
- * Stack slots live before each instruction, in its own frame (kernel/bpf/liveness.c in 6.18): the
- * slots some later instruction of the function may read before an 8-byte write covers them. The reads
- * and writes are those the walk has seen so far (per instruction, slot bits in two 32-bit words); the
- * result goes to liveLo/liveHi. Only meaningful while no instruction reaches into another frame's stack.
- */
-export function computeStackLiveness(succ: Int32Array, readLo: Int32Array, readHi: Int32Array, writeLo: Int32Array, writeHi: Int32Array, liveLo: Int32Array, liveHi: Int32Array): void {
-  const n = readLo.length;
-  liveLo.fill(0);
-  liveHi.fill(0);
-  for (let changed = true; changed;) {
-    changed = false;
-    for (let i = n - 1; i >= 0; i--) {
-      const a = succ[2 * i]!, b = succ[2 * i + 1]!;
-      const outLo = (a >= 0 ? liveLo[a]! : 0) | (b >= 0 ? liveLo[b]! : 0);
-      const outHi = (a >= 0 ? liveHi[a]! : 0) | (b >= 0 ? liveHi[b]! : 0);
-      const lo = readLo[i]! | (outLo & ~writeLo[i]!);
-      const hi = readHi[i]! | (outHi & ~writeHi[i]!);
-      if (lo !== liveLo[i] || hi !== liveHi[i]) {
-        liveLo[i] = lo;
-        liveHi[i] = hi;
-        changed = true;
-      }
-    }
-  }
 }
 
 /**

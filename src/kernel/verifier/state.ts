@@ -200,6 +200,8 @@ export interface ExploredState {
   miss: number;
   /** Evicted from its list (it may still be some path's parent). */
   evicted: boolean;
+  /** clean_live_states has dropped its dead registers and stack slots (st->cleaned). */
+  cleaned: boolean;
 }
 
 export function copyState(s: VerifierState): VerifierState {

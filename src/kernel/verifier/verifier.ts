@@ -8,7 +8,9 @@
 //                       8-byte stack slot remembers what was stored in it, byte by byte. A conditional jump
 //                       forks the state (push_stack) unless the outcome is known; at prune points a state
 //                       that is within one already proven safe is pruned (is_state_visited), where
-//                       scalars only count if some check depended on them (precision.ts).
+//                       scalars only count if some check depended on them (precision.ts), and registers
+//                       and stack slots only if a later instruction may read them (liveness.ts,
+//                       live-stack.ts; clean_live_states).
 //   check_*()           one per instruction class, refusing with the kernel's log line and errno
 //
 // The loader is privileged (root: allow_ptr_leaks, bypass_spec_v1, allow_uninit_stack, bpf_capable),
@@ -42,7 +44,7 @@ import { prepareFuncArgs, subprogBtf, type SubprogArg, type SubprogBtf } from '.
 import { computeScc, findSubprogs, markPrunePoints, opsOf, verifyStructure } from './cfg.js';
 import { isValidCtxAccess, mayAccessDirectPktData, mayAccessSkb } from './ctx.js';
 import { BPF_ADD_CONST, BPF_ADD_CONST32, BPF_ADD_CONST64, print_scalar_state, print_scalar_ranges, tnum_strn, verbose_snum, verbose_unum } from './format.js';
-import { computeLiveness, computeStackLiveness, computeZextDst, successors } from './liveness.js';
+import { computeLiveness, computeZextDst } from './liveness.js';
 import { LiveStack } from './live-stack.js';
 import type { VerifierLog } from './log.js';
 import {
@@ -246,21 +248,11 @@ export class VerifierEnv implements BacktrackEnv {
    */
   readonly allPrecise: boolean;
   /**
-   * Stack slot liveness (6.18's kernel/bpf/liveness.c, within a frame): per instruction, the slots of
-   * its own frame the walk has seen it read and fully overwrite, and from those the slots live before
-   * it. Once any instruction reaches into another frame's stack, every slot counts as live.
+   * Stack slot liveness (6.18's kernel/bpf/liveness.c, env->liveness), call chain by call chain: which
+   * slots of an explored state may still be read, for clean_live_states. Its lines are printed at log
+   * level 2 only.
    */
-  readonly succ: Int32Array;
-  readonly stackRead: [Int32Array, Int32Array];
-  readonly stackWrite: [Int32Array, Int32Array];
-  readonly stackLive: [Int32Array, Int32Array];
-  stackLiveDirty = false;
-  crossFrameStack = false;
-  /**
-   * liveness.c's own bookkeeping, call chain by call chain, kept only for the lines it prints at log
-   * level 2 (the pruning above answers the same questions).
-   */
-  readonly liveStack: LiveStack | undefined;
+  readonly liveStack: LiveStack;
 
   constructor(readonly opts: VerifierOptions) {
     this.insns = opts.insns;
@@ -292,12 +284,7 @@ export class VerifierEnv implements BacktrackEnv {
     this.strictAlignment = (flags & BPF_F_STRICT_ALIGNMENT) !== 0 && (flags & BPF_F_ANY_ALIGNMENT) === 0;
     this.insnText = new Array(this.insns.length);
     this.allPrecise = opts.offload !== undefined;
-    const n = this.insns.length;
-    this.succ = successors(this.insns, this.ops, this.subprogs);
-    this.stackRead = [new Int32Array(n), new Int32Array(n)];
-    this.stackWrite = [new Int32Array(n), new Int32Array(n)];
-    this.stackLive = [new Int32Array(n), new Int32Array(n)];
-    this.liveStack = opts.log.verbose ? new LiveStack(this.insns, this.ops, this.subprogs, this.prunePoint, opts.log) : undefined;
+    this.liveStack = new LiveStack(this.insns, this.ops, this.subprogs, this.prunePoint, opts.log);
   }
 
   get log(): VerifierLog {
@@ -597,36 +584,11 @@ function checkStackAccessWithinBounds(env: VerifierEnv, regno: number, off: numb
 
 /**
  * bpf_mark_stack_read / bpf_mark_stack_write: the current instruction reads (or overwrites whole) slot
- * spi of frame f. Accesses to another frame's stack turn slot liveness off.
+ * spi of frame f, whichever frame's stack that is.
  */
 function markStackAccess(env: VerifierEnv, f: FuncState, spi: number, write: boolean): void {
-  if (env.liveStack !== undefined) {
-    if (write) env.liveStack.markWrite(f.frameno, spi);
-    else env.liveStack.markRead(env.cur, f.frameno, env.cur.insn_idx, spi);
-  }
-  if (f !== curFrame(env.cur)) {
-    env.crossFrameStack = true;
-    return;
-  }
-  const [lo, hi] = write ? env.stackWrite : env.stackRead;
-  const idx = env.cur.insn_idx;
-  if (spi < 32) {
-    const bit = 1 << spi;
-    if ((lo[idx]! & bit) === 0) { lo[idx]! |= bit; env.stackLiveDirty = true; }
-  } else {
-    const bit = 1 << (spi - 32);
-    if ((hi[idx]! & bit) === 0) { hi[idx]! |= bit; env.stackLiveDirty = true; }
-  }
-}
-
-/** bpf_stack_slot_alive: may slot spi of the frame at instruction insnIdx still be read? */
-function stackSlotAlive(env: VerifierEnv, insnIdx: number, spi: number): boolean {
-  if (env.crossFrameStack || spi >= 64) return true;
-  if (env.stackLiveDirty) {
-    computeStackLiveness(env.succ, env.stackRead[0], env.stackRead[1], env.stackWrite[0], env.stackWrite[1], env.stackLive[0], env.stackLive[1]);
-    env.stackLiveDirty = false;
-  }
-  return spi < 32 ? (env.stackLive[0][insnIdx]! & (1 << spi)) !== 0 : (env.stackLive[1][insnIdx]! & (1 << (spi - 32))) !== 0;
+  if (write) env.liveStack.markWrite(f.frameno, spi);
+  else env.liveStack.markRead(env.cur, f.frameno, env.cur.insn_idx, spi);
 }
 
 /** scrub_spilled_slot: a byte of a spill becomes misc data. */
@@ -684,7 +646,6 @@ function checkStackWriteFixedOff(env: VerifierEnv, f: FuncState, off: number, si
   env.scratchedStack.add(spi);
   // Only a write of the whole slot kills what was there for liveness.
   if (size === BPF_REG_SIZE) markStackAccess(env, f, spi, true);
-  else if (f !== curFrame(env.cur)) env.crossFrameStack = true;
   if (reg !== undefined && off % BPF_REG_SIZE === 0 && reg.type === 'scalar') {
     const fits = get_reg_width(reg) <= 8 * size;
     if (fits) assignScalarIdBeforeMov(env, reg);
@@ -727,7 +688,6 @@ function checkStackWriteVarOff(env: VerifierEnv, f: FuncState, ptrRegno: number,
   const value = valueRegno >= 0 ? cur.regs[valueRegno]! : undefined;
   const writingZero = (value !== undefined && registerIsNull(value)) || (value === undefined && isSt && imm === 0);
   let zeroUsed = false;
-  if (f !== cur) env.crossFrameStack = true;
   for (let i = minOff; i < maxOff; i++) {
     const slot = -i - 1;
     const spi = Math.floor(slot / BPF_REG_SIZE);
@@ -2185,7 +2145,7 @@ function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
   st.curframe++;
   clearCallerSavedRegs(env, caller.regs);
   st.insn_idx = target - 1;
-  env.liveStack?.resetCallchain();
+  env.liveStack.resetCallchain();
   if (env.log.traced) {
     env.log.write('caller:\n');
     printFullState(env, caller);
@@ -2198,7 +2158,7 @@ function checkFuncCall(env: VerifierEnv, idx: number, x: Insn): void {
 
 function prepareFuncExit(env: VerifierEnv): void {
   const st = env.cur;
-  env.liveStack?.update(st);
+  env.liveStack.update(st);
   const callee = curFrame(st);
   const r0 = callee.regs[0]!;
   // Only the callee's own stack dies, but the kernel is conservative about all of them.
@@ -2394,7 +2354,7 @@ function scalarRegForStack(s: StackSlot): RegState | undefined {
   return UNBOUND_REG;
 }
 
-function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, insnIdx: number, exact: Exact, allPrecise: boolean): boolean {
+function stacksafe(old: FuncState, cur: FuncState, exact: Exact, allPrecise: boolean): boolean {
   const oldBytes = old.stack.length * BPF_REG_SIZE, curBytes = cur.stack.length * BPF_REG_SIZE;
   for (let i = 0; i < oldBytes; i++) {
     const spi = Math.floor(i / BPF_REG_SIZE);
@@ -2403,11 +2363,7 @@ function stacksafe(env: VerifierEnv, old: FuncState, cur: FuncState, insnIdx: nu
     const cs = cur.stack[spi];
     const ot = stype(os, j);
     if (exact === 'EXACT' && (i >= curBytes || ot !== stype(cs!, j))) return false;
-    // The explored state never read this slot again.
-    if (j === 0 && exact === 'NOT_EXACT' && !stackSlotAlive(env, insnIdx, spi)) {
-      i += BPF_REG_SIZE - 1;
-      continue;
-    }
+    // Also a slot clean_live_states found dead in the explored state.
     if (ot === '?') continue;
     // Root: old was safe with unknown data here, so anything in cur is fine.
     if (ot === 'm') continue;
@@ -2436,7 +2392,7 @@ function funcStatesEqual(env: VerifierEnv, old: FuncState, cur: FuncState, insnI
     if (!regsafe(old.regs[i]!, cur.regs[i]!, exact, env.allPrecise)) return false;
   }
   if (!regsafe(old.regs[BPF_REG_FP]!, cur.regs[BPF_REG_FP]!, exact, env.allPrecise)) return false;
-  return stacksafe(env, old, cur, insnIdx, exact, env.allPrecise);
+  return stacksafe(old, cur, exact, env.allPrecise);
 }
 
 function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierState, exact: Exact): boolean {
@@ -2492,6 +2448,42 @@ function noteTaint(env: VerifierEnv, insnIdx: number, old: VerifierState, cur: V
   if (regs !== 0 || slots.length !== 0 || global) env.taints.push({ insn: insnIdx, regs, slots, global });
 }
 
+/**
+ * clean_verifier_state: a fully explored state forgets, once and for good, the registers no later
+ * instruction reads (compute_live_registers) and the stack slots the live-stack analysis says no later
+ * instruction of its call chain may read (bpf_stack_slot_alive) - so that states_equal skips them and
+ * propagate_precision does not follow them. The analysis has seen every path below the state by now.
+ */
+function cleanVerifierState(env: VerifierEnv, sl: ExploredState): void {
+  const st = sl.state;
+  env.liveStack.queryInit(st);
+  sl.cleaned = true;
+  for (let fr = 0; fr <= st.curframe; fr++) {
+    const f = st.frames[fr]!;
+    const live = env.live[frameInsnIdx(st, fr)]!;
+    for (let i = 0; i < BPF_REG_FP; i++) if ((live & (1 << i)) === 0) resetReg(f.regs[i]!);
+    for (let spi = 0; spi < f.stack.length; spi++) {
+      if (env.liveStack.slotAlive(fr, spi)) continue;
+      const s = f.stack[spi]!;
+      s.spilled = undefined;
+      for (let j = 0; j < BPF_REG_SIZE; j++) s.bytes[j] = '?';
+    }
+  }
+}
+
+/**
+ * clean_live_states: the fully explored states at this instruction with cur's call chain are cleaned
+ * before cur is compared with them (each only the first time).
+ */
+function cleanLiveStates(env: VerifierEnv, list: readonly ExploredState[], cur: VerifierState): void {
+  for (const sl of list) {
+    if (sl.branches > 0 || sl.cleaned || sl.state.curframe !== cur.curframe) continue;
+    let same = true;
+    for (let i = 0; i <= cur.curframe && same; i++) same = sl.state.frames[i]!.callsite === cur.frames[i]!.callsite;
+    if (same) cleanVerifierState(env, sl);
+  }
+}
+
 function updatePeakStates(env: VerifierEnv): void {
   if (env.peakStates < env.liveStates) env.peakStates = env.liveStates;
 }
@@ -2509,6 +2501,7 @@ function isStateVisited(env: VerifierEnv, idx: number): boolean {
   let list = env.explored.get(idx);
   let statesCnt = 0;
   if (list !== undefined) {
+    cleanLiveStates(env, list, cur);
     for (let i = 0; i < list.length; i++) {
       const sl = list[i]!;
       statesCnt++;
@@ -2553,7 +2546,7 @@ function isStateVisited(env: VerifierEnv, idx: number): boolean {
   markAllScalarsImprecise(cur);
   const copy = copyState(cur);
   copy.insn_idx = idx;
-  const sl: ExploredState = { state: copy, branches: 1, hit: 0, miss: 0, evicted: false };
+  const sl: ExploredState = { state: copy, branches: 1, hit: 0, miss: 0, evicted: false, cleaned: false };
   cur.parent = sl;
   cur.first_insn_idx = idx;
   cur.jmp_history = [];
@@ -2673,7 +2666,7 @@ export function doCheck(env: VerifierEnv, subprog = 0): void {
       const op = env.ops[idx];
       const x = env.insns[idx]!;
       if (op === undefined) env.reject('EINVAL', `invalid BPF instruction at ${idx}`);
-      env.liveStack?.resetWriteMarks(st, idx);
+      env.liveStack.resetWriteMarks(st, idx);
       switch (op.kind) {
         case 'alu':
           checkAlu(env, idx, op, x);
@@ -2756,7 +2749,7 @@ export function doCheck(env: VerifierEnv, subprog = 0): void {
           pathDone = true;
           break;
       }
-      env.liveStack?.commitWriteMarks();
+      env.liveStack.commitWriteMarks();
       if (op.kind === 'alu' || op.kind === 'end') {
         const c = regClass(env.regs()[x.dst]!);
         const after = c === 'pkt' ? 'ptr' : c;
@@ -2766,7 +2759,7 @@ export function doCheck(env: VerifierEnv, subprog = 0): void {
     if (pathDone) {
       markStateScratched(env);
       updateBranchCounts(env, env.cur.parent);
-      env.liveStack?.update(env.cur);
+      env.liveStack.update(env.cur);
       if (!popStack(env)) {
         // do_check_common: an accepted program's level-1 log keeps none of the walk.
         if (!log.verbose) log.truncate(0);
