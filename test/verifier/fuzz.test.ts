@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/bpf/asm.js';
 import { FuzzHost, formatFailure, formatStats, fuzzRange, newStats, type Failure } from './fuzz/runner.js';
-import { KNOWN_BUGS, knownBugOf } from './fuzz/known-bugs.js';
+import { FIXED_BUGS, KNOWN_BUGS, knownBugOf } from './fuzz/known-bugs.js';
 
 /** Seeds of the bounded run: fixed, so a failure here reproduces with `npm run fuzz -- --seed N`. */
 const FIRST_SEED = 1;
@@ -133,7 +133,17 @@ describe('soundness fuzzing of the verifier (bounded run)', () => {
   });
 });
 
-describe('KNOWN_BUGS: reported, not failing', () => {
+describe('FIXED_BUGS: the fuzzer\'s reproducers of fixed bugs stay refused', () => {
+  const host = new FuzzHost();
+  for (const bug of FIXED_BUGS) {
+    it(`${bug.id} (${bug.kind}): ${bug.title}`, () => {
+      const r = runAsm(host, bug.reproducer, [14, 64, 1500]);
+      expect(r.accepted, `${bug.id}: the verifier accepts the reproducer again`).toBe(false);
+    });
+  }
+});
+
+if (KNOWN_BUGS.length > 0) describe('KNOWN_BUGS: reported, not failing', () => {
   const host = new FuzzHost();
   for (const bug of KNOWN_BUGS) {
     it(`${bug.id} (${bug.kind}): ${bug.title}`, () => {

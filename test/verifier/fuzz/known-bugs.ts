@@ -1,8 +1,8 @@
-// Soundness bugs the fuzzer found in nfp-emu's verifier (src/kernel/verifier/verifier.ts) and that are
-// not fixed yet: each with a minimal reproducer (LLVM-syntax assembly for src/bpf/asm.ts), what goes
-// wrong, and a test for "this failing program shows this bug" so fuzz runs can tell known failures
-// from new ones. fuzz.test.ts reports these but does not fail on them; when one is fixed its
-// reproducer stops failing, the test says so, and the entry should go.
+// Soundness bugs the fuzzer found in nfp-emu's verifier (src/kernel/verifier/verifier.ts): each with a
+// minimal reproducer (LLVM-syntax assembly for src/bpf/asm.ts), what goes wrong, and a test for "this
+// failing program shows this bug" so fuzz runs can tell known failures from new ones. KNOWN_BUGS are not
+// fixed yet: fuzz.test.ts reports them but does not fail on them. FIXED_BUGS are the ones the verifier
+// now refuses; their reproducers stay as regression tests (fuzz.test.ts fails if one is accepted again).
 //
 // The reproducers use the fuzzer's maps (FUZZ_MAPS in gen.ts): `ld_pseudo rN, 5, 0` is the ARRAY map
 // arr12 (key 4, value 12, 4 entries) through fd_array.
@@ -103,7 +103,8 @@ function fibThenFill(insns: readonly Insn[]): boolean {
   return call >= 0 && insns.slice(call).some((x) => x.code === (BPF_LDX | BPF_MEM | BPF_DW) && x.src === 10);
 }
 
-export const KNOWN_BUGS: readonly KnownBug[] = [
+/** Found by the fuzzer and fixed: the verifier refuses each reproducer, as the kernel does. */
+export const FIXED_BUGS: readonly KnownBug[] = [
   {
     id: 'misaligned-stack-store-keeps-spill',
     title: 'A misaligned stack store overwrites part of a spilled pointer, which stays a pointer',
@@ -292,6 +293,9 @@ exit
     matches: () => false,
   },
 ];
+
+/** Found and not fixed yet. */
+export const KNOWN_BUGS: readonly KnownBug[] = [];
 
 /** The known memory-safety bug a failing program shows, if any. */
 export function knownBugOf(insns: readonly Insn[]): KnownBug | undefined {
