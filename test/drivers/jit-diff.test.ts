@@ -17,26 +17,6 @@ import { dumpNfpMap, nfpLoadObject, nfpRig, xdpVerdict, type NfpLoaded, type Nfp
 
 const stats = process.env['NFP_JIT_STATS'] === '1';
 
-/** The packet sequence of test/kernel/xdp-diff-kernel.test.ts, plus a TCP SYN big enough to sample. */
-function packets(): Uint8Array[] {
-  return [
-    pk.udp4Frame({ dstPort: 9 }),
-    pk.udp4Frame({ dstPort: 53, payload: pk.patternPayload(40) }),
-    pk.tcp4Frame({ dstPort: 80, flags: { syn: true } }),
-    pk.tcp4Frame({ dstPort: 443, payload: pk.patternPayload(100, 3) }),
-    pk.icmp4Frame({}),
-    pk.udp6Frame({ dstPort: 9 }),
-    pk.tcp6Frame({ dstPort: 22 }),
-    pk.udp4Frame({ vlans: [100], dstPort: 9 }),
-    pk.udp4Frame({ src: '192.168.1.7', dstPort: 7, ipOptions: new Uint8Array([1, 1, 1, 0]) }),
-    pk.arpFrame({}),
-    pk.truncateFrame(pk.udp4Frame({ dstPort: 9 }), 30),
-    pk.udp4FrameOfLength(1514, { dstPort: 4000 }),
-    pk.udp4FrameOfLength(64, { dstPort: 9 }),
-    pk.tcp4Frame({ src: '10.1.2.3', dstPort: 8080, flags: { syn: true }, payload: pk.patternPayload(60, 5) }),
-  ];
-}
-
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** xdp_l4lb's backends: every slot of `servers` (key u32 slot, value struct backend). */
@@ -85,7 +65,7 @@ describe('NFP JIT on the firmware datapath vs the host interpreter', () => {
           for (const e of ENGINES) await rigs[e].h.sys.mapUpdateAsync({ map_fd: loads[e].get('xdp_l4lb')!.maps.get('servers')!.fd, key, value });
         }
       }
-      const frames = packets();
+      const frames = pk.diffPackets();
       for (const prog of obj.progs) {
         const host = frames.map((f) => runEmu(emu, prog, f, 'interpreter'));
         const res = {} as Record<Engine, NfpPacketResult[]>;

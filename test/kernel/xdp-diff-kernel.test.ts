@@ -11,25 +11,6 @@ import { dumpEmu, loadEmu, runEmu, type Entry } from './emu-harness.js';
 
 const skip = kernelSkipReason();
 
-/** The packet sequence: the protocols and corner cases the programs branch on. */
-function packets(): Uint8Array[] {
-  return [
-    pk.udp4Frame({ dstPort: 9 }),
-    pk.udp4Frame({ dstPort: 53, payload: pk.patternPayload(40) }),
-    pk.tcp4Frame({ dstPort: 80, flags: { syn: true } }),
-    pk.tcp4Frame({ dstPort: 443, payload: pk.patternPayload(100, 3) }),
-    pk.icmp4Frame({}),
-    pk.udp6Frame({ dstPort: 9 }),
-    pk.tcp6Frame({ dstPort: 22 }),
-    pk.udp4Frame({ vlans: [100], dstPort: 9 }),
-    pk.udp4Frame({ src: '192.168.1.7', dstPort: 7, ipOptions: new Uint8Array([1, 1, 1, 0]) }),
-    pk.arpFrame({}),
-    pk.truncateFrame(pk.udp4Frame({ dstPort: 9 }), 30),
-    pk.udp4FrameOfLength(1514, { dstPort: 4000 }),
-    pk.udp4FrameOfLength(64, { dstPort: 9 }),
-  ];
-}
-
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 function kernelEntries(entries: MapEntry[], percpu: boolean): Entry[] {
@@ -57,7 +38,7 @@ describe.skipIf(skip !== '')(`nfp-emu vs the kernel on test/progs${skip === '' ?
       const interp = loadEmu(obj.name);
       const jit = loadEmu(obj.name);
       for (const prog of obj.progs) {
-        for (const [n, frame] of packets().entries()) {
+        for (const [n, frame] of pk.diffPackets().entries()) {
           const k = oracle!.run(theirs.progs[prog]!, frame);
           for (const [engine, emu] of [['interpreter', interp], ['jit', jit]] as const) {
             const ours = runEmu(emu, prog, frame, engine);

@@ -509,3 +509,27 @@ export function truncateFrame(frame: Uint8Array, length: number): Uint8Array {
 export function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
+
+/**
+ * The differential tests' packet sequence (host vs the kernel, NFP JIT vs the host, the cores vs the
+ * host): the protocols and corner cases the programs in test/progs branch on, and a TCP SYN big enough
+ * for xdp_perf to sample.
+ */
+export function diffPackets(): Uint8Array[] {
+  return [
+    udp4Frame({ dstPort: 9 }),
+    udp4Frame({ dstPort: 53, payload: patternPayload(40) }),
+    tcp4Frame({ dstPort: 80, flags: { syn: true } }),
+    tcp4Frame({ dstPort: 443, payload: patternPayload(100, 3) }),
+    icmp4Frame({}),
+    udp6Frame({ dstPort: 9 }),
+    tcp6Frame({ dstPort: 22 }),
+    udp4Frame({ vlans: [100], dstPort: 9 }),
+    udp4Frame({ src: '192.168.1.7', dstPort: 7, ipOptions: new Uint8Array([1, 1, 1, 0]) }),
+    arpFrame({}),
+    truncateFrame(udp4Frame({ dstPort: 9 }), 30),
+    udp4FrameOfLength(1514, { dstPort: 4000 }),
+    udp4FrameOfLength(64, { dstPort: 9 }),
+    tcp4Frame({ src: '10.1.2.3', dstPort: 8080, flags: { syn: true }, payload: patternPayload(60, 5) }),
+  ];
+}
